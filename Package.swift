@@ -1,0 +1,123 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Integra",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "integra-server", targets: ["IntegraServerCLI"]),
+        .executable(name: "integra", targets: ["IntegraCLI"]),
+        .library(name: "IntegraClient", targets: ["IntegraClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // Wire format, keys and the pure connection state machines. No I/O.
+        .target(
+            name: "IntegraProtocol",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Protocol",
+            swiftSettings: swiftSettings
+        ),
+        // Domain types, ledger rules and the store interface. No I/O.
+        .target(
+            name: "IntegraLedger",
+            dependencies: [],
+            path: "Sources/Ledger",
+            swiftSettings: swiftSettings
+        ),
+        // The embedded SQLite store.
+        .target(
+            name: "IntegraSQLiteStore",
+            dependencies: [
+                "IntegraLedger",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Stores/SQLite",
+            swiftSettings: swiftSettings
+        ),
+        // The network server: connection loop, ledger service, group commit, bcrypt pool.
+        .target(
+            name: "IntegraServer",
+            dependencies: [
+                "IntegraProtocol",
+                "IntegraLedger",
+                "IntegraSQLiteStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Server",
+            swiftSettings: swiftSettings
+        ),
+        // The client library used by the CLI, the tests and the load generator.
+        .target(
+            name: "IntegraClient",
+            dependencies: [
+                "IntegraProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Client",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "IntegraServerCLI",
+            dependencies: [
+                "IntegraServer",
+                "IntegraLedger",
+                "IntegraProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Executables/integra-server",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "IntegraCLI",
+            dependencies: [
+                "IntegraClient",
+                "IntegraProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Executables/integra",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IntegraTests",
+            dependencies: [
+                "IntegraProtocol",
+                "IntegraLedger",
+                "IntegraSQLiteStore",
+                "IntegraServer",
+                "IntegraClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/IntegraTests",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

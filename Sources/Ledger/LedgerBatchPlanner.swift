@@ -1,0 +1,130 @@
+/// The ledger rules for one group commit, as a pure computation.
+///
+/// A store loads the `Snapshot` of everything the batch touches (inside its transaction, with the
+/// rows locked where the store needs it), asks the planner what to write, writes it, and commits.
+/// Requests are applied in order, so the result is the same as applying them one at a time.
+public struct LedgerBatchPlanner {
+    /// An account as the planner sees it.
+    public struct Account: Hashable, Sendable {
+        public let userID: Int64
+        public let username: Username
+        public var balanceCents: Int64
+        /// Customers can send and receive; the system account only funds deposits.
+        public let isCustomer: Bool
+
+        public init(userID: Int64, username: Username, balanceCents: Int64, isCustomer: Bool) {
+            self.userID = userID
+            self.username = username
+            self.balanceCents = balanceCents
+            self.isCustomer = isCustomer
+        }
+    }
+
+    /// Identifies a transfer for idempotency: ids are chosen by, and unique per, the sender.
+    public struct TransferKey: Hashable, Sendable {
+        public let senderID: Int64
+        public let transferID: TransferID
+
+        public init(senderID: Int64, transferID: TransferID) {
+            self.senderID = senderID
+            self.transferID = transferID
+        }
+    }
+
+    /// Everything the batch reads, loaded by the store.
+    public struct Snapshot: Sendable {
+        /// Accounts of every sender and every recipient named in the batch that exists.
+        public var accountsByName: [Username: Account]
+        /// Entries already committed under the keys the batch uses.
+        public var existingEntries: [TransferKey: LedgerEntry]
+        /// The position the next entry gets.
+        public var nextPosition: Int64
+
+        public init(accountsByName: [Username: Account], existingEntries: [TransferKey: LedgerEntry], nextPosition: Int64) {
+            precondition(nextPosition >= 1)
+            self.accountsByName = accountsByName
+            self.existingEntries = existingEntries
+            self.nextPosition = nextPosition
+        }
+    }
+
+    /// What the store must write: new entries in position order and the new balances.
+    public struct Plan: Sendable {
+        public var newEntries: [LedgerEntry] = []
+        /// The final balance of every account the batch changed, by user id.
+        public var changedBalances: [Int64: Int64] = [:]
+        /// One outcome per planned request, in the order given.
+        public var outcomes: [WriteOutcome] = []
+    }
+
+    /// A money movement to plan.
+    public enum Movement: Hashable, Sendable {
+        case transfer(TransferIntent)
+        case deposit(DepositIntent)
+    }
+
+    private var snapshot: Snapshot
+    private var plan = Plan()
+    private let nowMs: Int64
+
+    private init(snapshot: Snapshot, nowMs: Int64) {
+        self.snapshot = snapshot
+        self.nowMs = nowMs
+    }
+
+    /// Applies the movements in order to the snapshot and returns what to write.
+    public static func plan(_ movements: [Movement], snapshot: Snapshot, nowMs: Int64) -> Plan {
+        var planner = LedgerBatchPlanner(snapshot: snapshot, nowMs: nowMs)
+        for movement in movements {
+            let outcome: WriteOutcome
+            switch movement {
+            case .transfer(let intent):
+                outcome = planner.apply(
+                    key: TransferKey(senderID: intent.senderID, transferID: intent.transferID),
+                    kind: .transfer, from: intent.sender, to: intent.recipient, amount: intent.amount)
+            case .deposit(let intent):
+                outcome = planner.apply(
+                    key: TransferKey(senderID: SystemAccount.userID, transferID: intent.transferID),
+                    kind: .deposit, from: SystemAccount.username, to: intent.recipient, amount: intent.amount)
+            }
+            planner.plan.outcomes.append(outcome)
+        }
+        return planner.plan
+    }
+
+    private mutating func apply(key: TransferKey, kind: EntryKind, from: Username, to: Username, amount: Amount) -> WriteOutcome {
+        if let existing = self.snapshot.existingEntries[key] {
+            let sameContent = existing.to == to && existing.amount == amount && existing.kind == kind
+            return sameContent ? .transferred(TransferReceipt(entry: existing, isRetry: true)) : .rejected(.transferIDConflict)
+        }
+        guard var sender = self.snapshot.accountsByName[from], sender.userID == key.senderID else {
+            return .rejected(.unknownUser)
+        }
+        guard var recipient = self.snapshot.accountsByName[to], recipient.isCustomer else {
+            return .rejected(.unknownRecipient)
+        }
+        guard recipient.userID != sender.userID else { return .rejected(.selfTransfer) }
+        if sender.isCustomer {
+            guard sender.balanceCents >= amount.cents else { return .rejected(.insufficientFunds) }
+        }
+        let (newRecipientBalance, recipientOverflow) = recipient.balanceCents.addingReportingOverflow(amount.cents)
+        let (newSenderBalance, senderOverflow) = sender.balanceCents.subtractingReportingOverflow(amount.cents)
+        guard !recipientOverflow, !senderOverflow else { return .rejected(.balanceOverflow) }
+        sender.balanceCents = newSenderBalance
+        recipient.balanceCents = newRecipientBalance
+        self.snapshot.accountsByName[from] = sender
+        self.snapshot.accountsByName[to] = recipient
+        self.plan.changedBalances[sender.userID] = newSenderBalance
+        self.plan.changedBalances[recipient.userID] = newRecipientBalance
+
+        let entry = LedgerEntry(
+            position: self.snapshot.nextPosition, kind: kind, transferID: key.transferID,
+            fromUserID: sender.userID, from: sender.username, toUserID: recipient.userID, to: recipient.username,
+            amount: amount, fromBalanceAfterCents: newSenderBalance, toBalanceAfterCents: newRecipientBalance,
+            createdAtMs: self.nowMs)
+        self.snapshot.nextPosition += 1
+        self.snapshot.existingEntries[key] = entry
+        self.plan.newEntries.append(entry)
+        return .transferred(TransferReceipt(entry: entry, isRetry: false))
+    }
+}

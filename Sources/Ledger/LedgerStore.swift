@@ -1,0 +1,28 @@
+/// Where users, accounts, ledger entries and seen nonces live. SQLite and MariaDB implement it.
+///
+/// All changes go through `commit`, which applies many requests in one store transaction
+/// (group commit). Only one `commit` runs at a time per store instance; `GroupCommitter` ensures it.
+/// Reads may run concurrently with a commit.
+public protocol LedgerStore: Sendable {
+    /// Applies the requests in order, atomically: either every outcome is durable or the call
+    /// throws `LedgerError.storeUnavailable` and nothing was applied.
+    func commit(_ requests: [WriteRequest], nowMs: Int64) async throws(LedgerError) -> [WriteOutcome]
+
+    /// The user with this canonical name, or nil.
+    func user(named username: Username) async throws(LedgerError) -> UserRecord?
+
+    /// The current balance of a user's account in cents, or nil if there is no such user.
+    func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64?
+
+    /// Entries that debit or credit the user, newest first, strictly before `beforePosition` if given.
+    func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry]
+
+    /// Forgets nonces whose frames can no longer pass the replay window. Returns how many.
+    func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int
+
+    /// Totals over the whole ledger.
+    func summary() async throws(LedgerError) -> LedgerSummary
+
+    /// Releases connections. The store is unusable afterwards.
+    func close() async
+}

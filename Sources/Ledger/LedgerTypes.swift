@@ -1,0 +1,167 @@
+/// A user's row as the server needs it for login and transfers.
+public struct UserRecord: Hashable, Sendable {
+    public let id: Int64
+    public let username: Username
+    public let passwordHash: String
+
+    public init(id: Int64, username: Username, passwordHash: String) {
+        self.id = id
+        self.username = username
+        self.passwordHash = passwordHash
+    }
+}
+
+/// Why money moved: a customer's transfer or an operator's deposit from the system account.
+public enum EntryKind: Int64, Hashable, Sendable {
+    case transfer = 1
+    case deposit = 2
+}
+
+/// One committed movement of money, at its position in the ledger.
+public struct LedgerEntry: Hashable, Sendable {
+    /// The entry's place in the ledger: 1, 2, 3, … in commit order.
+    public let position: Int64
+    public let kind: EntryKind
+    public let transferID: TransferID
+    public let fromUserID: Int64
+    public let from: Username
+    public let toUserID: Int64
+    public let to: Username
+    public let amount: Amount
+    /// The sender's balance right after this entry, in cents.
+    public let fromBalanceAfterCents: Int64
+    /// The recipient's balance right after this entry, in cents.
+    public let toBalanceAfterCents: Int64
+    /// When the entry was committed, in milliseconds since the Unix epoch.
+    public let createdAtMs: Int64
+
+    public init(
+        position: Int64, kind: EntryKind, transferID: TransferID,
+        fromUserID: Int64, from: Username, toUserID: Int64, to: Username, amount: Amount,
+        fromBalanceAfterCents: Int64, toBalanceAfterCents: Int64, createdAtMs: Int64
+    ) {
+        self.position = position
+        self.kind = kind
+        self.transferID = transferID
+        self.fromUserID = fromUserID
+        self.from = from
+        self.toUserID = toUserID
+        self.to = to
+        self.amount = amount
+        self.fromBalanceAfterCents = fromBalanceAfterCents
+        self.toBalanceAfterCents = toBalanceAfterCents
+        self.createdAtMs = createdAtMs
+    }
+}
+
+/// The system account that deposits come from. Its balance is minus the sum of all deposits.
+public enum SystemAccount {
+    public static let userID: Int64 = 0
+    public static let username = Username(trustedCanonical: "system")
+}
+
+/// A request nonce remembered until its timestamp can no longer pass the replay window.
+public struct NonceRecord: Hashable, Sendable {
+    /// The nonce as sent on the wire (16 bytes).
+    public let bytes: [UInt8]
+    /// After this instant (ms since the Unix epoch) the frame's timestamp is stale anyway.
+    public let expiresAtMs: Int64
+
+    public init(bytes: [UInt8], expiresAtMs: Int64) {
+        self.bytes = bytes
+        self.expiresAtMs = expiresAtMs
+    }
+}
+
+/// A customer's request to move money to another customer.
+public struct TransferIntent: Hashable, Sendable {
+    public let senderID: Int64
+    public let sender: Username
+    public let transferID: TransferID
+    public let recipient: Username
+    public let amount: Amount
+
+    public init(senderID: Int64, sender: Username, transferID: TransferID, recipient: Username, amount: Amount) {
+        self.senderID = senderID
+        self.sender = sender
+        self.transferID = transferID
+        self.recipient = recipient
+        self.amount = amount
+    }
+}
+
+/// An operator's deposit into a customer's account from the system account.
+public struct DepositIntent: Hashable, Sendable {
+    public let transferID: TransferID
+    public let recipient: Username
+    public let amount: Amount
+
+    public init(transferID: TransferID, recipient: Username, amount: Amount) {
+        self.transferID = transferID
+        self.recipient = recipient
+        self.amount = amount
+    }
+}
+
+/// A change the store applies inside a group commit.
+public enum WriteOperation: Hashable, Sendable {
+    /// Only remember the request's nonce (for read requests).
+    case recordNonce
+    case createUser(username: Username, passwordHash: String)
+    case changePassword(userID: Int64, passwordHash: String)
+    case transfer(TransferIntent)
+    case deposit(DepositIntent)
+}
+
+/// One request in a group commit: its nonce (if it came over the network) and its change.
+/// A request whose nonce was seen before is rejected without applying its change.
+public struct WriteRequest: Hashable, Sendable {
+    public let nonce: NonceRecord?
+    public let operation: WriteOperation
+
+    public init(nonce: NonceRecord?, operation: WriteOperation) {
+        self.nonce = nonce
+        self.operation = operation
+    }
+}
+
+/// The result of a transfer or deposit: the committed entry, and whether it was committed by an
+/// earlier request with the same id (an idempotent retry).
+public struct TransferReceipt: Hashable, Sendable {
+    public let entry: LedgerEntry
+    public let isRetry: Bool
+
+    public init(entry: LedgerEntry, isRetry: Bool) {
+        self.entry = entry
+        self.isRetry = isRetry
+    }
+}
+
+/// What happened to one request of a group commit.
+public enum WriteOutcome: Hashable, Sendable {
+    case nonceRecorded
+    case userCreated(UserRecord)
+    case passwordChanged
+    case transferred(TransferReceipt)
+    case rejected(LedgerError)
+}
+
+/// Totals over the whole ledger, for operators and invariant checks.
+public struct LedgerSummary: Hashable, Sendable {
+    /// Sum of all customer balances, in cents.
+    public let customerBalanceCents: Int64
+    /// Sum of all deposits ever made, in cents.
+    public let depositedCents: Int64
+    /// The system account's balance (minus the deposits), in cents.
+    public let systemBalanceCents: Int64
+    public let customers: Int64
+    public let entries: Int64
+
+    public init(customerBalanceCents: Int64, depositedCents: Int64, systemBalanceCents: Int64, customers: Int64, entries: Int64) {
+        self.customerBalanceCents = customerBalanceCents
+        self.depositedCents = depositedCents
+        self.systemBalanceCents = systemBalanceCents
+        self.customers = customers
+        self.entries = entries
+    }
+}

@@ -1,0 +1,375 @@
+public import IntegraLedger
+public import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode with synchronous=FULL.
+///
+/// One connection writes (only through `commit`, one group at a time); another serves reads, which
+/// WAL lets run beside the writer. Other processes (the admin commands) may write to the same file
+/// while the server runs; SQLite's lock and a busy timeout serialise them.
+public final class SQLiteLedgerStore: LedgerStore {
+    private let writer: SQLiteConnection
+    private let reader: SQLiteConnection
+    private let threadPool: NIOThreadPool
+    private let commitInFlight = Mutex(false)
+    /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
+    private static let rowsPerStatement = 100
+
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPool: NIOThreadPool) {
+        self.writer = writer
+        self.reader = reader
+        self.threadPool = threadPool
+    }
+
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    public static func open(path: String, logger: Logger = Logger(label: "integra.sqlite")) async throws(LedgerError) -> SQLiteLedgerStore {
+        let threadPool = NIOThreadPool(numberOfThreads: 2)
+        threadPool.start()
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        do {
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+            for connection in [writer, reader] {
+                _ = try await connection.query("PRAGMA busy_timeout = 10000")
+                _ = try await connection.query("PRAGMA foreign_keys = ON")
+            }
+            _ = try await writer.query("PRAGMA journal_mode = WAL")
+            for connection in [writer, reader] {
+                _ = try await connection.query("PRAGMA synchronous = FULL")
+            }
+            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPool: threadPool)
+            try await store.migrate()
+            return store
+        } catch let error as LedgerError {
+            try? await threadPool.shutdownGracefully()
+            throw error
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw .storeUnavailable("cannot open the SQLite database at \(path): \(error)")
+        }
+    }
+
+    /// The schema version the file is at.
+    public func schemaVersion() async throws(LedgerError) -> Int64 {
+        try await self.run {
+            let rows = try await self.reader.query("SELECT MAX(version) AS v FROM schema_version")
+            return rows.first?.column("v")?.integer.map(Int64.init) ?? 0
+        }
+    }
+
+    private func migrate() async throws {
+        _ = try await self.writer.query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        for migration in SQLiteSchema.migrations {
+            _ = try await self.writer.query("BEGIN IMMEDIATE")
+            do {
+                let rows = try await self.writer.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+                let current = Int64(rows.first?.column("v")?.integer ?? 0)
+                if current < migration.version {
+                    precondition(current == migration.version - 1, "migrations are applied in order")
+                    for statement in migration.statements {
+                        _ = try await self.writer.query(statement)
+                    }
+                    _ = try await self.writer.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int(migration.version))])
+                }
+                _ = try await self.writer.query("COMMIT")
+            } catch {
+                _ = try? await self.writer.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func close() async {
+        try? await self.writer.close()
+        try? await self.reader.close()
+        try? await self.threadPool.shutdownGracefully()
+    }
+
+    // MARK: Writes
+
+    public func commit(_ requests: [WriteRequest], nowMs: Int64) async throws(LedgerError) -> [WriteOutcome] {
+        self.commitInFlight.withLock { inFlight in
+            precondition(!inFlight, "only one commit at a time per store")
+            inFlight = true
+        }
+        defer { self.commitInFlight.withLock { $0 = false } }
+        return try await self.run {
+            _ = try await self.writer.query("BEGIN IMMEDIATE")
+            do {
+                let outcomes = try await self.apply(requests, nowMs: nowMs)
+                _ = try await self.writer.query("COMMIT")
+                return outcomes
+            } catch {
+                _ = try? await self.writer.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    private func apply(_ requests: [WriteRequest], nowMs: Int64) async throws -> [WriteOutcome] {
+        let fresh = try await self.recordNonces(requests.compactMap(\.nonce))
+        var claimed = Set<[UInt8]>()
+        var outcomes = [WriteOutcome?](repeating: nil, count: requests.count)
+        var movements: [(index: Int, movement: LedgerBatchPlanner.Movement)] = []
+        for (index, request) in requests.enumerated() {
+            if let nonce = request.nonce {
+                guard fresh.contains(nonce.bytes), claimed.insert(nonce.bytes).inserted else {
+                    outcomes[index] = .rejected(.replayedNonce)
+                    continue
+                }
+            }
+            switch request.operation {
+            case .recordNonce:
+                outcomes[index] = .nonceRecorded
+            case .createUser(let username, let passwordHash):
+                outcomes[index] = try await self.createUser(username, passwordHash: passwordHash, nowMs: nowMs)
+            case .changePassword(let userID, let passwordHash):
+                _ = try await self.writer.query(
+                    "UPDATE users SET password_hash = ? WHERE id = ? AND kind = 0",
+                    [.text(passwordHash), .integer(Int(userID))])
+                outcomes[index] = .passwordChanged
+            case .transfer(let intent):
+                movements.append((index, .transfer(intent)))
+            case .deposit(let intent):
+                movements.append((index, .deposit(intent)))
+            }
+        }
+        if !movements.isEmpty {
+            let plan = try await self.applyMovements(movements.map(\.movement), nowMs: nowMs)
+            for (item, outcome) in zip(movements, plan.outcomes) {
+                outcomes[item.index] = outcome
+            }
+        }
+        return outcomes.map { $0! }
+    }
+
+    /// Inserts the nonces; returns those that were not there before.
+    private func recordNonces(_ nonces: [NonceRecord]) async throws -> Set<[UInt8]> {
+        var fresh = Set<[UInt8]>()
+        for chunk in nonces.chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            var binds: [SQLiteData] = []
+            for nonce in chunk {
+                binds.append(.blob(ByteBuffer(bytes: nonce.bytes)))
+                binds.append(.integer(Int(nonce.expiresAtMs)))
+            }
+            let rows = try await self.writer.query(
+                "INSERT INTO nonces (nonce, expires_at_ms) VALUES \(placeholders) ON CONFLICT DO NOTHING RETURNING nonce", binds)
+            for row in rows {
+                if let blob = row.column("nonce")?.blob { fresh.insert(Array(blob.readableBytesView)) }
+            }
+        }
+        return fresh
+    }
+
+    private func createUser(_ username: Username, passwordHash: String, nowMs: Int64) async throws -> WriteOutcome {
+        let rows = try await self.writer.query(
+            "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?, ?, 0, ?) ON CONFLICT (username) DO NOTHING RETURNING id",
+            [.text(username.canonical), .text(passwordHash), .integer(Int(nowMs))])
+        guard let id = rows.first?.column("id")?.integer else { return .rejected(.usernameTaken) }
+        _ = try await self.writer.query("INSERT INTO accounts (user_id, balance_cents) VALUES (?, 0)", [.integer(id)])
+        return .userCreated(UserRecord(id: Int64(id), username: username, passwordHash: passwordHash))
+    }
+
+    private func applyMovements(_ movements: [LedgerBatchPlanner.Movement], nowMs: Int64) async throws -> LedgerBatchPlanner.Plan {
+        var names = Set<Username>()
+        var keys: [LedgerBatchPlanner.TransferKey] = []
+        for movement in movements {
+            switch movement {
+            case .transfer(let intent):
+                names.insert(intent.sender)
+                names.insert(intent.recipient)
+                keys.append(.init(senderID: intent.senderID, transferID: intent.transferID))
+            case .deposit(let intent):
+                names.insert(SystemAccount.username)
+                names.insert(intent.recipient)
+                keys.append(.init(senderID: SystemAccount.userID, transferID: intent.transferID))
+            }
+        }
+        var accounts: [Username: LedgerBatchPlanner.Account] = [:]
+        for chunk in Array(names).chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let rows = try await self.writer.query(
+                "SELECT u.id, u.username, u.kind, a.balance_cents FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username IN (\(placeholders))",
+                chunk.map { .text($0.canonical) })
+            for row in rows {
+                let username = Username(trustedCanonical: try row.text("username"))
+                accounts[username] = .init(
+                    userID: try row.int64("id"), username: username,
+                    balanceCents: try row.int64("balance_cents"), isCustomer: try row.int64("kind") == 0)
+            }
+        }
+        var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
+        for chunk in keys.chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            var binds: [SQLiteData] = []
+            for key in chunk {
+                binds.append(.integer(Int(key.senderID)))
+                binds.append(.text(key.transferID.value))
+            }
+            let rows = try await self.writer.query(Self.entrySelect + " WHERE (e.from_user, e.transfer_id) IN (VALUES \(placeholders))", binds)
+            for row in rows {
+                let entry = try Self.entry(from: row)
+                existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
+            }
+        }
+        let positionRows = try await self.writer.query("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM entries")
+        let nextPosition = try positionRows.first!.int64("next")
+
+        let plan = LedgerBatchPlanner.plan(
+            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition), nowMs: nowMs)
+        try await self.write(plan)
+        return plan
+    }
+
+    private func write(_ plan: LedgerBatchPlanner.Plan) async throws {
+        for chunk in plan.newEntries.chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            var binds: [SQLiteData] = []
+            binds.reserveCapacity(chunk.count * 9)
+            for entry in chunk {
+                binds.append(contentsOf: [
+                    .integer(Int(entry.position)), .integer(Int(entry.kind.rawValue)), .text(entry.transferID.value),
+                    .integer(Int(entry.fromUserID)), .integer(Int(entry.toUserID)), .integer(Int(entry.amount.cents)),
+                    .integer(Int(entry.fromBalanceAfterCents)), .integer(Int(entry.toBalanceAfterCents)),
+                    .integer(Int(entry.createdAtMs)),
+                ])
+            }
+            _ = try await self.writer.query(
+                "INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms) VALUES \(placeholders)",
+                binds)
+        }
+        for chunk in plan.changedBalances.sorted(by: { $0.key < $1.key }).chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            var binds: [SQLiteData] = []
+            for (userID, balance) in chunk {
+                binds.append(.integer(Int(userID)))
+                binds.append(.integer(Int(balance)))
+            }
+            _ = try await self.writer.query(
+                "INSERT INTO accounts (user_id, balance_cents) VALUES \(placeholders) ON CONFLICT (user_id) DO UPDATE SET balance_cents = excluded.balance_cents",
+                binds)
+        }
+    }
+
+    // MARK: Reads
+
+    private static let entrySelect = """
+        SELECT e.position, e.kind, e.transfer_id, e.from_user, e.to_user, e.amount_cents,
+               e.from_balance_after, e.to_balance_after, e.created_at_ms,
+               fu.username AS from_name, tu.username AS to_name
+        FROM entries e JOIN users fu ON fu.id = e.from_user JOIN users tu ON tu.id = e.to_user
+        """
+
+    private static func entry(from row: SQLiteRow) throws -> LedgerEntry {
+        guard let kind = EntryKind(rawValue: try row.int64("kind")) else { throw StoreRowError(column: "kind") }
+        let amountCents = try row.int64("amount_cents")
+        guard amountCents > 0 else { throw StoreRowError(column: "amount_cents") }
+        return LedgerEntry(
+            position: try row.int64("position"), kind: kind,
+            transferID: TransferID(trusted: try row.text("transfer_id")),
+            fromUserID: try row.int64("from_user"), from: Username(trustedCanonical: try row.text("from_name")),
+            toUserID: try row.int64("to_user"), to: Username(trustedCanonical: try row.text("to_name")),
+            amount: Amount(cents: amountCents),
+            fromBalanceAfterCents: try row.int64("from_balance_after"), toBalanceAfterCents: try row.int64("to_balance_after"),
+            createdAtMs: try row.int64("created_at_ms"))
+    }
+
+    public func user(named username: Username) async throws(LedgerError) -> UserRecord? {
+        try await self.run {
+            let rows = try await self.reader.query(
+                "SELECT id, username, password_hash FROM users WHERE username = ? AND kind = 0", [.text(username.canonical)])
+            guard let row = rows.first else { return nil }
+            return UserRecord(id: try row.int64("id"), username: Username(trustedCanonical: try row.text("username")), passwordHash: try row.text("password_hash"))
+        }
+    }
+
+    public func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64? {
+        try await self.run {
+            let rows = try await self.reader.query("SELECT balance_cents FROM accounts WHERE user_id = ?", [.integer(Int(userID))])
+            return try rows.first?.int64("balance_cents")
+        }
+    }
+
+    public func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
+        precondition(limit >= 1 && limit <= 1000)
+        return try await self.run {
+            let before = Int(beforePosition ?? Int64.max)
+            let rows = try await self.reader.query(
+                Self.entrySelect + """
+                 WHERE e.position IN (
+                    SELECT position FROM (SELECT position FROM entries WHERE from_user = ?1 AND position < ?2 ORDER BY position DESC LIMIT ?3)
+                    UNION ALL
+                    SELECT position FROM (SELECT position FROM entries WHERE to_user = ?1 AND position < ?2 ORDER BY position DESC LIMIT ?3))
+                 ORDER BY e.position DESC LIMIT ?3
+                """,
+                [.integer(Int(userID)), .integer(before), .integer(limit)])
+            return try rows.map(Self.entry(from:))
+        }
+    }
+
+    public func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int {
+        try await self.run {
+            let rows = try await self.reader.query(
+                "DELETE FROM nonces WHERE expires_at_ms < ? RETURNING 1 AS gone", [.integer(Int(expiredBeforeMs))])
+            return rows.count
+        }
+    }
+
+    public func summary() async throws(LedgerError) -> LedgerSummary {
+        try await self.run {
+            let rows = try await self.reader.query("""
+                SELECT
+                  (SELECT COALESCE(SUM(balance_cents), 0) FROM accounts WHERE user_id <> 0) AS customer_balance,
+                  (SELECT COALESCE(SUM(amount_cents), 0) FROM entries WHERE kind = 2) AS deposited,
+                  (SELECT balance_cents FROM accounts WHERE user_id = 0) AS system_balance,
+                  (SELECT COUNT(*) FROM users WHERE kind = 0) AS customers,
+                  (SELECT COUNT(*) FROM entries) AS entries
+                """)
+            let row = rows[0]
+            return LedgerSummary(
+                customerBalanceCents: try row.int64("customer_balance"), depositedCents: try row.int64("deposited"),
+                systemBalanceCents: try row.int64("system_balance"), customers: try row.int64("customers"),
+                entries: try row.int64("entries"))
+        }
+    }
+
+    /// Runs store work, turning any failure into the store's expected error.
+    private func run<T>(_ body: () async throws -> T) async throws(LedgerError) -> T {
+        do {
+            return try await body()
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw .storeUnavailable("database error: \(error)")
+        }
+    }
+}
+
+/// A row read back from the database does not have the shape the schema promises.
+struct StoreRowError: Error, CustomStringConvertible {
+    let column: String
+    var description: String { "unexpected value in column \(self.column)" }
+}
+
+extension SQLiteRow {
+    func int64(_ column: String) throws -> Int64 {
+        guard let value = self.column(column)?.integer else { throw StoreRowError(column: column) }
+        return Int64(value)
+    }
+
+    func text(_ column: String) throws -> String {
+        guard case .text(let value)? = self.column(column) else { throw StoreRowError(column: column) }
+        return value
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: self.count, by: size).map { self[$0..<Swift.min($0 + size, self.count)] }
+    }
+}

@@ -1,0 +1,57 @@
+/// The versioned schema of the embedded store. Versions only ever get added; the MariaDB store
+/// uses the same version numbers for the same logical schema.
+enum SQLiteSchema {
+    /// Each migration moves the schema from `version - 1` to `version`.
+    struct Migration {
+        let version: Int64
+        let statements: [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, statements: [
+            """
+            CREATE TABLE users (
+                id INTEGER PRIMARY KEY,
+                username TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                kind INTEGER NOT NULL DEFAULT 0,
+                created_at_ms INTEGER NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE accounts (
+                user_id INTEGER PRIMARY KEY REFERENCES users(id),
+                balance_cents INTEGER NOT NULL,
+                CHECK (balance_cents >= 0 OR user_id = 0)
+            )
+            """,
+            """
+            CREATE TABLE entries (
+                position INTEGER PRIMARY KEY,
+                kind INTEGER NOT NULL,
+                transfer_id TEXT NOT NULL,
+                from_user INTEGER NOT NULL REFERENCES users(id),
+                to_user INTEGER NOT NULL REFERENCES users(id),
+                amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+                from_balance_after INTEGER NOT NULL,
+                to_balance_after INTEGER NOT NULL,
+                created_at_ms INTEGER NOT NULL,
+                UNIQUE (from_user, transfer_id)
+            )
+            """,
+            "CREATE INDEX entries_from ON entries(from_user, position)",
+            "CREATE INDEX entries_to ON entries(to_user, position)",
+            """
+            CREATE TABLE nonces (
+                nonce BLOB PRIMARY KEY,
+                expires_at_ms INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX nonces_expiry ON nonces(expires_at_ms)",
+            "INSERT INTO users (id, username, password_hash, kind, created_at_ms) VALUES (0, 'system', '!', 1, 0)",
+            "INSERT INTO accounts (user_id, balance_cents) VALUES (0, 0)",
+        ]),
+    ]
+
+    static var latestVersion: Int64 { migrations.last!.version }
+}
