@@ -10,7 +10,7 @@ public enum ServerRequest: Hashable, Sendable {
     case transfer(userID: Int64, username: String, transferID: String, recipient: String, amount: String)
     case balance(userID: Int64, username: String)
     case history(userID: Int64, username: String, beforePosition: UInt64?, limit: UInt16)
-    case changePassword(userID: Int64, currentPassword: String, newPassword: String)
+    case changePassword(userID: Int64, username: String, currentPassword: String, newPassword: String)
 }
 
 /// The frame a request arrived in, for the replay record.
@@ -168,7 +168,7 @@ public struct ServerConnectionStateMachine: Sendable {
             case .history(let before, let limit):
                 request = .history(userID: session.userID, username: session.username, beforePosition: before, limit: limit)
             case .changePassword(let current, let new):
-                request = .changePassword(userID: session.userID, currentPassword: current, newPassword: new)
+                request = .changePassword(userID: session.userID, username: session.username, currentPassword: current, newPassword: new)
             case .register, .login:
                 return self.fail(ProtocolError(.unexpectedMessage, "already logged in"), channel: &session.channel, nowMs: nowMs)
             }

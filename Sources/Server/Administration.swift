@@ -1,0 +1,69 @@
+import Foundation
+public import IntegraLedger
+import IntegraSQLiteStore
+import IntegraProtocol
+
+/// Operator actions that run beside (or without) a running server: opening the store,
+/// adding users and depositing money from the system account.
+public enum Administration {
+    /// Opens the configured store, creating and migrating it if needed.
+    public static func openStore(_ configuration: ServerConfiguration) async throws -> any LedgerStore {
+        switch configuration.database ?? .sqlite(path: "\(configuration.dataDirectory)/integra.sqlite") {
+        case .sqlite(let path):
+            return try await SQLiteLedgerStore.open(path: path)
+        }
+    }
+
+    /// Creates a customer with a bcrypt-hashed password.
+    public static func addUser(name: String, password: String, store: any LedgerStore, hasher: PasswordHasher, policy: PasswordPolicy) async throws -> UserRecord {
+        let username = try Username(name)
+        try policy.validate(password)
+        let hash = try await hasher.hash(password)
+        let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: username, passwordHash: hash))], nowMs: WallClock.nowMs())
+        switch outcome.first {
+        case .userCreated(let user)?: return user
+        case .rejected(let error)?: throw error
+        default: preconditionFailure("unexpected outcome \(outcome)")
+        }
+    }
+
+    /// Moves money from the system account to a customer; recorded in the ledger as a deposit.
+    public static func deposit(to name: String, amount: String, maximumCents: Int64, transferID: String? = nil, store: any LedgerStore) async throws -> LedgerEntry {
+        let intent = DepositIntent(
+            transferID: try TransferID(transferID ?? "deposit-\(UUID().uuidString.lowercased())"),
+            recipient: try Username(name),
+            amount: try Amount.parse(amount, maximumCents: maximumCents))
+        let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .deposit(intent))], nowMs: WallClock.nowMs())
+        switch outcome.first {
+        case .transferred(let receipt)?: return receipt.entry
+        case .rejected(let error)?: throw error
+        default: preconditionFailure("unexpected outcome \(outcome)")
+        }
+    }
+
+    /// A random password of `length` letters and digits from the system CSPRNG.
+    public static func generatePassword(length: Int = 20) -> String {
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+}
+
+/// A message for the operator about a failed admin action or start.
+extension LedgerError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .invalidAmount(let message), .invalidUsername(let message), .invalidPassword(let message), .invalidTransferID(let message):
+            message
+        case .usernameTaken: "that name is taken"
+        case .unknownUser: "unknown user"
+        case .unknownRecipient: "no such customer"
+        case .selfTransfer: "sender and recipient are the same"
+        case .insufficientFunds: "insufficient funds"
+        case .balanceOverflow: "the balance would overflow"
+        case .transferIDConflict: "this transfer id was already used for a different transfer"
+        case .replayedNonce: "replayed request"
+        case .storeUnavailable(let detail): "the store is unavailable: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+public import IntegraLedger
+import IntegraProtocol
+public import Logging
+import NIOCore
+
+/// A running Integra server with everything it owns: keys, store, bcrypt pool, group committer.
+///
+/// `start` is the quick start: on a new data directory it generates the keys, writes
+/// `client.json`, and (unless disabled) creates funded demo users whose passwords it reports once.
+public final class IntegraDeployment: Sendable {
+    public let server: IntegraServer
+    public let store: any LedgerStore
+    public let keys: DeploymentKeys
+    public let configuration: ServerConfiguration
+    private let committer: GroupCommitter
+    private let hasher: PasswordHasher
+
+    /// A demo user created on first start, with the password shown once.
+    public struct DemoUser: Sendable {
+        public let name: String
+        public let password: String
+        public let balance: String
+    }
+
+    public static let demoUserNames = ["alice", "bob", "carol"]
+    public static let demoBalance = "1000.00"
+
+    private init(server: IntegraServer, store: any LedgerStore, keys: DeploymentKeys, configuration: ServerConfiguration, committer: GroupCommitter, hasher: PasswordHasher) {
+        self.server = server
+        self.store = store
+        self.keys = keys
+        self.configuration = configuration
+        self.committer = committer
+        self.hasher = hasher
+    }
+
+    /// Prepares the data directory and store, binds the socket and writes `client.json`.
+    /// Returns the deployment and the demo users created now (empty after the first start).
+    public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> (IntegraDeployment, [DemoUser]) {
+        try configuration.validate()
+        let (keys, created) = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
+        if created { logger.notice("generated new deployment keys", metadata: ["directory": "\(configuration.dataDirectory)"]) }
+        let store = try await Administration.openStore(configuration)
+        let hasher = PasswordHasher(
+            cost: configuration.bcryptCost, threads: configuration.passwordHashingThreads,
+            maximumPending: configuration.maximumPendingPasswordJobs)
+        let committer = GroupCommitter(store: store, maximumBatchSize: configuration.groupCommitBatchSize, clock: WallClock.nowMs)
+        var demoUsers: [DemoUser] = []
+        do {
+            if created && configuration.createDemoUsers {
+                demoUsers = try await Self.createDemoUsers(store: store, hasher: hasher, configuration: configuration)
+            }
+            let service = LedgerService(store: store, committer: committer, hasher: hasher, configuration: configuration, logger: logger)
+            let server = try await IntegraServer.bind(configuration: configuration, keys: keys, service: service, logger: logger)
+            let port = server.localAddress.port ?? configuration.port
+            let address = configuration.host.contains(":") ? "[\(configuration.host)]:\(port)" : "\(configuration.host):\(port)"
+            try keys.writeClientConfiguration(
+                in: configuration.dataDirectory, server: address,
+                replayWindowSeconds: Int(configuration.replayWindowMs / 1000))
+            logger.notice("listening", metadata: ["address": "\(address)", "data": "\(configuration.dataDirectory)"])
+            return (IntegraDeployment(server: server, store: store, keys: keys, configuration: configuration, committer: committer, hasher: hasher), demoUsers)
+        } catch {
+            await hasher.shutdown()
+            await store.close()
+            throw error
+        }
+    }
+
+    /// Serves until `shutdown()`; then waits for pending commits and releases everything.
+    public func run() async throws {
+        try await self.server.run()
+        await self.committer.drain()
+        await self.hasher.shutdown()
+        await self.store.close()
+    }
+
+    /// Stops accepting connections and ends `run()`.
+    public func shutdown() async {
+        await self.server.shutdown()
+    }
+
+    private static func createDemoUsers(store: any LedgerStore, hasher: PasswordHasher, configuration: ServerConfiguration) async throws -> [DemoUser] {
+        var users: [DemoUser] = []
+        for name in Self.demoUserNames {
+            let password = Administration.generatePassword()
+            _ = try await Administration.addUser(name: name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy)
+            _ = try await Administration.deposit(
+                to: name, amount: Self.demoBalance, maximumCents: Int64.max, transferID: "demo-\(name)", store: store)
+            users.append(DemoUser(name: name, password: password, balance: Self.demoBalance))
+        }
+        return users
+    }
+}

@@ -1,0 +1,161 @@
+public import IntegraLedger
+public import IntegraProtocol
+public import Logging
+
+/// Carries out authenticated requests against the ledger: validates domain input, hashes and
+/// checks passwords on the bcrypt pool, and routes every change (and every request's nonce)
+/// through the group committer.
+public final class LedgerService: Sendable {
+    public let store: any LedgerStore
+    private let committer: GroupCommitter
+    private let hasher: PasswordHasher
+    private let configuration: ServerConfiguration
+    private let logger: Logger
+
+    public init(store: any LedgerStore, committer: GroupCommitter, hasher: PasswordHasher, configuration: ServerConfiguration, logger: Logger) {
+        self.store = store
+        self.committer = committer
+        self.hasher = hasher
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Answers one request. Never throws: every failure becomes a coded error for the peer.
+    public func perform(_ request: ServerRequest, context: RequestContext) async -> RequestResult {
+        let nonce = NonceRecord(bytes: context.nonce.bytes, expiresAtMs: context.timestampMs + self.configuration.replayWindowMs)
+        do {
+            switch request {
+            case .register(let name, let password):
+                return try await self.register(name: name, password: password, nonce: nonce)
+            case .login(let name, let password):
+                return try await self.login(name: name, password: password, nonce: nonce)
+            case .logout:
+                try await self.recordNonce(nonce)
+                return .loggedOut
+            case .transfer(let userID, let username, let transferID, let recipient, let amount):
+                let intent = TransferIntent(
+                    senderID: userID, sender: Username(trustedCanonical: username),
+                    transferID: try TransferID(transferID), recipient: try Username(recipient),
+                    amount: try Amount.parse(amount, maximumCents: self.configuration.maximumAmountCents))
+                let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .transfer(intent)))
+                guard case .transferred(let receipt) = outcome else { return try Self.unexpected(outcome) }
+                return .reply(.transferred(Self.confirmation(receipt)))
+            case .balance(let userID, let username):
+                try await self.recordNonce(nonce)
+                let cents = try await self.store.balance(ofUserID: userID) ?? 0
+                return .reply(.balanceReport(username: username, balance: Amount.format(cents: cents)))
+            case .history(let userID, _, let before, let limit):
+                try await self.recordNonce(nonce)
+                let beforePosition = before.map { Int64(clamping: $0) }
+                let entries = try await self.store.history(ofUserID: userID, beforePosition: beforePosition, limit: Int(limit) + 1)
+                let page = entries.prefix(Int(limit)).map { Self.historyEntry($0, viewerID: userID) }
+                let nextBefore = entries.count > Int(limit) ? page.last.map(\.position) : nil
+                return .reply(.historyPage(entries: page, nextBefore: nextBefore))
+            case .changePassword(let userID, let username, let current, let new):
+                return try await self.changePassword(userID: userID, username: username, current: current, new: new, nonce: nonce)
+            }
+        } catch let error as LedgerError {
+            if case .storeUnavailable(let detail) = error {
+                self.logger.error("store unavailable", metadata: ["error": "\(detail)"])
+            }
+            return .failed(Self.protocolError(error))
+        } catch is PasswordHasher.Busy {
+            return .failed(ProtocolError(.serverBusy, "the server is busy, try again"))
+        } catch {
+            self.logger.error("request failed", metadata: ["error": "\(error)"])
+            return .failed(ProtocolError(.internalError, "internal error"))
+        }
+    }
+
+    private func register(name: String, password: String, nonce: NonceRecord) async throws -> RequestResult {
+        let username = try Username(name)
+        try self.configuration.passwordPolicy.validate(password)
+        let hash = try await self.hasher.hash(password)
+        let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .createUser(username: username, passwordHash: hash)))
+        guard case .userCreated(let user) = outcome else { return try Self.unexpected(outcome) }
+        self.logger.info("user registered", metadata: ["user": "\(user.username)"])
+        return .reply(.registered(username: user.username.canonical))
+    }
+
+    private func login(name: String, password: String, nonce: NonceRecord) async throws -> RequestResult {
+        try await self.recordNonce(nonce)
+        let username = try? Username(name)
+        var user: UserRecord? = nil
+        if let username { user = try await self.store.user(named: username) }
+        let plausible = self.configuration.passwordPolicy.isPlausible(password)
+        // Unknown names, impossible passwords and wrong passwords all cost one bcrypt verify
+        // and get the same answer.
+        let matches = try await self.hasher.verify(plausible ? password : "", hash: plausible ? user?.passwordHash : nil)
+        guard matches, let user else {
+            self.logger.notice("login failed", metadata: ["user": "\(username?.canonical ?? "<invalid>")"])
+            return .failed(ProtocolError(.invalidCredentials, "unknown user or wrong password"))
+        }
+        let balance = try await self.store.balance(ofUserID: user.id) ?? 0
+        return .loginSucceeded(userID: user.id, username: user.username.canonical, balance: Amount.format(cents: balance))
+    }
+
+    private func changePassword(userID: Int64, username: String, current: String, new: String, nonce: NonceRecord) async throws -> RequestResult {
+        try self.configuration.passwordPolicy.validate(new)
+        let user = try await self.store.user(named: Username(trustedCanonical: username))
+        guard let user, user.id == userID else { throw LedgerError.unknownUser }
+        guard try await self.hasher.verify(current, hash: user.passwordHash) else {
+            return .failed(ProtocolError(.invalidCredentials, "the current password is wrong"))
+        }
+        let hash = try await self.hasher.hash(new)
+        let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .changePassword(userID: userID, passwordHash: hash)))
+        guard case .passwordChanged = outcome else { return try Self.unexpected(outcome) }
+        return .reply(.passwordChanged)
+    }
+
+    private func recordNonce(_ nonce: NonceRecord) async throws {
+        let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .recordNonce))
+        guard case .nonceRecorded = outcome else { _ = try Self.unexpected(outcome); return }
+    }
+
+    /// A rejected outcome becomes its error; any other outcome here is a programmer error.
+    private static func unexpected(_ outcome: WriteOutcome) throws -> RequestResult {
+        guard case .rejected(let error) = outcome else { preconditionFailure("unexpected outcome \(outcome)") }
+        throw error
+    }
+
+    static func confirmation(_ receipt: TransferReceipt) -> TransferConfirmation {
+        let entry = receipt.entry
+        return TransferConfirmation(
+            transferID: entry.transferID.value, position: UInt64(entry.position),
+            sender: entry.from.canonical, recipient: entry.to.canonical, amount: entry.amount.description,
+            balanceAfter: Amount.format(cents: entry.fromBalanceAfterCents), createdAtMs: entry.createdAtMs,
+            isRetry: receipt.isRetry)
+    }
+
+    static func historyEntry(_ entry: LedgerEntry, viewerID: Int64) -> HistoryEntry {
+        let kind: HistoryEntry.Kind
+        switch entry.kind {
+        case .transfer: kind = .transfer
+        case .deposit: kind = .deposit
+        }
+        let balance = entry.fromUserID == viewerID ? entry.fromBalanceAfterCents : entry.toBalanceAfterCents
+        return HistoryEntry(
+            position: UInt64(entry.position), kind: kind, transferID: entry.transferID.value,
+            sender: entry.from.canonical, recipient: entry.to.canonical, amount: entry.amount.description,
+            balanceAfter: Amount.format(cents: balance), createdAtMs: entry.createdAtMs)
+    }
+
+    /// The stable wire code and customer-safe message for a ledger error.
+    static func protocolError(_ error: LedgerError) -> ProtocolError {
+        switch error {
+        case .invalidAmount(let message): ProtocolError(.invalidAmount, message)
+        case .invalidUsername(let message): ProtocolError(.invalidUsername, message)
+        case .invalidPassword(let message): ProtocolError(.invalidPassword, message)
+        case .invalidTransferID(let message): ProtocolError(.invalidTransferID, message)
+        case .usernameTaken: ProtocolError(.usernameTaken, "that name is taken")
+        case .unknownUser: ProtocolError(.invalidCredentials, "unknown user or wrong password")
+        case .unknownRecipient: ProtocolError(.unknownRecipient, "the recipient does not exist")
+        case .selfTransfer: ProtocolError(.selfTransfer, "sender and recipient are the same")
+        case .insufficientFunds: ProtocolError(.insufficientFunds, "insufficient funds")
+        case .balanceOverflow: ProtocolError(.balanceOverflow, "the recipient's balance would overflow")
+        case .transferIDConflict: ProtocolError(.transferIDConflict, "this transfer id was already used for a different transfer")
+        case .replayedNonce: ProtocolError(.replayDetected, "this request was already received")
+        case .storeUnavailable: ProtocolError(.storeUnavailable, "the ledger is unavailable, try again with the same transfer id")
+        }
+    }
+}
