@@ -1,0 +1,219 @@
+public import IntegraProtocol
+public import NIOCore
+import NIOPosix
+
+/// One authenticated conversation with an Integra server.
+///
+/// Every reply is verified by `ClientConnectionStateMachine` before it is returned; a reply that
+/// fails verification is an error and the connection is closed. Use it from one task at a time,
+/// one request at a time, inside `IntegraConnection.withConnection`.
+public final class IntegraConnection {
+    private var machine: ClientConnectionStateMachine
+    private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    /// The exact bytes of the last request frame sent, for diagnostics and tests.
+    public private(set) var lastSentFrame: ByteBuffer?
+
+    private init(machine: ClientConnectionStateMachine, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.machine = machine
+        self.inbound = inbound
+        self.outbound = outbound
+    }
+
+    /// Connects, verifies the server's hello, runs `body`, and closes the connection.
+    /// - Parameters:
+    ///   - server: "HOST:PORT" overriding the configuration's address.
+    ///   - timeoutMs: how long to wait for each answer.
+    public static func withConnection<Result>(
+        configuration: ClientConfiguration,
+        server: String? = nil,
+        timeoutMs: Int64 = 30_000,
+        _ body: (IntegraConnection) async throws -> Result
+    ) async throws -> Result {
+        let machineConfiguration: ClientConnectionStateMachine.Configuration
+        let address: (host: String, port: Int)
+        do {
+            machineConfiguration = try configuration.stateMachineConfiguration()
+            address = try ServerAddress.parse(server ?? configuration.server)
+        } catch {
+            throw IntegraClientError(kind: .configuration, message: error.message)
+        }
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(timeoutMs))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(ReplyTimeoutHandler(timeout: .milliseconds(timeoutMs)))
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw IntegraClientError(kind: .connection, message: "cannot connect to \(address.host):\(address.port): \(error)")
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            let connection = IntegraConnection(
+                machine: ClientConnectionStateMachine(configuration: machineConfiguration),
+                inbound: inbound.makeAsyncIterator(), outbound: outbound)
+            let hello = try await connection.nextFrame()
+            do throws(ProtocolError) {
+                try connection.machine.helloReceived(hello, nowMs: WallClock.nowMs())
+            } catch {
+                throw IntegraClientError(kind: .untrustedReply, code: error.code.rawValue, message: error.message)
+            }
+            return try await body(connection)
+        }
+    }
+
+    /// Whether the session is logged in.
+    public var isAuthenticated: Bool { self.machine.isAuthenticated }
+
+    /// Creates a customer account. Returns the canonical name.
+    public func register(username: String, password: String) async throws -> String {
+        let reply = try await self.exchange(self.machine.makeRequest(.register(username: username, password: password), nowMs: WallClock.nowMs()))
+        guard case .registered(let name) = reply else { throw Self.unexpected(reply) }
+        return name
+    }
+
+    /// Logs in: checks the password on the server and the server's identity here, and switches to
+    /// session keys. Returns the canonical name and the balance.
+    @discardableResult
+    public func login(username: String, password: String) async throws -> (username: String, balance: String) {
+        let reply = try await self.exchange(self.machine.makeLogin(username: username, password: password, nowMs: WallClock.nowMs()))
+        guard case .loggedIn(let name, let balance, _, _) = reply else { throw Self.unexpected(reply) }
+        return (name, balance)
+    }
+
+    /// Sends money. Retrying with the same `transferID` never debits twice.
+    public func transfer(to recipient: String, amount: String, transferID: String) async throws -> TransferConfirmation {
+        let reply = try await self.exchange(self.machine.makeRequest(.transfer(transferID: transferID, recipient: recipient, amount: amount), nowMs: WallClock.nowMs()))
+        guard case .transferred(let confirmation) = reply else { throw Self.unexpected(reply) }
+        return confirmation
+    }
+
+    /// The logged-in customer's balance as a decimal string.
+    public func balance() async throws -> String {
+        let reply = try await self.exchange(self.machine.makeRequest(.balance, nowMs: WallClock.nowMs()))
+        guard case .balanceReport(_, let balance) = reply else { throw Self.unexpected(reply) }
+        return balance
+    }
+
+    /// One page of history, newest first. Pass the returned `nextBefore` to get older entries.
+    public func history(before: UInt64? = nil, limit: UInt16 = 50) async throws -> (entries: [HistoryEntry], nextBefore: UInt64?) {
+        let reply = try await self.exchange(self.machine.makeRequest(.history(beforePosition: before, limit: limit), nowMs: WallClock.nowMs()))
+        guard case .historyPage(let entries, let nextBefore) = reply else { throw Self.unexpected(reply) }
+        return (entries, nextBefore)
+    }
+
+    /// Every history entry, newest first, following pages up to `maximumEntries`.
+    public func fullHistory(maximumEntries: Int = 100_000) async throws -> [HistoryEntry] {
+        var all: [HistoryEntry] = []
+        var before: UInt64? = nil
+        repeat {
+            let page = try await self.history(before: before, limit: UInt16(FieldLimits.historyPageEntries))
+            all.append(contentsOf: page.entries)
+            before = page.nextBefore
+        } while before != nil && all.count < maximumEntries
+        return all
+    }
+
+    public func changePassword(current: String, new: String) async throws {
+        let reply = try await self.exchange(self.machine.makeRequest(.changePassword(currentPassword: current, newPassword: new), nowMs: WallClock.nowMs()))
+        guard case .passwordChanged = reply else { throw Self.unexpected(reply) }
+    }
+
+    /// Ends the session; the server closes the connection.
+    public func logout() async throws {
+        let reply = try await self.exchange(self.machine.makeRequest(.logout, nowMs: WallClock.nowMs()))
+        guard case .loggedOut = reply else { throw Self.unexpected(reply) }
+    }
+
+    /// Writes bytes as they are, bypassing the state machine (diagnostics and tests).
+    public func sendRaw(_ bytes: ByteBuffer) async throws {
+        try await self.outbound.write(bytes)
+    }
+
+    /// The next frame from the server, unverified (diagnostics and tests). Nil when closed.
+    public func receiveRaw() async throws -> ByteBuffer? {
+        try await self.inbound.next()
+    }
+
+    private func exchange(_ frame: ByteBuffer) async throws -> ServerMessage {
+        self.lastSentFrame = frame
+        do {
+            try await self.outbound.write(frame)
+        } catch {
+            throw IntegraClientError(kind: .connection, message: "cannot send: \(error)")
+        }
+        let replyFrame = try await self.nextFrame()
+        let reply: ServerMessage
+        do {
+            reply = try self.machine.replyReceived(replyFrame, nowMs: WallClock.nowMs())
+        } catch {
+            throw IntegraClientError(kind: .untrustedReply, code: error.code.rawValue, message: error.message)
+        }
+        if case .error(let code, let message) = reply {
+            throw IntegraClientError(kind: .server, code: code, message: message)
+        }
+        return reply
+    }
+
+    private func nextFrame() async throws -> ByteBuffer {
+        let frame: ByteBuffer?
+        do {
+            frame = try await self.inbound.next()
+        } catch is ReplyTimeoutHandler.Timeout {
+            throw IntegraClientError(kind: .timeout, message: "the server did not answer in time")
+        } catch let error as ProtocolError {
+            throw IntegraClientError(kind: .untrustedReply, code: error.code.rawValue, message: error.message)
+        } catch {
+            throw IntegraClientError(kind: .connection, message: "\(error)")
+        }
+        guard let frame else { throw IntegraClientError(kind: .connection, message: "the server closed the connection") }
+        return frame
+    }
+
+    private static func unexpected(_ reply: ServerMessage) -> IntegraClientError {
+        IntegraClientError(kind: .untrustedReply, code: ErrorCode.unexpectedMessage.rawValue, message: "unexpected reply \(reply.type)")
+    }
+}
+
+/// Closes the connection with a `Timeout` error when a request gets no reply in time.
+final class ReplyTimeoutHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Timeout: Error {}
+
+    private let timeout: TimeAmount
+    private var scheduled: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if self.scheduled == nil {
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            self.scheduled = context.eventLoop.scheduleTask(in: self.timeout) {
+                loopBound.value.fireErrorCaught(Timeout())
+                loopBound.value.close(promise: nil)
+            }
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.scheduled?.cancel()
+        self.scheduled = nil
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.scheduled?.cancel()
+    }
+}

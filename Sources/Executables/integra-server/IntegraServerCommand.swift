@@ -1,0 +1,225 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import IntegraLedger
+import IntegraProtocol
+import IntegraServer
+import Logging
+
+@main
+struct IntegraServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "integra-server",
+        abstract: "Integra: integrity-checked transfers between customer accounts.",
+        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Where the deployment's files and store are.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory holding keys, client.json and the default SQLite file.")
+    var dataDir = "./integra-data"
+
+    @Option(name: .long, help: "Store URL: sqlite:PATH (default: the SQLite file in the data directory).")
+    var database: String?
+
+    func apply(to configuration: inout ServerConfiguration) throws {
+        umask(0o077)
+        configuration.dataDirectory = self.dataDir
+        configuration.database = try self.database.map { try DatabaseLocation.parse($0) }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start the server (the default).")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(name: .long, help: "Address to listen on, HOST:PORT.")
+    var listen = "127.0.0.1:8080"
+
+    @Flag(name: .long, help: "Do not create demo users on a new data directory.")
+    var noDemoUsers = false
+
+    @Option(name: .long, help: "bcrypt cost for new passwords (10 to 31).")
+    var bcryptCost: UInt8 = 12
+
+    @Option(name: .long, help: "Accepted clock difference and nonce memory, in seconds.")
+    var replayWindowSeconds: Int64 = 120
+
+    @Option(name: .long, help: "Close connections silent for this many seconds.")
+    var idleTimeoutSeconds: Int64 = 300
+
+    @Option(name: .long, help: "Maximum open connections.")
+    var maxConnections = 10_000
+
+    @Option(name: .long, help: "Largest single transfer, as a decimal amount.")
+    var maxAmount = "1000000.00"
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "integra.server")
+        umask(0o077)
+        var configuration = ServerConfiguration()
+        do {
+            try self.store.apply(to: &configuration)
+            let address = try ServerAddress.parse(self.listen)
+            configuration.host = address.host
+            configuration.port = address.port
+            configuration.createDemoUsers = !self.noDemoUsers
+            configuration.bcryptCost = self.bcryptCost
+            configuration.replayWindowMs = self.replayWindowSeconds * 1000
+            configuration.idleTimeoutMs = self.idleTimeoutSeconds * 1000
+            configuration.maximumConnections = self.maxConnections
+            configuration.maximumAmountCents = try Amount.parse(self.maxAmount, maximumCents: Int64.max).cents
+            try configuration.validate()
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        let (deployment, demoUsers) = try await CommandFailure.wrap { try await IntegraDeployment.start(configuration: configuration, logger: logger) }
+        if !demoUsers.isEmpty {
+            print("Integra is ready. Demo users (passwords are shown only this once):")
+            for user in demoUsers {
+                print("  \(user.name.padding(toLength: 8, withPad: " ", startingAt: 0)) password: \(user.password)   balance: \(user.balance)")
+            }
+            print("Client configuration: \(configuration.dataDirectory)/client.json")
+            print("Try: echo '\(demoUsers[0].password)' | integra balance --user \(demoUsers[0].name) --password-stdin")
+            fflush(nil)
+        }
+        let signals = ShutdownSignals { await deployment.shutdown() }
+        defer { signals.cancel() }
+        try await deployment.run()
+        logger.notice("stopped")
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage customers.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a customer; the password is read from standard input.")
+
+        @Argument(help: "The customer's name.")
+        var name: String
+
+        @Flag(name: .long, help: "Read the password from the first line of standard input.")
+        var passwordStdin = false
+
+        @Option(name: .long, help: "bcrypt cost (10 to 31).")
+        var bcryptCost: UInt8 = 12
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            guard self.passwordStdin else { throw CommandFailure("--password-stdin is required: pipe the password in") }
+            guard let password = readLine(strippingNewline: true) else { throw CommandFailure("no password on standard input") }
+            var configuration = ServerConfiguration()
+            configuration.bcryptCost = self.bcryptCost
+            try CommandFailure.wrap { try self.store.apply(to: &configuration); try configuration.validate() }
+            let hasher = PasswordHasher(cost: configuration.bcryptCost, threads: 1, maximumPending: 1)
+            let user = try await withStore(configuration) { store in
+                try await Administration.addUser(name: self.name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy)
+            }
+            await hasher.shutdown()
+            print("added user \(user.username)")
+        }
+    }
+}
+
+struct Deposit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deposit money into a customer's account from the system account.")
+
+    @Argument(help: "The customer's name.")
+    var name: String
+
+    @Argument(help: "Amount, for example 100.00.")
+    var amount: String
+
+    @Option(name: .long, help: "Deposit id, to make a retried deposit safe (default: a new UUID).")
+    var id: String?
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        try CommandFailure.wrap { try self.store.apply(to: &configuration) }
+        let entry = try await withStore(configuration) { store in
+            try await Administration.deposit(to: self.name, amount: self.amount, maximumCents: Int64.max, transferID: self.id, store: store)
+        }
+        print("deposited \(entry.amount) to \(entry.to) (ledger position \(entry.position), balance \(Amount.format(cents: entry.toBalanceAfterCents)))")
+    }
+}
+
+struct Summary: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print ledger totals: customers, entries, balances and deposits.")
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        try CommandFailure.wrap { try self.store.apply(to: &configuration) }
+        let summary = try await withStore(configuration) { store in try await store.summary() }
+        print("customers: \(summary.customers)")
+        print("entries: \(summary.entries)")
+        print("customer balances: \(Amount.format(cents: summary.customerBalanceCents))")
+        print("deposited: \(Amount.format(cents: summary.depositedCents))")
+        print("conserved: \(summary.customerBalanceCents == summary.depositedCents && summary.systemBalanceCents == -summary.depositedCents ? "yes" : "NO")")
+    }
+}
+
+/// Opens the configured store, runs `body`, and closes the store whatever happens.
+func withStore<T>(_ configuration: ServerConfiguration, _ body: (any LedgerStore) async throws -> T) async throws -> T {
+    let store = try await CommandFailure.wrap { try await Administration.openStore(configuration) }
+    do {
+        let result = try await body(store)
+        await store.close()
+        return result
+    } catch {
+        await store.close()
+        throw CommandFailure("\(error)")
+    }
+}
+
+/// A failure reported as one clear line on stderr with exit code 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+
+    static func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as CommandFailure { throw error } catch { throw CommandFailure("\(error)") }
+    }
+
+    static func wrap<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as CommandFailure { throw error } catch { throw CommandFailure("\(error)") }
+    }
+}
+
+/// Calls `handler` once on SIGINT or SIGTERM.
+final class ShutdownSignals {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ handler: @escaping @Sendable () async -> Void) {
+        self.sources = [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { Task { await handler() } }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in self.sources { source.cancel() }
+    }
+}

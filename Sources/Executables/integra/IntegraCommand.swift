@@ -1,0 +1,210 @@
+import ArgumentParser
+import Foundation
+import IntegraClient
+import IntegraProtocol
+
+@main
+struct IntegraCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "integra",
+        abstract: "The Integra client: register, log in, transfer, check balance and history.",
+        discussion: """
+            Every answer from the server is verified (MAC, sequence, timestamp, and at login the \
+            server's pinned identity) before it is shown. Exit codes: 0 success; 1 the server refused \
+            (see the error name); 2 usage or configuration; 3 connection failure or timeout (a \
+            transfer may be retried with the same --id); 4 an answer failed verification.
+            """,
+        subcommands: [Register.self, Transfer.self, Balance.self, History.self, ChangePassword.self, Shell.self])
+}
+
+/// How to reach the server: configuration file and optional address override.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: "Client configuration file (default: $INTEGRA_CONFIG, ./integra-data/client.json, ~/.config/integra/client.json).")
+    var config: String?
+
+    @Option(name: .long, help: "Server address HOST:PORT, overriding the configuration.")
+    var server: String?
+
+    @Option(name: .long, help: "Seconds to wait for each answer.")
+    var timeoutSeconds: Int64 = 30
+
+    /// Finds and loads the client configuration in the documented order.
+    func loadConfiguration() throws -> ClientConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates: [String] = []
+        if let config { candidates = [config] } else if let path = environment["INTEGRA_CONFIG"], !path.isEmpty { candidates = [path] } else {
+            candidates = ["./integra-data/client.json"]
+            if let home = environment["HOME"] { candidates.append("\(home)/.config/integra/client.json") }
+        }
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw IntegraClientError(kind: .configuration, message: "no client configuration found (tried \(candidates.joined(separator: ", "))); pass --config FILE")
+        }
+        do {
+            return try ClientConfiguration.load(from: path)
+        } catch {
+            throw IntegraClientError(kind: .configuration, message: error.message)
+        }
+    }
+
+    /// Opens a verified connection and runs `body` on it.
+    func withConnection<T>(_ body: (IntegraConnection) async throws -> T) async throws -> T {
+        let configuration = try self.loadConfiguration()
+        return try await IntegraConnection.withConnection(configuration: configuration, server: self.server, timeoutMs: self.timeoutSeconds * 1000, body)
+    }
+}
+
+/// Options of the commands that log in first.
+struct LoginOptions: ParsableArguments {
+    @Option(name: .long, help: "Your user name.")
+    var user: String
+
+    @Flag(name: .long, help: "Read the password from the first line of standard input.")
+    var passwordStdin = false
+
+    @Flag(name: .long, help: "Print one JSON object (amounts as decimal strings).")
+    var json = false
+
+    func password() throws -> String {
+        try Self.readPassword(user: self.user, fromStandardInput: self.passwordStdin)
+    }
+
+    static func readPassword(user: String, fromStandardInput: Bool) throws -> String {
+        if fromStandardInput {
+            guard let line = readLine(strippingNewline: true) else {
+                throw IntegraClientError(kind: .configuration, message: "no password on standard input")
+            }
+            return line
+        }
+        guard let password = Terminal.readSecret(prompt: "Password for \(user): ") else {
+            throw IntegraClientError(kind: .configuration, message: "no password given")
+        }
+        return password
+    }
+}
+
+struct Register: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create an account.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The new user name.")
+    var name: String
+
+    @Flag(name: .long, help: "Read the password from the first line of standard input.")
+    var passwordStdin = false
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    func run() async throws {
+        try await Output.run(json: self.json) {
+            let password = try LoginOptions.readPassword(user: self.name, fromStandardInput: self.passwordStdin)
+            let name = try await self.connection.withConnection { try await $0.register(username: self.name, password: password) }
+            return Output.Result(text: "registered \(name)", json: ["ok": .bool(true), "user": .string(name)])
+        }
+    }
+}
+
+struct Transfer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send money to another customer.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var login: LoginOptions
+
+    @Option(name: .long, help: "The recipient's user name.")
+    var to: String
+
+    @Argument(help: "Amount, for example 10 or 10.50.")
+    var amount: String
+
+    @Option(name: .long, help: "Transfer id; retrying with the same id never pays twice (default: a new UUID).")
+    var id: String?
+
+    func run() async throws {
+        let transferID = self.id ?? UUID().uuidString.lowercased()
+        try await Output.run(json: self.login.json) {
+            let password = try self.login.password()
+            let confirmation = try await self.connection.withConnection { connection in
+                try await connection.login(username: self.login.user, password: password)
+                return try await connection.transfer(to: self.to, amount: self.amount, transferID: transferID)
+            }
+            let text = "transferred \(confirmation.amount) from \(confirmation.sender) to \(confirmation.recipient)"
+                + " (id \(confirmation.transferID), ledger position \(confirmation.position)\(confirmation.isRetry ? ", already applied earlier" : "")); balance \(confirmation.balanceAfter)"
+            return Output.Result(text: text, json: [
+                "ok": .bool(true), "transfer_id": .string(confirmation.transferID), "position": .int(Int64(confirmation.position)),
+                "from": .string(confirmation.sender), "to": .string(confirmation.recipient), "amount": .string(confirmation.amount),
+                "balance": .string(confirmation.balanceAfter), "created_at_ms": .int(confirmation.createdAtMs), "retry": .bool(confirmation.isRetry),
+            ])
+        }
+    }
+}
+
+struct Balance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show your balance.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var login: LoginOptions
+
+    func run() async throws {
+        try await Output.run(json: self.login.json) {
+            let password = try self.login.password()
+            let (name, balance) = try await self.connection.withConnection { connection in
+                let session = try await connection.login(username: self.login.user, password: password)
+                return (session.username, try await connection.balance())
+            }
+            return Output.Result(text: "\(name): \(balance)", json: ["ok": .bool(true), "user": .string(name), "balance": .string(balance)])
+        }
+    }
+}
+
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show your transfers and deposits, newest first.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var login: LoginOptions
+
+    @Option(name: .long, help: "Show at most this many entries.")
+    var limit = 100
+
+    func run() async throws {
+        try await Output.run(json: self.login.json) {
+            let password = try self.login.password()
+            let entries = try await self.connection.withConnection { connection in
+                try await connection.login(username: self.login.user, password: password)
+                return try await connection.fullHistory(maximumEntries: max(1, self.limit))
+            }.prefix(max(1, self.limit))
+            let lines = entries.map(Output.describe)
+            let json: [Output.JSONValue] = entries.map { entry in
+                .object([
+                    "position": .int(Int64(entry.position)), "kind": .string(entry.kind == .deposit ? "deposit" : "transfer"),
+                    "transfer_id": .string(entry.transferID), "from": .string(entry.sender), "to": .string(entry.recipient),
+                    "amount": .string(entry.amount), "balance_after": .string(entry.balanceAfter), "created_at_ms": .int(entry.createdAtMs),
+                ])
+            }
+            return Output.Result(text: lines.isEmpty ? "no entries" : lines.joined(separator: "\n"), json: ["ok": .bool(true), "entries": .array(json)])
+        }
+    }
+}
+
+struct ChangePassword: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "change-password",
+        abstract: "Change your password (with --password-stdin: current password on line 1, new on line 2).")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var login: LoginOptions
+
+    func run() async throws {
+        try await Output.run(json: self.login.json) {
+            let current = try self.login.password()
+            let new: String?
+            if self.login.passwordStdin { new = readLine(strippingNewline: true) } else { new = Terminal.readSecret(prompt: "New password: ") }
+            guard let new else { throw IntegraClientError(kind: .configuration, message: "no new password given") }
+            try await self.connection.withConnection { connection in
+                try await connection.login(username: self.login.user, password: current)
+                try await connection.changePassword(current: current, new: new)
+            }
+            return Output.Result(text: "password changed", json: ["ok": .bool(true)])
+        }
+    }
+}
