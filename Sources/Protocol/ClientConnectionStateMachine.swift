@@ -40,6 +40,9 @@ public struct ClientConnectionStateMachine: Sendable {
     private let configuration: Configuration
     private var state: State = .awaitingHello
 
+    /// The current state, for tests that play a misbehaving client.
+    var stateForTesting: State { self.state }
+
     public init(configuration: Configuration) {
         self.configuration = configuration
     }

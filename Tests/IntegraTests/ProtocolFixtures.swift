@@ -1,0 +1,108 @@
+import Crypto
+@testable import IntegraProtocol
+import NIOCore
+
+/// Keys and sample messages shared by the protocol tests.
+enum ProtocolFixtures {
+    static let nowMs: Int64 = 1_800_000_000_000
+    static let clientKey = SymmetricKey(data: Array(repeating: UInt8(7), count: 32))
+    static let identityKey = Curve25519.Signing.PrivateKey()
+
+    static var serverConfiguration: ServerConnectionStateMachine.Configuration {
+        ServerConnectionStateMachine.Configuration(clientKey: clientKey, identityKey: identityKey, replayWindowMs: 120_000)
+    }
+
+    static func clientConfiguration(identity: Curve25519.Signing.PublicKey = identityKey.publicKey, clientKey: SymmetricKey = clientKey) -> ClientConnectionStateMachine.Configuration {
+        ClientConnectionStateMachine.Configuration(clientKey: clientKey, serverIdentityKey: identity, replayWindowMs: 120_000)
+    }
+
+    static let clientMessages: [ClientMessage] = [
+        .register(username: "alice", password: "correct horse battery"),
+        .login(username: "Alice", password: "correct horse battery", ephemeralPublicKey: Array(repeating: 9, count: 32)),
+        .logout,
+        .transfer(transferID: "t-1", recipient: "bob", amount: "100.50"),
+        .balance,
+        .history(beforePosition: nil, limit: 50),
+        .history(beforePosition: 77, limit: 1),
+        .changePassword(currentPassword: "correct horse battery", newPassword: "another good password"),
+    ]
+
+    static let serverMessages: [ServerMessage] = [
+        .hello(connectionID: ConnectionID(bytes: Array(0..<16)), replayWindowMs: 120_000),
+        .registered(username: "alice"),
+        .loggedIn(username: "alice", balance: "10.00", ephemeralPublicKey: Array(repeating: 1, count: 32), signature: Array(repeating: 2, count: 64)),
+        .loggedOut,
+        .transferred(TransferConfirmation(transferID: "t-1", position: 9, sender: "alice", recipient: "bob", amount: "1.00", balanceAfter: "9.00", createdAtMs: nowMs, isRetry: true)),
+        .balanceReport(username: "alice", balance: "9.00"),
+        .historyPage(entries: [
+            HistoryEntry(position: 9, kind: .transfer, transferID: "t-1", sender: "alice", recipient: "bob", amount: "1.00", balanceAfter: "9.00", createdAtMs: nowMs),
+            HistoryEntry(position: 1, kind: .deposit, transferID: "d-1", sender: "system", recipient: "alice", amount: "10.00", balanceAfter: "10.00", createdAtMs: nowMs - 5),
+        ], nextBefore: 1),
+        .historyPage(entries: [], nextBefore: nil),
+        .passwordChanged,
+        .error(code: ErrorCode.insufficientFunds.rawValue, message: "insufficient funds"),
+    ]
+
+    /// A sealed frame of `type` with `body`, under an arbitrary key.
+    static func frame(type: UInt8, direction: Direction = .clientToServer, sequence: UInt64 = 0, body: (inout FieldWriter) -> Void = { _ in }) -> ByteBuffer {
+        FrameSealer.seal(
+            header: FrameHeader(type: type, direction: direction, sequence: sequence, timestampMs: nowMs, nonce: .random()),
+            key: clientKey, connectionID: ConnectionID(bytes: Array(repeating: 0, count: 16)), body: body)
+    }
+}
+
+/// A client and a server state machine talking in memory, without sockets.
+struct InMemoryConnection {
+    var server: ServerConnectionStateMachine
+    var client: ClientConnectionStateMachine
+    var nowMs = ProtocolFixtures.nowMs
+
+    init(client clientConfiguration: ClientConnectionStateMachine.Configuration = ProtocolFixtures.clientConfiguration()) throws {
+        self.server = ServerConnectionStateMachine(configuration: ProtocolFixtures.serverConfiguration)
+        self.client = ClientConnectionStateMachine(configuration: clientConfiguration)
+        let hello = self.server.connectionOpened(nowMs: self.nowMs)
+        try self.client.helloReceived(hello, nowMs: self.nowMs)
+    }
+
+    /// Delivers a client frame and expects the server to ask for a request to be performed.
+    mutating func deliver(_ frame: ByteBuffer) -> ServerConnectionStateMachine.Action {
+        self.server.frameReceived(frame, nowMs: self.nowMs)
+    }
+
+    /// Logs in, answering the login request as the ledger service would.
+    mutating func logIn(userID: Int64 = 42, username: String = "alice") throws {
+        let frame = self.client.makeLogin(username: username, password: "correct horse battery", nowMs: self.nowMs)
+        guard case .perform(.login, _) = self.deliver(frame) else { throw TestFailure("login was not performed") }
+        guard case .send(let reply) = self.server.requestCompleted(.loginSucceeded(userID: userID, username: username, balance: "10.00"), nowMs: self.nowMs) else {
+            throw TestFailure("no login reply")
+        }
+        _ = try self.client.replyReceived(reply, nowMs: self.nowMs)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ServerConnectionStateMachine.Action {
+    /// The error code of an error frame this action sends, read without verification.
+    var sentErrorCode: ErrorCode? {
+        let frame: ByteBuffer
+        switch self {
+        case .send(let bytes), .sendAndClose(let bytes): frame = bytes
+        case .perform, .close: return nil
+        }
+        guard let raw = try? RawFrame(frame), raw.header.type == MessageType.error.rawValue,
+              case .error(let code, _)? = try? ServerMessage.decode(type: raw.header.type, body: raw.body)
+        else { return nil }
+        return ErrorCode(rawValue: code)
+    }
+
+    var closes: Bool {
+        switch self {
+        case .sendAndClose, .close: true
+        case .send, .perform: false
+        }
+    }
+}
