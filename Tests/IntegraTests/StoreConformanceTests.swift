@@ -1,0 +1,235 @@
+import Foundation
+@testable import IntegraLedger
+import IntegraSQLiteStore
+import Testing
+
+/// A store under test, opened on fresh storage; `reopen` opens the same storage again.
+struct StoreUnderTest: CustomStringConvertible, Sendable {
+    let description: String
+    let open: @Sendable () async throws -> any LedgerStore
+
+    static func sqlite() -> StoreUnderTest {
+        let path = TemporaryDirectory.make().path + "/ledger.sqlite"
+        return StoreUnderTest(description: "sqlite") { try await SQLiteLedgerStore.open(path: path) }
+    }
+
+    /// Every store this build can test.
+    static var all: [@Sendable () -> StoreUnderTest] { [sqlite] }
+}
+
+enum TemporaryDirectory {
+    static func make() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("integra-test-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// The same behaviour is required of every `LedgerStore`.
+@Suite struct StoreConformanceTests {
+    static let kinds = StoreUnderTest.all.indices.map { $0 }
+
+    static func store(_ kind: Int) -> StoreUnderTest { StoreUnderTest.all[kind]() }
+
+    static func addUser(_ name: String, store: any LedgerStore) async throws -> UserRecord {
+        let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: try Username(name), passwordHash: "hash-\(name)"))], nowMs: 1)
+        guard case .userCreated(let user) = outcome[0] else { throw TestFailure("user not created: \(outcome)") }
+        return user
+    }
+
+    static func deposit(_ name: String, cents: Int64, id: String = UUID().uuidString, store: any LedgerStore) async throws -> WriteOutcome {
+        let intent = DepositIntent(transferID: try TransferID(id), recipient: try Username(name), amount: Amount(cents: cents))
+        return try await store.commit([WriteRequest(nonce: nil, operation: .deposit(intent))], nowMs: 2)[0]
+    }
+
+    static func transfer(_ sender: UserRecord, to: String, cents: Int64, id: String, nonce: NonceRecord? = nil) throws -> WriteRequest {
+        WriteRequest(nonce: nonce, operation: .transfer(TransferIntent(
+            senderID: sender.id, sender: sender.username, transferID: try TransferID(id), recipient: try Username(to), amount: Amount(cents: cents))))
+    }
+
+    static func nonce(_ byte: UInt8, expiresAtMs: Int64 = 10_000) -> NonceRecord {
+        NonceRecord(bytes: Array(repeating: byte, count: 16), expiresAtMs: expiresAtMs)
+    }
+
+    @Test(arguments: kinds)
+    func usernamesAreUniqueWhateverTheirCase(kind: Int) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        let alice = try await Self.addUser("Alice", store: store)
+        #expect(alice.username.canonical == "alice")
+        let again = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: try Username("ALICE"), passwordHash: "x"))], nowMs: 1)
+        #expect(again == [.rejected(.usernameTaken)])
+        #expect(try await store.user(named: Username("alice")) == alice)
+        #expect(try await store.user(named: Username("system")) == nil, "the system account is not a customer")
+    }
+
+    @Test(arguments: kinds)
+    func transfersMoveMoneyAtomicallyAndConserveTheTotal(kind: Int) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        let alice = try await Self.addUser("alice", store: store)
+        let bob = try await Self.addUser("bob", store: store)
+        _ = try await Self.deposit("alice", cents: 1_000, store: store)
+        let outcomes = try await store.commit([
+            try Self.transfer(alice, to: "bob", cents: 700, id: "a"),
+            try Self.transfer(alice, to: "bob", cents: 400, id: "b"),
+            try Self.transfer(bob, to: "alice", cents: 100, id: "c"),
+            try Self.transfer(alice, to: "nobody", cents: 1, id: "d"),
+        ], nowMs: 3)
+        #expect(outcomes[1] == .rejected(.insufficientFunds))
+        #expect(outcomes[3] == .rejected(.unknownRecipient))
+        #expect(try await store.balance(ofUserID: alice.id) == 400)
+        #expect(try await store.balance(ofUserID: bob.id) == 600)
+        let summary = try await store.summary()
+        #expect(summary.customerBalanceCents == 1_000 && summary.depositedCents == 1_000 && summary.systemBalanceCents == -1_000)
+        #expect(summary.entries == 3)
+    }
+
+    @Test(arguments: kinds)
+    func retriedTransferIDIsAppliedOnceAcrossCommits(kind: Int) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        let alice = try await Self.addUser("alice", store: store)
+        _ = try await Self.addUser("bob", store: store)
+        _ = try await Self.deposit("alice", cents: 1_000, store: store)
+        let first = try await store.commit([try Self.transfer(alice, to: "bob", cents: 300, id: "same")], nowMs: 3)
+        let retry = try await store.commit([try Self.transfer(alice, to: "bob", cents: 300, id: "same")], nowMs: 4)
+        let conflict = try await store.commit([try Self.transfer(alice, to: "bob", cents: 301, id: "same")], nowMs: 5)
+        guard case .transferred(let original) = first[0], case .transferred(let repeated) = retry[0] else {
+            throw TestFailure("transfers not answered: \(first) \(retry)")
+        }
+        #expect(!original.isRetry && repeated.isRetry)
+        #expect(repeated.entry == original.entry)
+        #expect(conflict == [.rejected(.transferIDConflict)])
+        #expect(try await store.balance(ofUserID: alice.id) == 700)
+    }
+
+    @Test(arguments: kinds)
+    func nonceIsAcceptedOnceEvenAfterReopening(kind: Int) async throws {
+        let subject = Self.store(kind)
+        let store = try await subject.open()
+        let first = try await store.commit([WriteRequest(nonce: Self.nonce(1), operation: .recordNonce)], nowMs: 1)
+        let sameBatch = try await store.commit([
+            WriteRequest(nonce: Self.nonce(2), operation: .recordNonce),
+            WriteRequest(nonce: Self.nonce(2), operation: .recordNonce),
+        ], nowMs: 1)
+        #expect(first == [.nonceRecorded])
+        #expect(sameBatch == [.nonceRecorded, .rejected(.replayedNonce)])
+        await store.close()
+
+        let reopened = try await subject.open()
+        defer { Task { await reopened.close() } }
+        let alice = try await Self.addUser("alice", store: reopened)
+        _ = try await Self.addUser("bob", store: reopened)
+        _ = try await Self.deposit("alice", cents: 100, store: reopened)
+        let replay = try await reopened.commit([try Self.transfer(alice, to: "bob", cents: 10, id: "x", nonce: Self.nonce(1))], nowMs: 2)
+        #expect(replay == [.rejected(.replayedNonce)])
+        #expect(try await reopened.balance(ofUserID: alice.id) == 100, "a replayed transfer must not move money")
+    }
+
+    @Test(arguments: kinds)
+    func pruningForgetsOnlyExpiredNonces(kind: Int) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        _ = try await store.commit([
+            WriteRequest(nonce: Self.nonce(1, expiresAtMs: 100), operation: .recordNonce),
+            WriteRequest(nonce: Self.nonce(2, expiresAtMs: 300), operation: .recordNonce),
+        ], nowMs: 1)
+        #expect(try await store.pruneNonces(expiredBeforeMs: 200) == 1)
+        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(2), operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
+        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(1), operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
+    }
+
+    @Test(arguments: kinds)
+    func historyIsNewestFirstAndPaged(kind: Int) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        let alice = try await Self.addUser("alice", store: store)
+        let bob = try await Self.addUser("bob", store: store)
+        _ = try await Self.deposit("alice", cents: 10_000, store: store)
+        _ = try await Self.deposit("bob", cents: 10_000, store: store)
+        for index in 0..<10 {
+            let sender = index.isMultiple(of: 3) ? bob : alice
+            let outcome = try await store.commit([try Self.transfer(sender, to: sender.id == alice.id ? "bob" : "alice", cents: 10, id: "t\(index)")], nowMs: Int64(10 + index))
+            guard case .transferred = outcome[0] else { throw TestFailure("transfer \(index) refused: \(outcome)") }
+        }
+        let firstPage = try await store.history(ofUserID: alice.id, beforePosition: nil, limit: 4)
+        #expect(firstPage.count == 4)
+        #expect(firstPage.map(\.position) == firstPage.map(\.position).sorted(by: >))
+        let rest = try await store.history(ofUserID: alice.id, beforePosition: firstPage.last!.position, limit: 100)
+        #expect(rest.count == 7)
+        #expect(rest.last?.kind == .deposit)
+        #expect(Set((firstPage + rest).map(\.position)).count == 11)
+        let bobs = try await store.history(ofUserID: bob.id, beforePosition: nil, limit: 100)
+        #expect(bobs.count == 11)
+        #expect(bobs.allSatisfy { $0.fromUserID == bob.id || $0.toUserID == bob.id })
+    }
+
+    @Test(arguments: kinds)
+    func passwordHashChangesAreStored(kind: Int) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        let alice = try await Self.addUser("alice", store: store)
+        #expect(try await store.commit([WriteRequest(nonce: nil, operation: .changePassword(userID: alice.id, passwordHash: "new"))], nowMs: 1) == [.passwordChanged])
+        #expect(try await store.user(named: Username("alice"))?.passwordHash == "new")
+    }
+}
+
+@Suite struct SQLiteStoreTests {
+    @Test func closedStoreReportsUnavailableInsteadOfCrashing() async throws {
+        let store = try await StoreUnderTest.sqlite().open()
+        await store.close()
+        await #expect(throws: LedgerError.self) { _ = try await store.balance(ofUserID: 1) }
+    }
+
+    @Test func schemaIsMigratedToTheLatestVersion() async throws {
+        let store = try await SQLiteLedgerStore.open(path: TemporaryDirectory.make().path + "/s.sqlite")
+        defer { Task { await store.close() } }
+        #expect(try await store.schemaVersion() == 1)
+    }
+}
+
+@Suite struct GroupCommitterTests {
+    @Test func concurrentSubmissionsShareCommitsAndKeepTheirOwnOutcomes() async throws {
+        let store = try await StoreUnderTest.sqlite().open()
+        defer { Task { await store.close() } }
+        let counting = CountingStore(base: store)
+        let committer = GroupCommitter(store: counting, maximumBatchSize: 64, clock: { 1 })
+        let outcomes = await withTaskGroup(of: WriteOutcome.self) { group in
+            for index in 0..<200 {
+                group.addTask { await committer.submit(WriteRequest(nonce: StoreConformanceTests.nonce(UInt8(index % 100)), operation: .recordNonce)) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == .nonceRecorded }.count == 100)
+        #expect(outcomes.filter { $0 == .rejected(.replayedNonce) }.count == 100)
+        let commits = await counting.commits.value
+        #expect(commits < 200, "requests were not grouped: \(commits) commits")
+    }
+}
+
+/// Counts how many store transactions were used.
+final class CountingStore: LedgerStore {
+    let base: any LedgerStore
+    let commits = Counter()
+
+    init(base: any LedgerStore) { self.base = base }
+
+    func commit(_ requests: [WriteRequest], nowMs: Int64) async throws(LedgerError) -> [WriteOutcome] {
+        await self.commits.increment()
+        return try await self.base.commit(requests, nowMs: nowMs)
+    }
+    func user(named username: Username) async throws(LedgerError) -> UserRecord? { try await self.base.user(named: username) }
+    func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64? { try await self.base.balance(ofUserID: userID) }
+    func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
+        try await self.base.history(ofUserID: userID, beforePosition: beforePosition, limit: limit)
+    }
+    func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int { try await self.base.pruneNonces(expiredBeforeMs: expiredBeforeMs) }
+    func summary() async throws(LedgerError) -> LedgerSummary { try await self.base.summary() }
+    func close() async { await self.base.close() }
+}
+
+actor Counter {
+    var value = 0
+    func increment() { self.value += 1 }
+}

@@ -1,0 +1,717 @@
+#!/usr/bin/env python3
+"""Test vectors for the Integra wire protocol (version 1), and a reference client implementation.
+
+This script re-implements, from docs/PROTOCOL.md, everything a client needs: the frame format,
+the field (TLV) encoding of message bodies, the key schedule, the login handshake (X25519,
+HKDF-SHA256 and the server's Ed25519 signature over the transcript) and the frame MAC. It then
+plays one complete conversation on one connection with FIXED keys, nonces and timestamps and
+writes every frame, with its parts, to docs/protocol-vectors.json.
+
+    python3 scripts/protocol-vectors.py           rewrites docs/protocol-vectors.json
+    python3 scripts/protocol-vectors.py --check   exits 1 if the file differs from a fresh run
+
+Only the Python standard library and the `cryptography` package (for X25519 and Ed25519) are
+used. Nothing here is derived from the server's source code at run time.
+
+The fixed inputs are for test vectors ONLY. A real client must take every nonce and every
+ephemeral X25519 key from a cryptographically secure random number generator, and must never
+reuse them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import struct
+import sys
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+# ---------------------------------------------------------------------------------------------
+# Protocol constants
+# ---------------------------------------------------------------------------------------------
+
+PROTOCOL_VERSION = 1
+LENGTH_FIELD_BYTES = 4      # the UInt32 length prefix
+HEADER_BYTES = 40           # length prefix .. end of nonce
+NONCE_BYTES = 16
+MAC_BYTES = 32              # HMAC-SHA256
+MINIMUM_FRAME_BYTES = HEADER_BYTES + MAC_BYTES  # 72: header and MAC, empty body
+DEFAULT_MAXIMUM_FRAME_BYTES = 64 * 1024         # whole frame, length prefix included
+HARD_MAXIMUM_FRAME_BYTES = 1024 * 1024
+
+DIRECTION_C2S = 1
+DIRECTION_S2C = 2
+
+# Message types. Client messages are below 0x80, server messages 0x80 and above.
+REGISTER = 0x01
+LOGIN = 0x02
+LOGOUT = 0x03
+TRANSFER = 0x04
+BALANCE = 0x05
+HISTORY = 0x06
+CHANGE_PASSWORD = 0x07
+HELLO = 0x81
+REGISTERED = 0x82
+LOGGED_IN = 0x83
+LOGGED_OUT = 0x84
+TRANSFERRED = 0x85
+BALANCE_REPORT = 0x86
+HISTORY_PAGE = 0x87
+PASSWORD_CHANGED = 0x88
+ERROR = 0xFF
+
+# History entry kinds (field 2 of a history entry).
+KIND_TRANSFER = 1
+KIND_DEPOSIT = 2
+KIND_NAMES = {KIND_TRANSFER: "transfer", KIND_DEPOSIT: "deposit"}
+
+# Domain separation strings (ASCII, no terminator).
+MAC_CONTEXT = b"integra/1 frame"
+PRELOGIN_SALT = b"integra/1 prelogin"
+PRELOGIN_INFO_C2S = b"integra/1 prelogin c2s"
+PRELOGIN_INFO_S2C = b"integra/1 prelogin s2c"
+SESSION_INFO_C2S = b"integra/1 session c2s"
+SESSION_INFO_S2C = b"integra/1 session s2c"
+TRANSCRIPT_CONTEXT = b"integra/1 login transcript"
+SIGNATURE_CONTEXT = b"integra/1 login signature"
+
+# ---------------------------------------------------------------------------------------------
+# Fixed inputs. Recognisable, arbitrary, and NOT secret: never use them outside test vectors.
+# ---------------------------------------------------------------------------------------------
+
+CLIENT_KEY = bytes(range(0, 32))                  # 00 01 .. 1f: the deployment's client key
+SERVER_IDENTITY_SEED = bytes(range(32, 64))       # 20 21 .. 3f: Ed25519 private key (seed)
+CLIENT_EPHEMERAL_PRIVATE = bytes(range(64, 96))   # 40 41 .. 5f: X25519 private key, client
+SERVER_EPHEMERAL_PRIVATE = bytes(range(96, 128))  # 60 61 .. 7f: X25519 private key, server
+CONNECTION_ID = bytes(range(128, 144))            # 80 81 .. 8f: chosen by the server
+REPLAY_WINDOW_MS = 120_000
+
+# 2026-01-01T00:00:00Z in milliseconds since the Unix epoch. Frame timestamps count from here.
+BASE_TIME_MS = 1_767_225_600_000
+
+USERNAME = "alice"
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "correct horse battery staple"
+TRANSFER_ID = "7f0c2a8e-demo"
+
+
+def fixed_nonce(frame_number: int) -> bytes:
+    """The nonce of the n-th frame of the conversation (1-based): 16 times the byte n.
+
+    A real peer takes 16 fresh bytes from a CSPRNG for every frame it sends.
+    """
+    return bytes([frame_number]) * NONCE_BYTES
+
+
+# ---------------------------------------------------------------------------------------------
+# Field (TLV) encoding: tag (UInt8) | length (UInt16 big-endian) | value
+# ---------------------------------------------------------------------------------------------
+
+def field(tag: int, value: bytes) -> bytes:
+    """One field. A value holds at most 65535 bytes."""
+    if not 0 <= tag <= 0xFF:
+        raise ValueError("a tag is one byte")
+    if len(value) > 0xFFFF:
+        raise ValueError("a field holds at most 65535 bytes")
+    return struct.pack(">BH", tag, len(value)) + value
+
+
+def string_field(tag: int, text: str) -> bytes:
+    """A UTF-8 string, sent as is (no terminator, no normalisation)."""
+    return field(tag, text.encode("utf-8"))
+
+
+def u8_field(tag: int, value: int) -> bytes:
+    return field(tag, struct.pack(">B", value))
+
+
+def u16_field(tag: int, value: int) -> bytes:
+    return field(tag, struct.pack(">H", value))
+
+
+def u64_field(tag: int, value: int) -> bytes:
+    return field(tag, struct.pack(">Q", value))
+
+
+def i64_field(tag: int, value: int) -> bytes:
+    """A signed 64-bit integer, two's complement, big-endian."""
+    return field(tag, struct.pack(">q", value))
+
+
+def parse_fields(body: bytes) -> dict[int, bytes]:
+    """Splits a body into fields, strictly: a truncated field or a repeated tag is an error."""
+    fields: dict[int, bytes] = {}
+    offset = 0
+    while offset < len(body):
+        if offset + 3 > len(body):
+            raise ValueError("a field is truncated")
+        tag, length = struct.unpack_from(">BH", body, offset)
+        offset += 3
+        if offset + length > len(body):
+            raise ValueError("a field is truncated")
+        if tag in fields:
+            raise ValueError(f"field {tag} appears twice")
+        fields[tag] = body[offset:offset + length]
+        offset += length
+    return fields
+
+
+class FieldReader:
+    """Reads the fields of one body the way the server does: every field must be read exactly
+    once with the right type, and `finish` rejects any field left over."""
+
+    def __init__(self, body: bytes) -> None:
+        self.fields = parse_fields(body)
+
+    def _take(self, tag: int) -> bytes:
+        if tag not in self.fields:
+            raise ValueError(f"field {tag} is missing")
+        return self.fields.pop(tag)
+
+    def has(self, tag: int) -> bool:
+        return tag in self.fields
+
+    def string(self, tag: int, maximum_bytes: int) -> str:
+        value = self._take(tag)
+        if len(value) > maximum_bytes:
+            raise ValueError(f"field {tag} is longer than {maximum_bytes} bytes")
+        return value.decode("utf-8")  # raises on invalid UTF-8
+
+    def fixed_bytes(self, tag: int, count: int) -> bytes:
+        value = self._take(tag)
+        if len(value) != count:
+            raise ValueError(f"field {tag} must have {count} bytes")
+        return value
+
+    def raw(self, tag: int, maximum_bytes: int) -> bytes:
+        value = self._take(tag)
+        if len(value) > maximum_bytes:
+            raise ValueError(f"field {tag} is longer than {maximum_bytes} bytes")
+        return value
+
+    def integer(self, tag: int, fmt: str) -> int:
+        """A big-endian integer whose field has exactly the integer's width."""
+        value = self._take(tag)
+        if len(value) != struct.calcsize(fmt):
+            raise ValueError(f"field {tag} must be a {struct.calcsize(fmt)}-byte integer")
+        return struct.unpack(fmt, value)[0]
+
+    def optional_integer(self, tag: int, fmt: str) -> int | None:
+        return self.integer(tag, fmt) if self.has(tag) else None
+
+    def finish(self) -> None:
+        if self.fields:
+            raise ValueError(f"field {min(self.fields)} is not expected here")
+
+
+# Decoding limits on field sizes (bytes), checked before any domain validation.
+USERNAME_BYTES = 200
+PASSWORD_BYTES = 256
+TRANSFER_ID_BYTES = 128
+AMOUNT_BYTES = 64
+ERROR_MESSAGE_BYTES = 1024
+PUBLIC_KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+HISTORY_PAGE_ENTRIES = 100
+
+# ---------------------------------------------------------------------------------------------
+# Message bodies. Fields are written in ascending tag order, which is the order the server
+# writes them; readers accept any order.
+# ---------------------------------------------------------------------------------------------
+
+# Client messages ----------------------------------------------------------------------------
+
+def register_body(username: str, password: str) -> bytes:
+    return string_field(1, username) + string_field(2, password)
+
+
+def login_body(username: str, password: str, ephemeral_public_key: bytes) -> bytes:
+    return string_field(1, username) + string_field(2, password) + field(3, ephemeral_public_key)
+
+
+def empty_body() -> bytes:
+    """logout, balance, logged_out and password_changed carry no fields."""
+    return b""
+
+
+def transfer_body(transfer_id: str, recipient: str, amount: str) -> bytes:
+    return string_field(1, transfer_id) + string_field(2, recipient) + string_field(3, amount)
+
+
+def history_body(before_position: int | None, limit: int) -> bytes:
+    """Field 1 (before_position, UInt64) is present only when paging back."""
+    body = b""
+    if before_position is not None:
+        body += u64_field(1, before_position)
+    return body + u16_field(2, limit)
+
+
+def change_password_body(current_password: str, new_password: str) -> bytes:
+    return string_field(1, current_password) + string_field(2, new_password)
+
+
+# Server messages ----------------------------------------------------------------------------
+
+def hello_body(connection_id: bytes, replay_window_ms: int) -> bytes:
+    return field(1, connection_id) + u64_field(2, replay_window_ms)
+
+
+def registered_body(username: str) -> bytes:
+    return string_field(1, username)
+
+
+def logged_in_body(username: str, balance: str, ephemeral_public_key: bytes, signature: bytes) -> bytes:
+    return (string_field(1, username) + string_field(2, balance)
+            + field(3, ephemeral_public_key) + field(4, signature))
+
+
+def transferred_body(c: dict) -> bytes:
+    return (string_field(1, c["transfer_id"]) + u64_field(2, c["position"])
+            + string_field(3, c["sender"]) + string_field(4, c["recipient"])
+            + string_field(5, c["amount"]) + string_field(6, c["balance_after"])
+            + i64_field(7, c["created_at_ms"]) + u8_field(8, 1 if c["is_retry"] else 0))
+
+
+def balance_report_body(username: str, balance: str) -> bytes:
+    return string_field(1, username) + string_field(2, balance)
+
+
+def history_entry_fields(e: dict) -> bytes:
+    return (u64_field(1, e["position"]) + u8_field(2, e["kind"])
+            + string_field(3, e["transfer_id"]) + string_field(4, e["sender"])
+            + string_field(5, e["recipient"]) + string_field(6, e["amount"])
+            + string_field(7, e["balance_after"]) + i64_field(8, e["created_at_ms"]))
+
+
+def history_page_body(entries: list[dict], next_before: int | None) -> bytes:
+    """Field 1 is always present (possibly empty): the concatenation of one nested field per
+    entry, each with tag 1, newest first. Field 2 (UInt64) is present only if older entries exist."""
+    entry_list = b"".join(field(1, history_entry_fields(e)) for e in entries)
+    body = field(1, entry_list)
+    if next_before is not None:
+        body += u64_field(2, next_before)
+    return body
+
+
+def error_body(code: int, message: str) -> bytes:
+    return u16_field(1, code) + string_field(2, message)
+
+
+# Decoders, used here to check every vector the way a receiver would read it -----------------
+
+def decode_body(message_type: int, body: bytes) -> dict:
+    """Decodes a body into the human-readable form stored under "fields" in the vectors."""
+    r = FieldReader(body)
+    if message_type == REGISTER:
+        out = {"username": r.string(1, USERNAME_BYTES), "password": r.string(2, PASSWORD_BYTES)}
+    elif message_type == LOGIN:
+        out = {"username": r.string(1, USERNAME_BYTES), "password": r.string(2, PASSWORD_BYTES),
+               "ephemeral_public_key": r.fixed_bytes(3, PUBLIC_KEY_BYTES).hex()}
+    elif message_type in (LOGOUT, BALANCE, LOGGED_OUT, PASSWORD_CHANGED):
+        out = {}
+    elif message_type == TRANSFER:
+        out = {"transfer_id": r.string(1, TRANSFER_ID_BYTES), "recipient": r.string(2, USERNAME_BYTES),
+               "amount": r.string(3, AMOUNT_BYTES)}
+    elif message_type == HISTORY:
+        out = {"before_position": r.optional_integer(1, ">Q"), "limit": r.integer(2, ">H")}
+        if not 1 <= out["limit"] <= HISTORY_PAGE_ENTRIES:
+            raise ValueError("history limit must be 1 to 100")
+    elif message_type == CHANGE_PASSWORD:
+        out = {"current_password": r.string(1, PASSWORD_BYTES), "new_password": r.string(2, PASSWORD_BYTES)}
+    elif message_type == HELLO:
+        out = {"connection_id": r.fixed_bytes(1, 16).hex(), "replay_window_ms": r.integer(2, ">Q")}
+    elif message_type == REGISTERED:
+        out = {"username": r.string(1, USERNAME_BYTES)}
+    elif message_type == LOGGED_IN:
+        out = {"username": r.string(1, USERNAME_BYTES), "balance": r.string(2, AMOUNT_BYTES),
+               "ephemeral_public_key": r.fixed_bytes(3, PUBLIC_KEY_BYTES).hex(),
+               "signature": r.fixed_bytes(4, SIGNATURE_BYTES).hex()}
+    elif message_type == TRANSFERRED:
+        out = decode_confirmation(r)
+    elif message_type == BALANCE_REPORT:
+        out = {"username": r.string(1, USERNAME_BYTES), "balance": r.string(2, AMOUNT_BYTES)}
+    elif message_type == HISTORY_PAGE:
+        entry_list = r.raw(1, 0xFFFF)
+        out = {"entries": decode_history_entries(entry_list), "next_before": r.optional_integer(2, ">Q")}
+    elif message_type == ERROR:
+        out = {"code": r.integer(1, ">H"), "message": r.string(2, ERROR_MESSAGE_BYTES)}
+    else:
+        raise ValueError(f"unknown message type {message_type}")
+    r.finish()
+    return out
+
+
+def decode_confirmation(r: FieldReader) -> dict:
+    retry = r.integer(8, ">B")
+    if retry > 1:
+        raise ValueError("field 8 must be 0 or 1")
+    return {"transfer_id": r.string(1, TRANSFER_ID_BYTES), "position": r.integer(2, ">Q"),
+            "sender": r.string(3, USERNAME_BYTES), "recipient": r.string(4, USERNAME_BYTES),
+            "amount": r.string(5, AMOUNT_BYTES), "balance_after": r.string(6, AMOUNT_BYTES),
+            "created_at_ms": r.integer(7, ">q"), "is_retry": retry == 1}
+
+
+def decode_history_entries(entry_list: bytes) -> list[dict]:
+    entries = []
+    offset = 0
+    while offset < len(entry_list):
+        if len(entries) >= HISTORY_PAGE_ENTRIES:
+            raise ValueError("history page holds too many entries")
+        if offset + 3 > len(entry_list):
+            raise ValueError("history entry is truncated")
+        tag, length = struct.unpack_from(">BH", entry_list, offset)
+        offset += 3
+        if tag != 1 or offset + length > len(entry_list):
+            raise ValueError("history entry is truncated")
+        r = FieldReader(entry_list[offset:offset + length])
+        offset += length
+        kind = r.integer(2, ">B")
+        if kind not in KIND_NAMES:
+            raise ValueError("unknown history entry kind")
+        entries.append({"position": r.integer(1, ">Q"), "kind": KIND_NAMES[kind],
+                        "transfer_id": r.string(3, TRANSFER_ID_BYTES), "sender": r.string(4, USERNAME_BYTES),
+                        "recipient": r.string(5, USERNAME_BYTES), "amount": r.string(6, AMOUNT_BYTES),
+                        "balance_after": r.string(7, AMOUNT_BYTES), "created_at_ms": r.integer(8, ">q")})
+        r.finish()
+    return entries
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames
+#
+#   offset size field
+#        0    4 length      UInt32 BE: bytes after this field (header rest + body + mac)
+#        4    1 version     1
+#        5    1 type        message type
+#        6    1 direction   1 = client to server, 2 = server to client
+#        7    1 flags       0
+#        8    8 sequence    UInt64 BE, per direction, starting at 0
+#       16    8 timestamp   Int64 BE, milliseconds since the Unix epoch
+#       24   16 nonce       random
+#       40    n body        fields
+#     40+n   32 mac         HMAC-SHA256
+# ---------------------------------------------------------------------------------------------
+
+def frame_mac(key: bytes, connection_id: bytes, signed_bytes: bytes) -> bytes:
+    """HMAC-SHA256(key, "integra/1 frame" || connection id || every frame byte before the MAC).
+
+    The signed bytes start with the length prefix."""
+    return hmac.new(key, MAC_CONTEXT + connection_id + signed_bytes, hashlib.sha256).digest()
+
+
+def seal_frame(*, key: bytes, connection_id: bytes, message_type: int, direction: int,
+               sequence: int, timestamp_ms: int, nonce: bytes, body: bytes) -> bytes:
+    """Builds a complete frame: length prefix, header, body, MAC."""
+    if len(nonce) != NONCE_BYTES:
+        raise ValueError("a nonce has 16 bytes")
+    length = (HEADER_BYTES - LENGTH_FIELD_BYTES) + len(body) + MAC_BYTES
+    signed = struct.pack(">IBBBBQq", length, PROTOCOL_VERSION, message_type, direction, 0,
+                         sequence, timestamp_ms) + nonce + body
+    return signed + frame_mac(key, connection_id, signed)
+
+
+def split_frame(frame: bytes) -> dict:
+    """Splits a frame into its parts. Checks sizes only: nothing is authenticated yet."""
+    if len(frame) < MINIMUM_FRAME_BYTES:
+        raise ValueError("frame is truncated")
+    length, version, message_type, direction, flags, sequence, timestamp_ms = struct.unpack_from(">IBBBBQq", frame, 0)
+    if length != len(frame) - LENGTH_FIELD_BYTES:
+        raise ValueError("the length field is wrong")
+    return {"version": version, "type": message_type, "direction": direction, "flags": flags,
+            "sequence": sequence, "timestamp_ms": timestamp_ms, "nonce": frame[24:40],
+            "body": frame[40:-MAC_BYTES], "mac": frame[-MAC_BYTES:]}
+
+
+def open_frame(frame: bytes, *, key: bytes, connection_id: bytes, direction: int,
+               expected_sequence: int, now_ms: int, replay_window_ms: int) -> dict:
+    """Authenticates a received frame in the order the protocol prescribes:
+    version, MAC (constant time), direction and flags, sequence, timestamp."""
+    parts = split_frame(frame)
+    if parts["version"] != PROTOCOL_VERSION:
+        raise ValueError("unsupported_version")
+    expected_mac = frame_mac(key, connection_id, frame[:-MAC_BYTES])
+    if not hmac.compare_digest(expected_mac, parts["mac"]):
+        raise ValueError("authentication_failed")
+    if parts["direction"] != direction or parts["flags"] != 0:
+        raise ValueError("authentication_failed")
+    if parts["sequence"] != expected_sequence:
+        raise ValueError("replay_detected" if parts["sequence"] < expected_sequence else "out_of_order")
+    if abs(parts["timestamp_ms"] - now_ms) > replay_window_ms:
+        raise ValueError("stale_timestamp")
+    return parts
+
+
+# ---------------------------------------------------------------------------------------------
+# Key schedule
+# ---------------------------------------------------------------------------------------------
+
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF-SHA256 (RFC 5869), written out so it is easy to port."""
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()            # extract
+    okm, block, counter = b"", b"", 1
+    while len(okm) < length:                                      # expand
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        okm += block
+        counter += 1
+    return okm[:length]
+
+
+def prelogin_keys(client_key: bytes) -> tuple[bytes, bytes]:
+    """(c2s, s2c) MAC keys for frames before login, from the deployment's client key."""
+    if len(client_key) < 32:
+        raise ValueError("the client key has at least 32 bytes")
+    return (hkdf_sha256(client_key, PRELOGIN_SALT, PRELOGIN_INFO_C2S),
+            hkdf_sha256(client_key, PRELOGIN_SALT, PRELOGIN_INFO_S2C))
+
+
+def transcript_hash(hello_frame: bytes, login_frame: bytes, server_ephemeral_public: bytes) -> bytes:
+    """SHA-256("integra/1 login transcript" || u32(len hello) || hello || u32(len login) || login
+    || server ephemeral public key). The frames are the exact bytes on the wire, length prefix
+    included."""
+    h = hashlib.sha256(TRANSCRIPT_CONTEXT)
+    for frame in (hello_frame, login_frame):
+        h.update(struct.pack(">I", len(frame)))
+        h.update(frame)
+    h.update(server_ephemeral_public)
+    return h.digest()
+
+
+def signature_payload(transcript: bytes) -> bytes:
+    """What the server signs with its Ed25519 identity key at login."""
+    return SIGNATURE_CONTEXT + transcript
+
+
+def session_keys(shared_secret: bytes, transcript: bytes) -> tuple[bytes, bytes]:
+    """(c2s, s2c) MAC keys after login: HKDF-SHA256 of the X25519 shared secret, salted with the
+    transcript hash."""
+    return (hkdf_sha256(shared_secret, transcript, SESSION_INFO_C2S),
+            hkdf_sha256(shared_secret, transcript, SESSION_INFO_S2C))
+
+
+def x25519_public(private: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
+
+
+def x25519_shared(private: bytes, peer_public: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(private).exchange(X25519PublicKey.from_public_bytes(peer_public))
+
+
+# ---------------------------------------------------------------------------------------------
+# The conversation
+# ---------------------------------------------------------------------------------------------
+
+class Connection:
+    """Both ends of one connection: keys of the current phase, per-direction sequence numbers."""
+
+    def __init__(self, connection_id: bytes, keys: tuple[bytes, bytes], key_names: tuple[str, str]) -> None:
+        self.connection_id = connection_id
+        self.keys = {DIRECTION_C2S: keys[0], DIRECTION_S2C: keys[1]}
+        self.key_names = {DIRECTION_C2S: key_names[0], DIRECTION_S2C: key_names[1]}
+        self.next_sequence = {DIRECTION_C2S: 0, DIRECTION_S2C: 0}
+        self.frames: list[dict] = []
+        self.frame_number = 0
+        self.now_ms = BASE_TIME_MS
+
+    def rekey(self, direction: int, key: bytes, key_name: str) -> None:
+        """Switches one direction to new keys. Sequence numbers continue."""
+        self.keys[direction] = key
+        self.key_names[direction] = key_name
+
+    def send(self, name: str, direction: int, message_type: int, body: bytes, fields: dict, after_ms: int) -> bytes:
+        self.frame_number += 1
+        self.now_ms += after_ms
+        sequence = self.next_sequence[direction]
+        self.next_sequence[direction] += 1
+        nonce = fixed_nonce(self.frame_number)
+        frame = seal_frame(key=self.keys[direction], connection_id=self.connection_id,
+                           message_type=message_type, direction=direction, sequence=sequence,
+                           timestamp_ms=self.now_ms, nonce=nonce, body=body)
+        # Check the frame the way the receiver does, and that its body reads back as `fields`.
+        parts = open_frame(frame, key=self.keys[direction], connection_id=self.connection_id,
+                           direction=direction, expected_sequence=sequence, now_ms=self.now_ms,
+                           replay_window_ms=REPLAY_WINDOW_MS)
+        assert parts["body"] == body and decode_body(message_type, body) == fields, name
+        self.frames.append({
+            "name": name,
+            "direction": "c2s" if direction == DIRECTION_C2S else "s2c",
+            "key": self.key_names[direction],
+            "type": message_type,
+            "sequence": sequence,
+            "timestamp_ms": self.now_ms,
+            "nonce": nonce.hex(),
+            "body": body.hex(),
+            "mac": parts["mac"].hex(),
+            "frame": frame.hex(),
+            "fields": fields,
+        })
+        return frame
+
+
+def build_vectors() -> dict:
+    c2s_prelogin, s2c_prelogin = prelogin_keys(CLIENT_KEY)
+    identity = Ed25519PrivateKey.from_private_bytes(SERVER_IDENTITY_SEED)
+    identity_public = identity.public_key().public_bytes_raw()
+    client_ephemeral_public = x25519_public(CLIENT_EPHEMERAL_PRIVATE)
+    server_ephemeral_public = x25519_public(SERVER_EPHEMERAL_PRIVATE)
+
+    conn = Connection(CONNECTION_ID, (c2s_prelogin, s2c_prelogin), ("prelogin_c2s", "prelogin_s2c"))
+    C, S = DIRECTION_C2S, DIRECTION_S2C
+
+    def send(name: str, direction: int, message_type: int, body: bytes, fields: dict, after_ms: int) -> bytes:
+        return conn.send(name, direction, message_type, body, fields, after_ms)
+
+    # 1. The server greets the client with the connection id, under the pre-login s2c key.
+    hello = send("hello", S, HELLO, hello_body(CONNECTION_ID, REPLAY_WINDOW_MS),
+                 {"connection_id": CONNECTION_ID.hex(), "replay_window_ms": REPLAY_WINDOW_MS}, 0)
+
+    # 2. Registration (does not log in).
+    send("register", C, REGISTER, register_body(USERNAME, PASSWORD),
+         {"username": USERNAME, "password": PASSWORD}, 40)
+    send("registered", S, REGISTERED, registered_body(USERNAME), {"username": USERNAME}, 260)
+
+    # An operator deposits 1000.00 into alice's account (ledger position 1) before she logs in.
+    deposit_created_at_ms = conn.now_ms + 30_000
+
+    # 3. Login: the client's ephemeral X25519 key travels in the login frame.
+    login = send("login", C, LOGIN, login_body(USERNAME, PASSWORD, client_ephemeral_public),
+                 {"username": USERNAME, "password": PASSWORD,
+                  "ephemeral_public_key": client_ephemeral_public.hex()}, 60_000)
+
+    # The server checks the password, then runs its half of the handshake.
+    transcript = transcript_hash(hello, login, server_ephemeral_public)
+    signature = identity.sign(signature_payload(transcript))  # Ed25519 is deterministic
+    shared_server = x25519_shared(SERVER_EPHEMERAL_PRIVATE, client_ephemeral_public)
+    c2s_session, s2c_session = session_keys(shared_server, transcript)
+
+    # logged_in is already sealed with the SESSION s2c key.
+    conn.rekey(S, s2c_session, "session_s2c")
+    logged_in = send("logged_in", S, LOGGED_IN,
+                     logged_in_body(USERNAME, "1000.00", server_ephemeral_public, signature),
+                     {"username": USERNAME, "balance": "1000.00",
+                      "ephemeral_public_key": server_ephemeral_public.hex(), "signature": signature.hex()}, 250)
+
+    # The client's half: decode logged_in, verify the signature against the pinned identity key,
+    # derive the same session keys, then authenticate the frame under the session s2c key.
+    client_view = decode_body(LOGGED_IN, split_frame(logged_in)["body"])
+    server_ephemeral_seen = bytes.fromhex(client_view["ephemeral_public_key"])
+    client_transcript = transcript_hash(hello, login, server_ephemeral_seen)
+    Ed25519PublicKey.from_public_bytes(identity_public).verify(
+        bytes.fromhex(client_view["signature"]), signature_payload(client_transcript))  # raises if invalid
+    shared_client = x25519_shared(CLIENT_EPHEMERAL_PRIVATE, server_ephemeral_seen)
+    assert shared_client == shared_server
+    assert session_keys(shared_client, client_transcript) == (c2s_session, s2c_session)
+    conn.rekey(C, c2s_session, "session_c2s")
+
+    # 4. Requests in the session.
+    transfer_fields = {"transfer_id": TRANSFER_ID, "recipient": "bob", "amount": "100.50"}
+    send("transfer", C, TRANSFER, transfer_body(TRANSFER_ID, "bob", "100.50"), transfer_fields, 5_000)
+    transfer_created_at_ms = conn.now_ms + 3
+    confirmation = {"transfer_id": TRANSFER_ID, "position": 2, "sender": USERNAME, "recipient": "bob",
+                    "amount": "100.50", "balance_after": "899.50", "created_at_ms": transfer_created_at_ms,
+                    "is_retry": False}
+    send("transferred", S, TRANSFERRED, transferred_body(confirmation), confirmation, 5)
+
+    send("balance", C, BALANCE, empty_body(), {}, 2_000)
+    send("balance_report", S, BALANCE_REPORT, balance_report_body(USERNAME, "899.50"),
+         {"username": USERNAME, "balance": "899.50"}, 2)
+
+    send("history", C, HISTORY, history_body(None, 50), {"before_position": None, "limit": 50}, 2_000)
+    entries = [
+        {"position": 2, "kind": KIND_TRANSFER, "transfer_id": TRANSFER_ID, "sender": USERNAME,
+         "recipient": "bob", "amount": "100.50", "balance_after": "899.50",
+         "created_at_ms": transfer_created_at_ms},
+        {"position": 1, "kind": KIND_DEPOSIT, "transfer_id": "demo-alice", "sender": "system",
+         "recipient": USERNAME, "amount": "1000.00", "balance_after": "1000.00",
+         "created_at_ms": deposit_created_at_ms},
+    ]
+    readable_entries = [dict(e, kind=KIND_NAMES[e["kind"]]) for e in entries]
+    send("history_page", S, HISTORY_PAGE, history_page_body(entries, None),
+         {"entries": readable_entries, "next_before": None}, 3)
+
+    send("change_password", C, CHANGE_PASSWORD, change_password_body(PASSWORD, NEW_PASSWORD),
+         {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, 10_000)
+    send("password_changed", S, PASSWORD_CHANGED, empty_body(), {}, 480)
+
+    # A transfer the ledger refuses: every reply answers a request, an error included.
+    over_fields = {"transfer_id": "7f0c2a8e-demo-2", "recipient": "bob", "amount": "5000.00"}
+    send("transfer_insufficient", C, TRANSFER, transfer_body("7f0c2a8e-demo-2", "bob", "5000.00"), over_fields, 4_000)
+    send("error", S, ERROR, error_body(301, "insufficient funds"),
+         {"code": 301, "message": "insufficient funds"}, 4)
+
+    # 5. Logout; the server closes the connection after logged_out.
+    send("logout", C, LOGOUT, empty_body(), {}, 1_000)
+    send("logged_out", S, LOGGED_OUT, empty_body(), {}, 2)
+
+    return {
+        "version": 1,
+        "description": ("One Integra protocol version 1 conversation on one connection (hello, register, "
+                        "login handshake, session requests, logout), computed from the fixed inputs in "
+                        "scripts/protocol-vectors.py."),
+        "keys": {
+            "client_key": CLIENT_KEY.hex(),
+            "prelogin_c2s": c2s_prelogin.hex(),
+            "prelogin_s2c": s2c_prelogin.hex(),
+            "server_identity_seed": SERVER_IDENTITY_SEED.hex(),
+            "server_identity_public": identity_public.hex(),
+            "client_ephemeral_private": CLIENT_EPHEMERAL_PRIVATE.hex(),
+            "client_ephemeral_public": client_ephemeral_public.hex(),
+            "server_ephemeral_private": SERVER_EPHEMERAL_PRIVATE.hex(),
+            "server_ephemeral_public": server_ephemeral_public.hex(),
+            "shared_secret": shared_server.hex(),
+            "transcript_hash": transcript.hex(),
+            "login_signature": signature.hex(),
+            "session_c2s": c2s_session.hex(),
+            "session_s2c": s2c_session.hex(),
+        },
+        "connection_id": CONNECTION_ID.hex(),
+        "frames": conn.frames,
+    }
+
+
+def self_test() -> None:
+    """Cross-checks the hand-written HKDF against the `cryptography` package."""
+    for ikm, salt, info in ((CLIENT_KEY, PRELOGIN_SALT, PRELOGIN_INFO_C2S), (b"\x01" * 32, b"\x02" * 32, SESSION_INFO_S2C)):
+        reference = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
+        assert hkdf_sha256(ikm, salt, info) == reference
+
+
+def render(vectors: dict) -> str:
+    return json.dumps(vectors, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the vectors file is not up to date")
+    parser.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "protocol-vectors.json"))
+    arguments = parser.parse_args()
+    path = os.path.normpath(arguments.output)
+
+    self_test()
+    text = render(build_vectors())
+    if arguments.check:
+        try:
+            with open(path, encoding="utf-8") as file:
+                current = file.read()
+        except FileNotFoundError:
+            current = None
+        if current != text:
+            print(f"{path} is out of date: run python3 scripts/protocol-vectors.py", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(text)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
