@@ -39,6 +39,7 @@ public final class IntegraDeployment: Sendable {
     /// Returns the deployment and the demo users created now (empty after the first start).
     public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> (IntegraDeployment, [DemoUser]) {
         try configuration.validate()
+        Self.raiseOpenFileLimit(toAtLeast: configuration.maximumConnections + 256, logger: logger)
         let (keys, created) = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
         if created { logger.notice("generated new deployment keys", metadata: ["directory": "\(configuration.dataDirectory)"]) }
         let store = try await Administration.openStore(configuration)
@@ -78,6 +79,17 @@ public final class IntegraDeployment: Sendable {
     /// Stops accepting connections and ends `run()`.
     public func shutdown() async {
         await self.server.shutdown()
+    }
+
+    /// Each connection is a file descriptor: raise the soft limit towards the hard limit so the
+    /// configured connection count is reachable.
+    static func raiseOpenFileLimit(toAtLeast wanted: Int, logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+        limit.rlim_cur = min(limit.rlim_max, rlim_t(wanted))
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 || limit.rlim_cur < rlim_t(wanted) {
+            logger.warning("open file limit is below the connection limit", metadata: ["limit": "\(limit.rlim_cur)", "wanted": "\(wanted)"])
+        }
     }
 
     private static func createDemoUsers(store: any LedgerStore, hasher: PasswordHasher, configuration: ServerConfiguration) async throws -> [DemoUser] {
