@@ -14,6 +14,9 @@ let package = Package(
         .executable(name: "integra", targets: ["IntegraCLI"]),
         .library(name: "IntegraClient", targets: ["IntegraClient"]),
     ],
+    traits: [
+        .trait(name: "MariaDB", description: "The MariaDB store, through MariaDB's own client library (libmariadb-dev)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -52,6 +55,25 @@ let package = Package(
             path: "Sources/Stores/SQLite",
             swiftSettings: swiftSettings
         ),
+        // MariaDB's client library, only with the MariaDB trait.
+        .systemLibrary(
+            name: "CMariaDB",
+            path: "Sources/Stores/CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"])]
+        ),
+        // The MariaDB store (empty without the MariaDB trait).
+        .target(
+            name: "IntegraMariaDBStore",
+            dependencies: [
+                "IntegraLedger",
+                .target(name: "CMariaDB", condition: .when(traits: ["MariaDB"])),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Stores/MariaDB",
+            swiftSettings: swiftSettings
+        ),
         // The network server: connection loop, ledger service, group commit, bcrypt pool.
         .target(
             name: "IntegraServer",
@@ -59,6 +81,7 @@ let package = Package(
                 "IntegraProtocol",
                 "IntegraLedger",
                 "IntegraSQLiteStore",
+                "IntegraMariaDBStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -108,6 +131,7 @@ let package = Package(
                 "IntegraProtocol",
                 "IntegraLedger",
                 "IntegraSQLiteStore",
+                "IntegraMariaDBStore",
                 "IntegraServer",
                 "IntegraClient",
                 .product(name: "NIOCore", package: "swift-nio"),

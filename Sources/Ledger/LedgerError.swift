@@ -15,6 +15,8 @@ public enum LedgerError: Error, Hashable, Sendable {
     case balanceOverflow
     case transferIDConflict
     case replayedNonce
+    /// The store belongs to a deployment with other keys.
+    case deploymentMismatch
     /// The store could not complete the operation; the caller may retry the same request.
     case storeUnavailable(String)
 }

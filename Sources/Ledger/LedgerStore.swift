@@ -23,6 +23,14 @@ public protocol LedgerStore: Sendable {
     /// Totals over the whole ledger.
     func summary() async throws(LedgerError) -> LedgerSummary
 
+    /// The schema version the store is at (the same numbers for every store).
+    func schemaVersion() async throws(LedgerError) -> Int64
+
+    /// Ties the store to one deployment: the first call records the fingerprint of the
+    /// deployment's keys; later calls (other instances, restarts) must present the same one,
+    /// or get `deploymentMismatch`.
+    func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError)
+
     /// Releases connections. The store is unusable afterwards.
     func close() async
 }

@@ -111,6 +111,14 @@ public enum WriteOperation: Hashable, Sendable {
     case changePassword(userID: Int64, passwordHash: String)
     case transfer(TransferIntent)
     case deposit(DepositIntent)
+
+    /// Whether applying it changes balances (and so takes the ledger's write lock).
+    public var movesMoney: Bool {
+        switch self {
+        case .transfer, .deposit: true
+        case .recordNonce, .createUser, .changePassword: false
+        }
+    }
 }
 
 /// One request in a group commit: its nonce (if it came over the network) and its change.

@@ -1,6 +1,9 @@
 import Foundation
 public import IntegraLedger
 import IntegraSQLiteStore
+#if MariaDB
+import IntegraMariaDBStore
+#endif
 import IntegraProtocol
 
 /// Operator actions that run beside (or without) a running server: opening the store,
@@ -11,6 +14,14 @@ public enum Administration {
         switch configuration.database ?? .sqlite(path: "\(configuration.dataDirectory)/integra.sqlite") {
         case .sqlite(let path):
             return try await SQLiteLedgerStore.open(path: path)
+        case .mariadb(let location):
+            #if MariaDB
+            var mariadb = MariaDBConfiguration(host: location.host, port: location.port, user: location.user, password: location.password, database: location.database)
+            mariadb.connectTimeoutSeconds = 3
+            return try await MariaDBLedgerStore.open(mariadb, poolSize: configuration.databaseConnections)
+            #else
+            throw ConfigurationError("this build has no MariaDB store; build with `swift build --traits MariaDB`")
+            #endif
         }
     }
 
@@ -64,6 +75,7 @@ extension LedgerError: CustomStringConvertible {
         case .transferIDConflict: "this transfer id was already used for a different transfer"
         case .replayedNonce: "replayed request"
         case .storeUnavailable(let detail): "the store is unavailable: \(detail)"
+        case .deploymentMismatch: "the database belongs to a deployment with other keys; copy client.key, identity.key and storage.key from an instance of that deployment into the data directory"
         }
     }
 }

@@ -50,6 +50,18 @@ public struct DeploymentKeys: Sendable {
         return (DeploymentKeys(clientKey: SymmetricKey(data: clientKey), identityKey: identity, storageKey: SymmetricKey(data: storageKey)), false)
     }
 
+    /// Identifies the deployment without revealing a secret: SHA-256 over the identity public key
+    /// and MACs of fixed labels under the client and storage keys. Stores remember it so that
+    /// instances with other keys can't join the same database.
+    public var fingerprint: [UInt8] {
+        var hash = SHA256()
+        hash.update(data: Array("integra/1 deployment".utf8))
+        hash.update(data: self.identityKey.publicKey.rawRepresentation)
+        hash.update(data: Array(HMAC<SHA256>.authenticationCode(for: Array("integra/1 client key".utf8), using: self.clientKey)))
+        hash.update(data: Array(HMAC<SHA256>.authenticationCode(for: Array("integra/1 storage key".utf8), using: self.storageKey)))
+        return Array(hash.finalize())
+    }
+
     /// Writes `client.json` for customers' clients: address, client key, server identity.
     public func writeClientConfiguration(in directory: String, server: String, replayWindowSeconds: Int) throws(ConfigurationError) {
         let configuration = ClientConfiguration(

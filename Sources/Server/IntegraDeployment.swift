@@ -43,6 +43,12 @@ public final class IntegraDeployment: Sendable {
         let (keys, created) = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
         if created { logger.notice("generated new deployment keys", metadata: ["directory": "\(configuration.dataDirectory)"]) }
         let store = try await Administration.openStore(configuration)
+        do {
+            try await store.bindDeployment(fingerprint: keys.fingerprint)
+        } catch {
+            await store.close()
+            throw error
+        }
         let hasher = PasswordHasher(
             cost: configuration.bcryptCost, threads: configuration.passwordHashingThreads,
             maximumPending: configuration.maximumPendingPasswordJobs)

@@ -156,6 +156,7 @@ public final class LedgerService: Sendable {
         case .transferIDConflict: ProtocolError(.transferIDConflict, "this transfer id was already used for a different transfer")
         case .replayedNonce: ProtocolError(.replayDetected, "this request was already received")
         case .storeUnavailable: ProtocolError(.storeUnavailable, "the ledger is unavailable, try again with the same transfer id")
+        case .deploymentMismatch: ProtocolError(.internalError, "internal error")
         }
     }
 }

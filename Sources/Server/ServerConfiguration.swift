@@ -1,3 +1,4 @@
+import Foundation
 public import IntegraLedger
 public import IntegraProtocol
 import NIOCore
@@ -25,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     public var maximumAmountCents: Int64 = 100_000_000
     public var maximumConnections = 10_000
     public var maximumFrameBytes = FrameFormat.defaultMaximumFrameBytes
+    /// Connections to MariaDB (ignored for SQLite).
+    public var databaseConnections = 8
     /// Requests per store transaction.
     public var groupCommitBatchSize = 512
     /// How often expired nonces are pruned.
@@ -63,17 +66,63 @@ public struct ServerConfiguration: Sendable {
 /// Which store to use, parsed from `--database`.
 public enum DatabaseLocation: Hashable, Sendable {
     case sqlite(path: String)
+    case mariadb(MariaDBLocation)
 
-    /// Parses `sqlite:PATH`, `sqlite://PATH` or a plain file path.
-    public static func parse(_ text: String) throws(ConfigurationError) -> DatabaseLocation {
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, a plain file path, or
+    /// `mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (also `mysql://`). A password missing
+    /// from the URL comes from `password` (the environment or a file).
+    public static func parse(_ text: String, password: String? = nil) throws(ConfigurationError) -> DatabaseLocation {
         if text.hasPrefix("sqlite://") { return .sqlite(path: String(text.dropFirst("sqlite://".count))) }
         if text.hasPrefix("sqlite:") { return .sqlite(path: String(text.dropFirst("sqlite:".count))) }
-        if text.hasPrefix("mariadb://") || text.hasPrefix("mysql://") {
-            throw ConfigurationError("this build has no MariaDB store; build with `--traits MariaDB`")
+        for scheme in ["mariadb://", "mysql://"] where text.hasPrefix(scheme) {
+            return .mariadb(try MariaDBLocation.parse(String(text.dropFirst(scheme.count)), password: password))
         }
         guard !text.contains("://"), !text.isEmpty else {
-            throw ConfigurationError("database must be sqlite:PATH or a file path")
+            throw ConfigurationError("database must be sqlite:PATH, a file path or mariadb://USER@HOST:PORT/DATABASE")
         }
         return .sqlite(path: text)
+    }
+
+    /// A description without secrets, for logs.
+    public var redacted: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        case .mariadb(let location): "mariadb://\(location.user)@\(location.host):\(location.port)/\(location.database)"
+        }
+    }
+}
+
+/// Where a MariaDB database is and how to log in to it.
+public struct MariaDBLocation: Hashable, Sendable {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String
+    public var database: String
+
+    static func parse(_ rest: String, password fallbackPassword: String?) throws(ConfigurationError) -> MariaDBLocation {
+        let usage = "MariaDB URL must be mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        guard let at = rest.lastIndex(of: "@"), let slash = rest[at...].firstIndex(of: "/") else { throw ConfigurationError(usage) }
+        let credentials = rest[..<at]
+        let hostPort = String(rest[rest.index(after: at)..<slash])
+        let database = String(rest[rest.index(after: slash)...])
+        let user: String
+        var password: String?
+        if let colon = credentials.firstIndex(of: ":") {
+            user = String(credentials[..<colon])
+            password = String(credentials[credentials.index(after: colon)...]).removingPercentEncoding
+        } else {
+            user = String(credentials)
+        }
+        let (host, port) = hostPort.contains(":") ? try ServerAddress.parse(hostPort) : (hostPort, 3306)
+        guard let decodedUser = user.removingPercentEncoding, !decodedUser.isEmpty, !host.isEmpty, !database.isEmpty,
+              database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
+        else {
+            throw ConfigurationError(usage)
+        }
+        guard let password = password ?? fallbackPassword else {
+            throw ConfigurationError("no MariaDB password: put it in the URL, in $INTEGRA_DATABASE_PASSWORD or in --database-password-file")
+        }
+        return MariaDBLocation(host: host, port: port, user: decodedUser, password: password, database: database)
     }
 }

@@ -185,7 +185,7 @@ enum TemporaryDirectory {
     @Test func schemaIsMigratedToTheLatestVersion() async throws {
         let store = try await SQLiteLedgerStore.open(path: TemporaryDirectory.make().path + "/s.sqlite")
         defer { Task { await store.close() } }
-        #expect(try await store.schemaVersion() == 1)
+        #expect(try await store.schemaVersion() == 2)
     }
 }
 
@@ -226,6 +226,8 @@ final class CountingStore: LedgerStore {
     }
     func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int { try await self.base.pruneNonces(expiredBeforeMs: expiredBeforeMs) }
     func summary() async throws(LedgerError) -> LedgerSummary { try await self.base.summary() }
+    func schemaVersion() async throws(LedgerError) -> Int64 { try await self.base.schemaVersion() }
+    func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError) { try await self.base.bindDeployment(fingerprint: fingerprint) }
     func close() async { await self.base.close() }
 }
 

@@ -11,7 +11,7 @@ struct IntegraServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integra-server",
         abstract: "Integra: integrity-checked transfers between customer accounts.",
-        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self],
+        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self],
         defaultSubcommand: Run.self)
 }
 
@@ -20,13 +20,27 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Directory holding keys, client.json and the default SQLite file.")
     var dataDir = "./integra-data"
 
-    @Option(name: .long, help: "Store URL: sqlite:PATH (default: the SQLite file in the data directory).")
+    @Option(name: .long, help: "Store URL: sqlite:PATH or mariadb://USER@HOST:PORT/DATABASE (default: the SQLite file in the data directory).")
     var database: String?
+
+    @Option(name: .long, help: "File holding the MariaDB password (default: $INTEGRA_DATABASE_PASSWORD).")
+    var databasePasswordFile: String?
+
+    @Option(name: .long, help: "Connections to MariaDB.")
+    var databaseConnections = 8
 
     func apply(to configuration: inout ServerConfiguration) throws {
         umask(0o077)
         configuration.dataDirectory = self.dataDir
-        configuration.database = try self.database.map { try DatabaseLocation.parse($0) }
+        configuration.databaseConnections = self.databaseConnections
+        var password = ProcessInfo.processInfo.environment["INTEGRA_DATABASE_PASSWORD"]
+        if let file = self.databasePasswordFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw CommandFailure("cannot read the database password file \(file)")
+            }
+            password = text.trimmingCharacters(in: .newlines)
+        }
+        configuration.database = try self.database.map { try DatabaseLocation.parse($0, password: password) }
     }
 }
 
@@ -172,6 +186,19 @@ struct Summary: AsyncParsableCommand {
         print("customer balances: \(Amount.format(cents: summary.customerBalanceCents))")
         print("deposited: \(Amount.format(cents: summary.depositedCents))")
         print("conserved: \(summary.customerBalanceCents == summary.depositedCents && summary.systemBalanceCents == -summary.depositedCents ? "yes" : "NO")")
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or upgrade the store's schema, then exit.")
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        try CommandFailure.wrap { try self.store.apply(to: &configuration) }
+        let version = try await withStore(configuration) { store in try await store.schemaVersion() }
+        print("schema is at version \(version)")
     }
 }
 

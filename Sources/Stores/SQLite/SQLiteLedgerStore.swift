@@ -337,6 +337,16 @@ public final class SQLiteLedgerStore: LedgerStore {
         }
     }
 
+    public func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError) {
+        let stored: [UInt8] = try await self.run {
+            let rows = try await self.reader.query(
+                "INSERT INTO deployment (id, fingerprint) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET id = id RETURNING fingerprint",
+                [.blob(ByteBuffer(bytes: fingerprint))])
+            return rows.first?.column("fingerprint")?.blob.map { Array($0.readableBytesView) } ?? []
+        }
+        guard stored == fingerprint else { throw .deploymentMismatch }
+    }
+
     /// Runs store work, turning any failure into the store's expected error.
     private func run<T>(_ body: () async throws -> T) async throws(LedgerError) -> T {
         do {

@@ -51,6 +51,9 @@ enum SQLiteSchema {
             "INSERT INTO users (id, username, password_hash, kind, created_at_ms) VALUES (0, 'system', '!', 1, 0)",
             "INSERT INTO accounts (user_id, balance_cents) VALUES (0, 0)",
         ]),
+        Migration(version: 2, statements: [
+            "CREATE TABLE deployment (id INTEGER PRIMARY KEY CHECK (id = 1), fingerprint BLOB NOT NULL)",
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

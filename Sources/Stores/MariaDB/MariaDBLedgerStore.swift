@@ -1,0 +1,365 @@
+#if MariaDB
+import Glibc
+public import IntegraLedger
+public import Logging
+
+/// The MariaDB store: InnoDB, utf8mb4, prepared statements, a pool of blocking libmariadb
+/// connections on their own threads.
+///
+/// Correct on MariaDB's default REPEATABLE READ and with several Integra instances on one
+/// database: every transaction that moves money first locks the single `ledger_head` row
+/// (`SELECT … FOR UPDATE`), so money movements are serialised across connections and instances
+/// and every later read in that transaction is a locking read of the latest committed rows.
+/// Nonces are unique in the database, so a replay is refused whichever instance sees it.
+/// Deadlocks and lock-wait timeouts are retried a bounded number of times.
+public final class MariaDBLedgerStore: LedgerStore {
+    private let pool: MariaDBConnectionPool
+    private let logger: Logger
+    private static let rowsPerStatement = 100
+    private static let maximumAttempts = 5
+
+    private init(pool: MariaDBConnectionPool, logger: Logger) {
+        self.pool = pool
+        self.logger = logger
+    }
+
+    /// Connects and brings the schema up to date (serialised across instances by a named lock).
+    public static func open(_ configuration: MariaDBConfiguration, poolSize: Int = 8, logger: Logger = Logger(label: "integra.mariadb")) async throws(LedgerError) -> MariaDBLedgerStore {
+        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), logger: logger)
+        do {
+            try await store.run { connection in try Self.migrate(connection) }
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
+    /// The schema version the database is at.
+    public func schemaVersion() async throws(LedgerError) -> Int64 {
+        try await self.run { connection in
+            try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_version").int64(0, 0)
+        }
+    }
+
+    private static func migrate(_ connection: MariaDBConnection) throws(MariaDBError) {
+        guard try connection.query("SELECT GET_LOCK('integra_migrations', 60)").int64(0, 0) == 1 else {
+            throw MariaDBError(number: 0, message: "could not take the migration lock")
+        }
+        defer { _ = try? connection.query("SELECT RELEASE_LOCK('integra_migrations')") }
+        try connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL PRIMARY KEY) \(MariaDBSchema.tableOptions)")
+        try connection.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+        let current = try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_version").int64(0, 0)
+        for migration in MariaDBSchema.migrations where migration.version > current {
+            for statement in migration.statements {
+                try connection.execute(statement)
+            }
+            try connection.query("INSERT INTO schema_version (version) VALUES (?)", [.int(migration.version)])
+        }
+    }
+
+    public func close() async {
+        await self.pool.shutdown()
+    }
+
+    // MARK: Writes
+
+    public func commit(_ requests: [WriteRequest], nowMs: Int64) async throws(LedgerError) -> [WriteOutcome] {
+        try await self.run { connection in
+            var attempt = 1
+            while true {
+                do {
+                    try connection.execute("START TRANSACTION")
+                    let outcomes = try Self.apply(requests, nowMs: nowMs, connection: connection)
+                    try connection.execute("COMMIT")
+                    return outcomes
+                } catch let error as MariaDBError where error.isTransient && attempt < Self.maximumAttempts {
+                    try? connection.execute("ROLLBACK")
+                    attempt += 1
+                    let backoffMicroseconds = UInt32.random(in: 1_000...5_000) * UInt32(attempt)
+                    usleep(backoffMicroseconds)
+                } catch {
+                    try? connection.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        }
+    }
+
+    private static func apply(_ requests: [WriteRequest], nowMs: Int64, connection: MariaDBConnection) throws -> [WriteOutcome] {
+        let movesMoney = requests.contains { $0.operation.movesMoney }
+        // Lock the ledger head first: every money movement, on any instance, queues here.
+        var nextPosition: Int64 = 0
+        if movesMoney {
+            nextPosition = try connection.query("SELECT position FROM ledger_head WHERE id = 1 FOR UPDATE").int64(0, 0) + 1
+        }
+        let fresh = try Self.recordNonces(requests.compactMap(\.nonce), connection: connection)
+        var claimed = Set<[UInt8]>()
+        var outcomes = [WriteOutcome?](repeating: nil, count: requests.count)
+        var movements: [(index: Int, movement: LedgerBatchPlanner.Movement)] = []
+        for (index, request) in requests.enumerated() {
+            if let nonce = request.nonce {
+                guard fresh.contains(nonce.bytes), claimed.insert(nonce.bytes).inserted else {
+                    outcomes[index] = .rejected(.replayedNonce)
+                    continue
+                }
+            }
+            switch request.operation {
+            case .recordNonce:
+                outcomes[index] = .nonceRecorded
+            case .createUser(let username, let passwordHash):
+                outcomes[index] = try Self.createUser(username, passwordHash: passwordHash, nowMs: nowMs, connection: connection)
+            case .changePassword(let userID, let passwordHash):
+                try connection.query("UPDATE users SET password_hash = ? WHERE id = ? AND kind = 0", [.text(passwordHash), .int(userID)])
+                outcomes[index] = .passwordChanged
+            case .transfer(let intent):
+                movements.append((index, .transfer(intent)))
+            case .deposit(let intent):
+                movements.append((index, .deposit(intent)))
+            }
+        }
+        if !movements.isEmpty {
+            let plan = try Self.applyMovements(movements.map(\.movement), nextPosition: nextPosition, nowMs: nowMs, connection: connection)
+            for (item, outcome) in zip(movements, plan.outcomes) {
+                outcomes[item.index] = outcome
+            }
+        }
+        return outcomes.map { $0! }
+    }
+
+    /// Inserts the nonces; returns those not seen before. The fast path is one multi-row insert;
+    /// only when it hits a duplicate does it fall back to one insert per nonce.
+    private static func recordNonces(_ nonces: [NonceRecord], connection: MariaDBConnection) throws(MariaDBError) -> Set<[UInt8]> {
+        var fresh = Set<[UInt8]>()
+        for chunk in nonces.chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            var parameters: [MariaDBValue] = []
+            for nonce in chunk {
+                parameters.append(.bytes(nonce.bytes))
+                parameters.append(.int(nonce.expiresAtMs))
+            }
+            if try connection.insertUnlessDuplicate("INSERT INTO nonces (nonce, expires_at_ms) VALUES \(placeholders)", parameters) != nil {
+                for nonce in chunk { fresh.insert(nonce.bytes) }
+                continue
+            }
+            for nonce in chunk {
+                let parameters: [MariaDBValue] = [.bytes(nonce.bytes), .int(nonce.expiresAtMs)]
+                if try connection.insertUnlessDuplicate("INSERT INTO nonces (nonce, expires_at_ms) VALUES (?, ?)", parameters) != nil {
+                    fresh.insert(nonce.bytes)
+                }
+            }
+        }
+        return fresh
+    }
+
+    private static func createUser(_ username: Username, passwordHash: String, nowMs: Int64, connection: MariaDBConnection) throws(MariaDBError) -> WriteOutcome {
+        let parameters: [MariaDBValue] = [.text(username.canonical), .text(passwordHash), .int(nowMs)]
+        guard let inserted = try connection.insertUnlessDuplicate(
+            "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?, ?, 0, ?)", parameters)
+        else {
+            return .rejected(.usernameTaken)
+        }
+        let id = Int64(inserted.insertID)
+        try connection.query("INSERT INTO accounts (user_id, balance_cents) VALUES (?, 0)", [.int(id)])
+        return .userCreated(UserRecord(id: id, username: username, passwordHash: passwordHash))
+    }
+
+    private static func applyMovements(_ movements: [LedgerBatchPlanner.Movement], nextPosition: Int64, nowMs: Int64, connection: MariaDBConnection) throws -> LedgerBatchPlanner.Plan {
+        var names = Set<Username>()
+        var keys: [LedgerBatchPlanner.TransferKey] = []
+        for movement in movements {
+            switch movement {
+            case .transfer(let intent):
+                names.insert(intent.sender)
+                names.insert(intent.recipient)
+                keys.append(.init(senderID: intent.senderID, transferID: intent.transferID))
+            case .deposit(let intent):
+                names.insert(SystemAccount.username)
+                names.insert(intent.recipient)
+                keys.append(.init(senderID: SystemAccount.userID, transferID: intent.transferID))
+            }
+        }
+        var accounts: [Username: LedgerBatchPlanner.Account] = [:]
+        for chunk in names.sorted(by: { $0.canonical < $1.canonical }).chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let rows = try connection.query(
+                "SELECT u.id, u.username, u.kind, a.balance_cents FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username IN (\(placeholders)) ORDER BY u.id FOR UPDATE",
+                chunk.map { .text($0.canonical) })
+            for row in rows.rows.indices {
+                let username = Username(trustedCanonical: try rows.text(row, 1))
+                accounts[username] = .init(
+                    userID: try rows.int64(row, 0), username: username,
+                    balanceCents: try rows.int64(row, 3), isCustomer: try rows.int64(row, 2) == 0)
+            }
+        }
+        var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
+        for chunk in keys.chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            var parameters: [MariaDBValue] = []
+            for key in chunk {
+                parameters.append(.int(key.senderID))
+                parameters.append(.text(key.transferID.value))
+            }
+            let rows = try connection.query(Self.entrySelect + " WHERE (e.from_user, e.transfer_id) IN (\(placeholders))", parameters)
+            for row in rows.rows.indices {
+                let entry = try Self.entry(rows, row)
+                existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
+            }
+        }
+        let plan = LedgerBatchPlanner.plan(
+            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition), nowMs: nowMs)
+        try Self.write(plan, connection: connection)
+        return plan
+    }
+
+    private static func write(_ plan: LedgerBatchPlanner.Plan, connection: MariaDBConnection) throws {
+        for chunk in plan.newEntries.chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            var parameters: [MariaDBValue] = []
+            parameters.reserveCapacity(chunk.count * 9)
+            for entry in chunk {
+                let row: [MariaDBValue] = [
+                    MariaDBValue.int(entry.position), MariaDBValue.int(entry.kind.rawValue), MariaDBValue.text(entry.transferID.value),
+                    MariaDBValue.int(entry.fromUserID), MariaDBValue.int(entry.toUserID), MariaDBValue.int(entry.amount.cents),
+                    MariaDBValue.int(entry.fromBalanceAfterCents), MariaDBValue.int(entry.toBalanceAfterCents), MariaDBValue.int(entry.createdAtMs),
+                ]
+                parameters.append(contentsOf: row)
+            }
+            try connection.query(
+                "INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms) VALUES \(placeholders)",
+                parameters)
+        }
+        for chunk in plan.changedBalances.sorted(by: { $0.key < $1.key }).chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            var parameters: [MariaDBValue] = []
+            for (userID, balance) in chunk {
+                parameters.append(.int(userID))
+                parameters.append(.int(balance))
+            }
+            try connection.query(
+                "INSERT INTO accounts (user_id, balance_cents) VALUES \(placeholders) ON DUPLICATE KEY UPDATE balance_cents = VALUES(balance_cents)",
+                parameters)
+        }
+        if let last = plan.newEntries.last {
+            try connection.query("UPDATE ledger_head SET position = ? WHERE id = 1", [.int(last.position)])
+        }
+    }
+
+    // MARK: Reads
+
+    private static let entrySelect = """
+        SELECT e.position, e.kind, e.transfer_id, e.from_user, e.to_user, e.amount_cents,
+               e.from_balance_after, e.to_balance_after, e.created_at_ms, fu.username, tu.username
+        FROM entries e JOIN users fu ON fu.id = e.from_user JOIN users tu ON tu.id = e.to_user
+        """
+
+    private static func entry(_ rows: MariaDBRows, _ row: Int) throws -> LedgerEntry {
+        guard let kind = EntryKind(rawValue: try rows.int64(row, 1)) else { throw MariaDBError(number: 0, message: "unknown entry kind") }
+        let amountCents = try rows.int64(row, 5)
+        guard amountCents > 0 else { throw MariaDBError(number: 0, message: "entry amount is not positive") }
+        return LedgerEntry(
+            position: try rows.int64(row, 0), kind: kind, transferID: TransferID(trusted: try rows.text(row, 2)),
+            fromUserID: try rows.int64(row, 3), from: Username(trustedCanonical: try rows.text(row, 9)),
+            toUserID: try rows.int64(row, 4), to: Username(trustedCanonical: try rows.text(row, 10)),
+            amount: Amount(cents: amountCents),
+            fromBalanceAfterCents: try rows.int64(row, 6), toBalanceAfterCents: try rows.int64(row, 7),
+            createdAtMs: try rows.int64(row, 8))
+    }
+
+    public func user(named username: Username) async throws(LedgerError) -> UserRecord? {
+        try await self.run { connection in
+            let rows = try connection.query("SELECT id, username, password_hash FROM users WHERE username = ? AND kind = 0", [.text(username.canonical)])
+            guard !rows.rows.isEmpty else { return nil }
+            return UserRecord(id: try rows.int64(0, 0), username: Username(trustedCanonical: try rows.text(0, 1)), passwordHash: try rows.text(0, 2))
+        }
+    }
+
+    public func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64? {
+        try await self.run { connection in
+            let rows = try connection.query("SELECT balance_cents FROM accounts WHERE user_id = ?", [.int(userID)])
+            return rows.rows.isEmpty ? nil : try rows.int64(0, 0)
+        }
+    }
+
+    public func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
+        precondition(limit >= 1 && limit <= 1000)
+        return try await self.run { connection in
+            let before = beforePosition ?? Int64.max
+            let rows = try connection.query(
+                Self.entrySelect + """
+                 WHERE e.position IN (
+                    SELECT position FROM (
+                        (SELECT position FROM entries WHERE from_user = ? AND position < ? ORDER BY position DESC LIMIT ?)
+                        UNION ALL
+                        (SELECT position FROM entries WHERE to_user = ? AND position < ? ORDER BY position DESC LIMIT ?)
+                    ) AS recent)
+                 ORDER BY e.position DESC LIMIT ?
+                """,
+                Self.historyParameters(userID: userID, before: before, limit: Int64(limit)))
+            return try rows.rows.indices.map { try Self.entry(rows, $0) }
+        }
+    }
+
+    private static func historyParameters(userID: Int64, before: Int64, limit: Int64) -> [MariaDBValue] {
+        let perSide: [MariaDBValue] = [MariaDBValue.int(userID), MariaDBValue.int(before), MariaDBValue.int(limit)]
+        return perSide + perSide + [MariaDBValue.int(limit)]
+    }
+
+    public func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int {
+        try await self.run { connection in
+            var total = 0
+            // Small batches keep each delete's locks short beside live traffic.
+            while true {
+                let deleted = Int(try connection.query("DELETE FROM nonces WHERE expires_at_ms < ? LIMIT 10000", [.int(expiredBeforeMs)]).affectedRows)
+                total += deleted
+                if deleted < 10_000 { return total }
+            }
+        }
+    }
+
+    public func summary() async throws(LedgerError) -> LedgerSummary {
+        try await self.run { connection in
+            let rows = try connection.query("""
+                SELECT
+                  (SELECT COALESCE(SUM(balance_cents), 0) FROM accounts WHERE user_id <> 0),
+                  (SELECT COALESCE(SUM(amount_cents), 0) FROM entries WHERE kind = 2),
+                  (SELECT balance_cents FROM accounts WHERE user_id = 0),
+                  (SELECT COUNT(*) FROM users WHERE kind = 0),
+                  (SELECT COUNT(*) FROM entries)
+                """)
+            return LedgerSummary(
+                customerBalanceCents: try rows.int64(0, 0), depositedCents: try rows.int64(0, 1),
+                systemBalanceCents: try rows.int64(0, 2), customers: try rows.int64(0, 3), entries: try rows.int64(0, 4))
+        }
+    }
+
+    public func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError) {
+        let stored: [UInt8] = try await self.run { connection in
+            try connection.query("INSERT IGNORE INTO deployment (id, fingerprint) VALUES (1, ?)", [.bytes(fingerprint)])
+            let rows = try connection.query("SELECT fingerprint FROM deployment WHERE id = 1")
+            return rows.rows.first?[0] ?? []
+        }
+        guard stored == fingerprint else { throw .deploymentMismatch }
+    }
+
+    /// Runs blocking work on a pooled connection; every failure becomes the store's expected error.
+    private func run<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws(LedgerError) -> T {
+        do {
+            return try await self.pool.withConnection(body)
+        } catch let error as LedgerError {
+            throw error
+        } catch is MariaDBConnectionPool.Exhausted {
+            throw .storeUnavailable("all database connections are busy")
+        } catch {
+            throw .storeUnavailable("\(error)")
+        }
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: self.count, by: size).map { self[$0..<Swift.min($0 + size, self.count)] }
+    }
+}
+#endif

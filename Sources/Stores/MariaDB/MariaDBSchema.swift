@@ -1,0 +1,67 @@
+#if MariaDB
+/// The MariaDB schema, with the same version numbers as the SQLite schema for the same content.
+enum MariaDBSchema {
+    struct Migration {
+        let version: Int64
+        let statements: [String]
+    }
+
+    static let tableOptions = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, statements: [
+            """
+            CREATE TABLE users (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                username VARCHAR(200) NOT NULL,
+                password_hash VARCHAR(255) NOT NULL,
+                kind TINYINT NOT NULL DEFAULT 0,
+                created_at_ms BIGINT NOT NULL,
+                UNIQUE KEY users_username (username)
+            ) \(tableOptions)
+            """,
+            """
+            CREATE TABLE accounts (
+                user_id BIGINT NOT NULL PRIMARY KEY,
+                balance_cents BIGINT NOT NULL,
+                CONSTRAINT accounts_user FOREIGN KEY (user_id) REFERENCES users (id),
+                CONSTRAINT accounts_not_negative CHECK (balance_cents >= 0 OR user_id = 0)
+            ) \(tableOptions)
+            """,
+            """
+            CREATE TABLE entries (
+                position BIGINT NOT NULL PRIMARY KEY,
+                kind TINYINT NOT NULL,
+                transfer_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                from_user BIGINT NOT NULL,
+                to_user BIGINT NOT NULL,
+                amount_cents BIGINT NOT NULL,
+                from_balance_after BIGINT NOT NULL,
+                to_balance_after BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                UNIQUE KEY entries_idempotency (from_user, transfer_id),
+                KEY entries_from (from_user, position),
+                KEY entries_to (to_user, position),
+                CONSTRAINT entries_from_user FOREIGN KEY (from_user) REFERENCES users (id),
+                CONSTRAINT entries_to_user FOREIGN KEY (to_user) REFERENCES users (id),
+                CONSTRAINT entries_positive CHECK (amount_cents > 0)
+            ) \(tableOptions)
+            """,
+            """
+            CREATE TABLE nonces (
+                nonce BINARY(16) NOT NULL PRIMARY KEY,
+                expires_at_ms BIGINT NOT NULL,
+                KEY nonces_expiry (expires_at_ms)
+            ) \(tableOptions)
+            """,
+            "CREATE TABLE ledger_head (id TINYINT NOT NULL PRIMARY KEY, position BIGINT NOT NULL) \(tableOptions)",
+            "INSERT INTO ledger_head (id, position) VALUES (1, 0)",
+            "INSERT INTO users (id, username, password_hash, kind, created_at_ms) VALUES (0, 'system', '!', 1, 0)",
+            "INSERT INTO accounts (user_id, balance_cents) VALUES (0, 0)",
+        ]),
+        Migration(version: 2, statements: [
+            "CREATE TABLE deployment (id TINYINT NOT NULL PRIMARY KEY, fingerprint VARBINARY(64) NOT NULL) \(tableOptions)",
+        ]),
+    ]
+}
+#endif
