@@ -14,8 +14,8 @@ import Testing
     /// 50 clients make random transfers among 10 customers for a few seconds, some retried with
     /// the same id. Afterwards money is conserved, nothing is negative, and every acknowledged
     /// transfer is in the ledger exactly once.
-    @Test func fiftyClientsTransferringAtRandomKeepTheLedgerConsistent() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func fiftyClientsTransferringAtRandomKeepTheLedgerConsistent(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         let customers = (0..<10).map { "customer\($0)" }
         let depositCents: Int64 = 100_000

@@ -7,8 +7,8 @@ import NIOCore
 import Testing
 
 @Suite(.serialized) struct EndToEndTests {
-    @Test func registerLoginTransferBalanceAndHistoryOverRealSockets() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func registerLoginTransferBalanceAndHistoryOverRealSockets(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("bob", cents: 0)
 
@@ -35,8 +35,8 @@ import Testing
         }
     }
 
-    @Test func retriedTransferIDNeverDebitsTwice() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func retriedTransferIDNeverDebitsTwice(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 10_000)
         try await server.addCustomer("bob", cents: 0)
@@ -52,8 +52,8 @@ import Testing
         }
     }
 
-    @Test func capturedFrameReplayedOnANewConnectionIsRejected() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func capturedFrameReplayedOnANewConnectionIsRejected(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 10_000)
         try await server.addCustomer("bob", cents: 0)
@@ -73,8 +73,8 @@ import Testing
         #expect(try await server.store.balance(ofUserID: server.store.user(named: Username("alice"))!.id) == 9_000)
     }
 
-    @Test func capturedFramesReplayedAfterARestartAreRejected() async throws {
-        let first = try await TestServer.start()
+    @Test(arguments: TestStore.all) func capturedFramesReplayedAfterARestartAreRejected(store: TestStore) async throws {
+        let first = try await TestServer.start(store)
         try await first.addCustomer("alice", cents: 10_000)
         try await first.addCustomer("bob", cents: 0)
         let frames = try await first.withClient { client in
@@ -85,7 +85,7 @@ import Testing
         }
         await first.stop()
 
-        let restarted = try await TestServer.start(directory: first.directory)
+        let restarted = try await TestServer.start(database: first.database, directory: first.directory)
         defer { Task { await restarted.stop() } }
         for captured in frames {
             let code = try await restarted.withRawSession { session in
@@ -100,8 +100,8 @@ import Testing
         try await restarted.withClient { try await $0.login(username: "alice", password: TestServer.password) }
     }
 
-    @Test func flippedBitInAFrameIsRejectedByTheServer() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func flippedBitInAFrameIsRejectedByTheServer(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 100)
         let code = try await server.withClient { client in
@@ -117,8 +117,8 @@ import Testing
         #expect(code == .authenticationFailed)
     }
 
-    @Test func serverFrameSentBackToTheServerIsRejected() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func serverFrameSentBackToTheServerIsRejected(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         let code = try await server.withRawSession { session in
             try await session.sendBytes(session.hello)
@@ -127,8 +127,8 @@ import Testing
         #expect(code == .authenticationFailed)
     }
 
-    @Test func frameOfSessionAInjectedIntoSessionBIsRejected() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func frameOfSessionAInjectedIntoSessionBIsRejected(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 100)
         try await server.addCustomer("mallory", cents: 100)
@@ -147,8 +147,8 @@ import Testing
         #expect(code == .authenticationFailed)
     }
 
-    @Test func staleTimestampIsRejected() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func staleTimestampIsRejected(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         let message = try await server.withRawSession { session in
             try await session.send(.register(username: "late", password: TestServer.password), timestampMs: WallClock.nowMs() - 121_000)
@@ -158,8 +158,8 @@ import Testing
         #expect(try await server.store.user(named: Username("late")) == nil)
     }
 
-    @Test func clientRejectsATamperedServerAnswer() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func clientRejectsATamperedServerAnswer(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 10_000)
         try await server.addCustomer("bob", cents: 0)
@@ -188,8 +188,8 @@ import Testing
         }
     }
 
-    @Test func amountChangedInTransitIsRejectedAndMovesNoMoney() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func amountChangedInTransitIsRejectedAndMovesNoMoney(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 100_000)
         try await server.addCustomer("bob", cents: 0)
@@ -215,8 +215,8 @@ import Testing
         #expect(try await server.store.balance(ofUserID: bob.id) == 0)
     }
 
-    @Test func unknownUserAndWrongPasswordGetTheSameAnswer() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func unknownUserAndWrongPasswordGetTheSameAnswer(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 0)
         var errors: [IntegraClientError] = []
@@ -232,8 +232,8 @@ import Testing
         #expect(errors.first?.code == ErrorCode.invalidCredentials.rawValue)
     }
 
-    @Test func ledgerRefusalsKeepTheSessionUsable() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func ledgerRefusalsKeepTheSessionUsable(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 1_000)
         try await server.addCustomer("bob", cents: 0)
@@ -257,8 +257,8 @@ import Testing
         }
     }
 
-    @Test func changedPasswordReplacesTheOldOne() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func changedPasswordReplacesTheOldOne(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 0)
         let newPassword = "a brand new password"
@@ -272,8 +272,8 @@ import Testing
         try await server.withClient { try await $0.login(username: "alice", password: newPassword) }
     }
 
-    @Test func garbageOnOneConnectionDoesNotDisturbOthers() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: TestStore.all) func garbageOnOneConnectionDoesNotDisturbOthers(store: TestStore) async throws {
+        let server = try await TestServer.start(store)
         defer { Task { await server.stop() } }
         try await server.addCustomer("alice", cents: 100)
         var garbage = ByteBuffer()

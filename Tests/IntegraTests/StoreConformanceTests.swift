@@ -1,7 +1,11 @@
 import Foundation
 @testable import IntegraLedger
 import IntegraSQLiteStore
+@testable import IntegraServer
 import Testing
+#if MariaDB
+@testable import IntegraMariaDBStore
+#endif
 
 /// A store under test, opened on fresh storage; `reopen` opens the same storage again.
 struct StoreUnderTest: CustomStringConvertible, Sendable {
@@ -13,8 +17,15 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
         return StoreUnderTest(description: "sqlite") { try await SQLiteLedgerStore.open(path: path) }
     }
 
-    /// Every store this build can test.
-    static var all: [@Sendable () -> StoreUnderTest] { [sqlite] }
+    #if MariaDB
+    static func mariadb() -> StoreUnderTest {
+        let location = Result { try TestStore.freshMariaDB() }
+        return StoreUnderTest(description: "mariadb") {
+            try await MariaDBLedgerStore.open(TestStore.configuration(try location.get()), poolSize: 4)
+        }
+    }
+
+    #endif
 }
 
 enum TemporaryDirectory {
@@ -27,9 +38,20 @@ enum TemporaryDirectory {
 
 /// The same behaviour is required of every `LedgerStore`.
 @Suite struct StoreConformanceTests {
-    static let kinds = StoreUnderTest.all.indices.map { $0 }
+    static let kinds = TestStore.all
 
-    static func store(_ kind: Int) -> StoreUnderTest { StoreUnderTest.all[kind]() }
+    static func store(_ kind: TestStore) -> StoreUnderTest {
+        switch kind {
+        case .sqlite:
+            return .sqlite()
+        case .mariadb:
+            #if MariaDB
+            return .mariadb()
+            #else
+            preconditionFailure("MariaDB is not in this build")
+            #endif
+        }
+    }
 
     static func addUser(_ name: String, store: any LedgerStore) async throws -> UserRecord {
         let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: try Username(name), passwordHash: "hash-\(name)"))], nowMs: 1)
@@ -52,7 +74,7 @@ enum TemporaryDirectory {
     }
 
     @Test(arguments: kinds)
-    func usernamesAreUniqueWhateverTheirCase(kind: Int) async throws {
+    func usernamesAreUniqueWhateverTheirCase(kind: TestStore) async throws {
         let store = try await Self.store(kind).open()
         defer { Task { await store.close() } }
         let alice = try await Self.addUser("Alice", store: store)
@@ -64,7 +86,7 @@ enum TemporaryDirectory {
     }
 
     @Test(arguments: kinds)
-    func transfersMoveMoneyAtomicallyAndConserveTheTotal(kind: Int) async throws {
+    func transfersMoveMoneyAtomicallyAndConserveTheTotal(kind: TestStore) async throws {
         let store = try await Self.store(kind).open()
         defer { Task { await store.close() } }
         let alice = try await Self.addUser("alice", store: store)
@@ -86,7 +108,7 @@ enum TemporaryDirectory {
     }
 
     @Test(arguments: kinds)
-    func retriedTransferIDIsAppliedOnceAcrossCommits(kind: Int) async throws {
+    func retriedTransferIDIsAppliedOnceAcrossCommits(kind: TestStore) async throws {
         let store = try await Self.store(kind).open()
         defer { Task { await store.close() } }
         let alice = try await Self.addUser("alice", store: store)
@@ -105,7 +127,7 @@ enum TemporaryDirectory {
     }
 
     @Test(arguments: kinds)
-    func nonceIsAcceptedOnceEvenAfterReopening(kind: Int) async throws {
+    func nonceIsAcceptedOnceEvenAfterReopening(kind: TestStore) async throws {
         let subject = Self.store(kind)
         let store = try await subject.open()
         let first = try await store.commit([WriteRequest(nonce: Self.nonce(1), operation: .recordNonce)], nowMs: 1)
@@ -128,7 +150,7 @@ enum TemporaryDirectory {
     }
 
     @Test(arguments: kinds)
-    func pruningForgetsOnlyExpiredNonces(kind: Int) async throws {
+    func pruningForgetsOnlyExpiredNonces(kind: TestStore) async throws {
         let store = try await Self.store(kind).open()
         defer { Task { await store.close() } }
         _ = try await store.commit([
@@ -141,7 +163,7 @@ enum TemporaryDirectory {
     }
 
     @Test(arguments: kinds)
-    func historyIsNewestFirstAndPaged(kind: Int) async throws {
+    func historyIsNewestFirstAndPaged(kind: TestStore) async throws {
         let store = try await Self.store(kind).open()
         defer { Task { await store.close() } }
         let alice = try await Self.addUser("alice", store: store)
@@ -166,7 +188,17 @@ enum TemporaryDirectory {
     }
 
     @Test(arguments: kinds)
-    func passwordHashChangesAreStored(kind: Int) async throws {
+    func deploymentFingerprintIsBoundOnce(kind: TestStore) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
+        try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
+        await #expect(throws: LedgerError.deploymentMismatch) { try await store.bindDeployment(fingerprint: Array(repeating: 2, count: 32)) }
+        #expect(try await store.schemaVersion() == 2)
+    }
+
+    @Test(arguments: kinds)
+    func passwordHashChangesAreStored(kind: TestStore) async throws {
         let store = try await Self.store(kind).open()
         defer { Task { await store.close() } }
         let alice = try await Self.addUser("alice", store: store)

@@ -20,15 +20,25 @@ final class TestServer: Sendable {
     var address: String { "127.0.0.1:\(self.port)" }
     var store: any LedgerStore { self.deployment.store }
 
-    private init(directory: URL, deployment: IntegraDeployment) {
+    /// The store's location, to restart on the same database.
+    let database: DatabaseLocation?
+
+    private init(directory: URL, database: DatabaseLocation?, deployment: IntegraDeployment) {
         self.directory = directory
+        self.database = database
         self.deployment = deployment
         self.runTask = Task { try await deployment.run() }
     }
 
     /// Starts a server; pass the directory (and port) of a stopped one to restart it.
-    static func start(directory: URL = TemporaryDirectory.make(), port: Int = 0, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static func start(_ store: TestStore = .sqlite, directory: URL = TemporaryDirectory.make(), port: Int = 0, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        try await Self.start(database: try store.freshLocation(), directory: directory, port: port, configure: configure)
+    }
+
+    /// Starts a server on a given database (nil: SQLite in the data directory).
+    static func start(database: DatabaseLocation?, directory: URL = TemporaryDirectory.make(), port: Int = 0, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         var configuration = ServerConfiguration()
+        configuration.database = database
         configuration.host = "127.0.0.1"
         configuration.port = port
         configuration.dataDirectory = directory.path
@@ -38,7 +48,7 @@ final class TestServer: Sendable {
         var logger = Logger(label: "integra.test")
         logger.logLevel = .warning
         let (deployment, _) = try await IntegraDeployment.start(configuration: configuration, logger: logger)
-        return TestServer(directory: directory, deployment: deployment)
+        return TestServer(directory: directory, database: database, deployment: deployment)
     }
 
     func stop() async {

@@ -1,0 +1,179 @@
+#if MariaDB
+import Foundation
+import IntegraClient
+import IntegraLedger
+@testable import IntegraMariaDBStore
+@testable import IntegraProtocol
+@testable import IntegraServer
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Behaviour that only a shared, networked database has: several instances, and the database
+/// going away and coming back.
+@Suite(.serialized) struct MariaDBTests {
+    /// Starts another instance of `first`'s deployment (same keys, same database).
+    static func sibling(of first: TestServer) async throws -> TestServer {
+        let directory = TemporaryDirectory.make()
+        for file in ["client.key", "identity.key", "storage.key"] {
+            try FileManager.default.copyItem(at: first.directory.appendingPathComponent(file), to: directory.appendingPathComponent(file))
+        }
+        return try await TestServer.start(database: first.database, directory: directory)
+    }
+
+    @Test func threeInstancesShareOneLedgerAndRejectEachOthersReplays() async throws {
+        let first = try await TestServer.start(.mariadb)
+        let second = try await Self.sibling(of: first)
+        let third = try await Self.sibling(of: first)
+        let instances = [first, second, third]
+        defer { Task { for instance in instances { await instance.stop() } } }
+        let customers = (0..<6).map { "member\($0)" }
+        for name in customers { try await first.addCustomer(name, cents: 50_000) }
+
+        // A client configured for the first instance works with every instance.
+        for instance in instances {
+            let balance = try await first.withClient(server: instance.address) { client in
+                try await client.login(username: "member0", password: TestServer.password)
+                return try await client.balance()
+            }
+            #expect(balance == "500.00")
+        }
+
+        // A frame captured on one instance is rejected by another.
+        let captured = try await first.withClient { client in
+            try await client.login(username: "member0", password: TestServer.password)
+            _ = try await client.transfer(to: "member1", amount: "1", transferID: "captured")
+            return client.lastSentFrame!
+        }
+        let code = try await second.withRawSession { session in
+            try await session.sendBytes(captured)
+            return try await session.errorCodeThenClose()
+        }
+        #expect(code == .authenticationFailed)
+
+        // Concurrent transfers through all three instances keep the ledger right.
+        let deadline = ContinuousClock.now + .seconds(3)
+        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+            for clientIndex in 0..<24 {
+                let instance = instances[clientIndex % instances.count]
+                let me = customers[clientIndex % customers.count]
+                group.addTask {
+                    try await first.withClient(server: instance.address) { client in
+                        try await client.login(username: me, password: TestServer.password)
+                        var ids: [String] = []
+                        var round = 0
+                        while ContinuousClock.now < deadline {
+                            round += 1
+                            let id = "m\(clientIndex)-\(round)"
+                            let recipient = customers.filter { $0 != me }.randomElement()!
+                            do {
+                                _ = try await client.transfer(to: recipient, amount: Amount.format(cents: Int64.random(in: 1...3_000)), transferID: id)
+                                ids.append("\(me)/\(id)")
+                            } catch let error as IntegraClientError where error.code == ErrorCode.insufficientFunds.rawValue {
+                                continue
+                            }
+                        }
+                        return ids
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append(contentsOf: $1) }
+        }
+        #expect(acknowledged.count > 50)
+        let summary = try await first.store.summary()
+        #expect(summary.customerBalanceCents == 50_000 * Int64(customers.count))
+        #expect(summary.depositedCents == summary.customerBalanceCents)
+        #expect(summary.entries == Int64(customers.count + 1 + acknowledged.count))
+        var seen: [String: Int] = [:]
+        for name in customers {
+            let user = try #require(try await first.store.user(named: Username(name)))
+            #expect(try #require(try await first.store.balance(ofUserID: user.id)) >= 0)
+            var before: Int64? = nil
+            repeat {
+                let page = try await first.store.history(ofUserID: user.id, beforePosition: before, limit: 500)
+                for entry in page where entry.fromUserID == user.id && entry.kind == .transfer {
+                    seen["\(entry.from)/\(entry.transferID)", default: 0] += 1
+                }
+                before = page.count == 500 ? page.last?.position : nil
+            } while before != nil
+        }
+        for id in acknowledged { #expect(seen[id] == 1, "\(id) not in the ledger exactly once") }
+    }
+
+    @Test func anInstanceWithOtherKeysCannotJoinTheDatabase() async throws {
+        let first = try await TestServer.start(.mariadb)
+        defer { Task { await first.stop() } }
+        await #expect(throws: LedgerError.deploymentMismatch) {
+            _ = try await TestServer.start(database: first.database)
+        }
+    }
+
+    @Test func noncesAreSharedBetweenStoreInstances() async throws {
+        let location = try TestStore.freshMariaDB()
+        let one = try await MariaDBLedgerStore.open(TestStore.configuration(location), poolSize: 2)
+        let two = try await MariaDBLedgerStore.open(TestStore.configuration(location), poolSize: 2)
+        defer { Task { await one.close(); await two.close() } }
+        let nonce = NonceRecord(bytes: Array(repeating: 9, count: 16), expiresAtMs: 1_000)
+        #expect(try await one.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
+        #expect(try await two.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
+    }
+
+    @Test func mariaDBGoingAwayGivesRetryableErrorsAndRetriesApplyOnce() async throws {
+        let directory = TemporaryDirectory.make().appendingPathComponent("mariadb").path
+        let port = try await Self.freePort()
+        let url = try Self.mariadbScript("start", directory, "\(port)")
+        defer { _ = try? Self.mariadbScript("stop", directory) }
+        let server = try await TestServer.start(database: try DatabaseLocation.parse(url))
+        defer { Task { await server.stop() } }
+        try await server.addCustomer("alice", cents: 10_000)
+        try await server.addCustomer("bob", cents: 0)
+
+        try await server.withClient { client in
+            try await client.login(username: "alice", password: TestServer.password)
+            _ = try await client.transfer(to: "bob", amount: "10", transferID: "before")
+
+            _ = try Self.mariadbScript("kill", directory)
+            do {
+                _ = try await client.transfer(to: "bob", amount: "20", transferID: "during")
+                Issue.record("a transfer was acknowledged while the database was down")
+            } catch let error as IntegraClientError {
+                #expect(error.isRetryable && error.code == ErrorCode.storeUnavailable.rawValue, "\(error)")
+            }
+
+            _ = try Self.mariadbScript("start", directory, "\(port)")
+            var confirmation: TransferConfirmation?
+            for _ in 0..<50 where confirmation == nil {
+                do {
+                    confirmation = try await client.transfer(to: "bob", amount: "20", transferID: "during")
+                } catch let error as IntegraClientError where error.isRetryable {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            let applied = try #require(confirmation, "the server did not reconnect")
+            let again = try await client.transfer(to: "bob", amount: "20", transferID: "during")
+            #expect(again.isRetry && again.position == applied.position)
+            #expect(try await client.balance() == "70.00")
+        }
+        let summary = try await server.store.summary()
+        #expect(summary.customerBalanceCents == summary.depositedCents)
+        #expect(summary.entries == 3, "one deposit and two transfers")
+    }
+
+    /// Runs scripts/mariadb and returns what it printed. (`system` rather than Foundation's
+    /// `Process`, whose `waitUntilExit` can hang off the main thread on Linux.)
+    static func mariadbScript(_ arguments: String...) throws -> String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let output = TemporaryDirectory.make().appendingPathComponent("out").path
+        let command = ([root.appendingPathComponent("scripts/mariadb").path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        guard system("bash \(command) > '\(output)'") == 0 else { throw TestFailure("scripts/mariadb \(arguments) failed") }
+        return (try String(contentsOfFile: output, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        return port
+    }
+}
+#endif

@@ -1,0 +1,59 @@
+import Foundation
+import IntegraLedger
+@testable import IntegraServer
+#if MariaDB
+@testable import IntegraMariaDBStore
+#endif
+
+/// The stores the suites run against: SQLite always; MariaDB when built with the MariaDB trait,
+/// in which case `INTEGRA_TEST_MARIADB_URL` must point at a running server (scripts/test starts
+/// one). A MariaDB build without it fails rather than skipping.
+enum TestStore: String, CustomStringConvertible, Sendable, CaseIterable {
+    case sqlite
+    case mariadb
+
+    static var all: [TestStore] {
+        #if MariaDB
+        [.sqlite, .mariadb]
+        #else
+        [.sqlite]
+        #endif
+    }
+
+    var description: String { self.rawValue }
+
+    /// A new, empty database for one test (nil: the SQLite file in the data directory).
+    func freshLocation() throws -> DatabaseLocation? {
+        switch self {
+        case .sqlite:
+            return nil
+        case .mariadb:
+            return .mariadb(try Self.freshMariaDB())
+        }
+    }
+
+    static func mariaDBBase() throws -> MariaDBLocation {
+        guard let url = ProcessInfo.processInfo.environment["INTEGRA_TEST_MARIADB_URL"], !url.isEmpty else {
+            throw TestFailure("INTEGRA_TEST_MARIADB_URL is not set: run the MariaDB suite through scripts/test")
+        }
+        guard case .mariadb(let location) = try DatabaseLocation.parse(url) else { throw TestFailure("not a MariaDB URL: \(url)") }
+        return location
+    }
+
+    /// Creates `integra_t<random>` next to the configured database and returns its location.
+    static func freshMariaDB() throws -> MariaDBLocation {
+        var location = try Self.mariaDBBase()
+        location.database = "integra_t" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        #if MariaDB
+        let connection = try MariaDBConnection(Self.configuration(location, database: try Self.mariaDBBase().database))
+        try connection.execute("CREATE DATABASE \(location.database) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        #endif
+        return location
+    }
+
+    #if MariaDB
+    static func configuration(_ location: MariaDBLocation, database: String? = nil) -> MariaDBConfiguration {
+        MariaDBConfiguration(host: location.host, port: location.port, user: location.user, password: location.password, database: database ?? location.database)
+    }
+    #endif
+}
