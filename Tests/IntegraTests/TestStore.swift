@@ -14,10 +14,14 @@ enum TestStore: String, CustomStringConvertible, Sendable, CaseIterable {
 
     static var all: [TestStore] {
         #if MariaDB
-        [.sqlite, .mariadb]
+        let built: [TestStore] = [.sqlite, .mariadb]
         #else
-        [.sqlite]
+        let built: [TestStore] = [.sqlite]
         #endif
+        // INTEGRA_TEST_STORES=sqlite (or mariadb) narrows a local run, e.g. to time one store.
+        guard let only = ProcessInfo.processInfo.environment["INTEGRA_TEST_STORES"], !only.isEmpty else { return built }
+        let wanted = Set(only.split(separator: ",").map(String.init))
+        return built.filter { wanted.contains($0.rawValue) }
     }
 
     var description: String { self.rawValue }
