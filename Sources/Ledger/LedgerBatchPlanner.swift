@@ -63,6 +63,41 @@ public struct LedgerBatchPlanner {
         case deposit(DepositIntent)
     }
 
+    /// What a store must load (and, where it locks, lock) before planning `movements`: the
+    /// accounts of every sender and recipient, in a fixed order, and the idempotency keys.
+    public struct Reads: Sendable {
+        public let usernames: [Username]
+        public let transferKeys: [TransferKey]
+    }
+
+    public static func reads(for movements: [Movement]) -> Reads {
+        var names = Set<Username>()
+        var keys: [TransferKey] = []
+        for movement in movements {
+            switch movement {
+            case .transfer(let intent):
+                names.insert(intent.sender)
+                names.insert(intent.recipient)
+                keys.append(TransferKey(senderID: intent.senderID, transferID: intent.transferID))
+            case .deposit(let intent):
+                names.insert(SystemAccount.username)
+                names.insert(intent.recipient)
+                keys.append(TransferKey(senderID: SystemAccount.userID, transferID: intent.transferID))
+            }
+        }
+        return Reads(usernames: names.sorted { $0.canonical < $1.canonical }, transferKeys: keys)
+    }
+
+    /// Which requests of a batch may be applied: those without a nonce, and the first request
+    /// carrying each nonce that the store had not seen before. The others are replays.
+    public static func admitted(_ requests: [WriteRequest], freshNonces: Set<[UInt8]>) -> [Bool] {
+        var claimed = Set<[UInt8]>()
+        return requests.map { request in
+            guard let nonce = request.nonce else { return true }
+            return freshNonces.contains(nonce.bytes) && claimed.insert(nonce.bytes).inserted
+        }
+    }
+
     private var snapshot: Snapshot
     private var plan = Plan()
     private let nowMs: Int64

@@ -94,15 +94,13 @@ public final class MariaDBLedgerStore: LedgerStore {
             nextPosition = try connection.query("SELECT position FROM ledger_head WHERE id = 1 FOR UPDATE").int64(0, 0) + 1
         }
         let fresh = try Self.recordNonces(requests.compactMap(\.nonce), connection: connection)
-        var claimed = Set<[UInt8]>()
+        let admitted = LedgerBatchPlanner.admitted(requests, freshNonces: fresh)
         var outcomes = [WriteOutcome?](repeating: nil, count: requests.count)
         var movements: [(index: Int, movement: LedgerBatchPlanner.Movement)] = []
         for (index, request) in requests.enumerated() {
-            if let nonce = request.nonce {
-                guard fresh.contains(nonce.bytes), claimed.insert(nonce.bytes).inserted else {
-                    outcomes[index] = .rejected(.replayedNonce)
-                    continue
-                }
+            guard admitted[index] else {
+                outcomes[index] = .rejected(.replayedNonce)
+                continue
             }
             switch request.operation {
             case .recordNonce:
@@ -165,22 +163,9 @@ public final class MariaDBLedgerStore: LedgerStore {
     }
 
     private static func applyMovements(_ movements: [LedgerBatchPlanner.Movement], nextPosition: Int64, nowMs: Int64, connection: MariaDBConnection) throws -> LedgerBatchPlanner.Plan {
-        var names = Set<Username>()
-        var keys: [LedgerBatchPlanner.TransferKey] = []
-        for movement in movements {
-            switch movement {
-            case .transfer(let intent):
-                names.insert(intent.sender)
-                names.insert(intent.recipient)
-                keys.append(.init(senderID: intent.senderID, transferID: intent.transferID))
-            case .deposit(let intent):
-                names.insert(SystemAccount.username)
-                names.insert(intent.recipient)
-                keys.append(.init(senderID: SystemAccount.userID, transferID: intent.transferID))
-            }
-        }
+        let reads = LedgerBatchPlanner.reads(for: movements)
         var accounts: [Username: LedgerBatchPlanner.Account] = [:]
-        for chunk in names.sorted(by: { $0.canonical < $1.canonical }).chunked(Self.rowsPerStatement) {
+        for chunk in reads.usernames.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             let rows = try connection.query(
                 "SELECT u.id, u.username, u.kind, a.balance_cents FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username IN (\(placeholders)) ORDER BY u.id FOR UPDATE",
@@ -193,7 +178,7 @@ public final class MariaDBLedgerStore: LedgerStore {
             }
         }
         var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
-        for chunk in keys.chunked(Self.rowsPerStatement) {
+        for chunk in reads.transferKeys.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
             var parameters: [MariaDBValue] = []
             for key in chunk {

@@ -111,15 +111,13 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     private func apply(_ requests: [WriteRequest], nowMs: Int64) async throws -> [WriteOutcome] {
         let fresh = try await self.recordNonces(requests.compactMap(\.nonce))
-        var claimed = Set<[UInt8]>()
+        let admitted = LedgerBatchPlanner.admitted(requests, freshNonces: fresh)
         var outcomes = [WriteOutcome?](repeating: nil, count: requests.count)
         var movements: [(index: Int, movement: LedgerBatchPlanner.Movement)] = []
         for (index, request) in requests.enumerated() {
-            if let nonce = request.nonce {
-                guard fresh.contains(nonce.bytes), claimed.insert(nonce.bytes).inserted else {
-                    outcomes[index] = .rejected(.replayedNonce)
-                    continue
-                }
+            guard admitted[index] else {
+                outcomes[index] = .rejected(.replayedNonce)
+                continue
             }
             switch request.operation {
             case .recordNonce:
@@ -175,22 +173,9 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 
     private func applyMovements(_ movements: [LedgerBatchPlanner.Movement], nowMs: Int64) async throws -> LedgerBatchPlanner.Plan {
-        var names = Set<Username>()
-        var keys: [LedgerBatchPlanner.TransferKey] = []
-        for movement in movements {
-            switch movement {
-            case .transfer(let intent):
-                names.insert(intent.sender)
-                names.insert(intent.recipient)
-                keys.append(.init(senderID: intent.senderID, transferID: intent.transferID))
-            case .deposit(let intent):
-                names.insert(SystemAccount.username)
-                names.insert(intent.recipient)
-                keys.append(.init(senderID: SystemAccount.userID, transferID: intent.transferID))
-            }
-        }
+        let reads = LedgerBatchPlanner.reads(for: movements)
         var accounts: [Username: LedgerBatchPlanner.Account] = [:]
-        for chunk in Array(names).chunked(Self.rowsPerStatement) {
+        for chunk in reads.usernames.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             let rows = try await self.writer.query(
                 "SELECT u.id, u.username, u.kind, a.balance_cents FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username IN (\(placeholders))",
@@ -203,7 +188,7 @@ public final class SQLiteLedgerStore: LedgerStore {
             }
         }
         var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
-        for chunk in keys.chunked(Self.rowsPerStatement) {
+        for chunk in reads.transferKeys.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
             var binds: [SQLiteData] = []
             for key in chunk {
