@@ -39,7 +39,9 @@ let package = Package(
         // Domain types, ledger rules and the store interface. No I/O.
         .target(
             name: "IntegraLedger",
-            dependencies: [],
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Sources/Ledger",
             swiftSettings: swiftSettings
         ),
@@ -111,6 +113,7 @@ let package = Package(
                 "IntegraProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Executables/integra-server",
             swiftSettings: swiftSettings

@@ -39,18 +39,23 @@ public struct LedgerBatchPlanner {
         public var existingEntries: [TransferKey: LedgerEntry]
         /// The position the next entry gets.
         public var nextPosition: Int64
+        /// The chain hash of the last committed entry (`LedgerSeal.genesisHash` for none).
+        public var headHash: [UInt8]
 
-        public init(accountsByName: [Username: Account], existingEntries: [TransferKey: LedgerEntry], nextPosition: Int64) {
-            precondition(nextPosition >= 1)
+        public init(accountsByName: [Username: Account], existingEntries: [TransferKey: LedgerEntry], nextPosition: Int64, headHash: [UInt8] = LedgerSeal.genesisHash) {
+            precondition(nextPosition >= 1 && headHash.count == 32)
             self.accountsByName = accountsByName
             self.existingEntries = existingEntries
             self.nextPosition = nextPosition
+            self.headHash = headHash
         }
     }
 
     /// What the store must write: new entries in position order and the new balances.
     public struct Plan: Sendable {
         public var newEntries: [LedgerEntry] = []
+        /// The chain hash of each new entry, aligned with `newEntries`; the last one is the new head.
+        public var chainHashes: [[UInt8]] = []
         /// The final balance of every account the batch changed, by user id.
         public var changedBalances: [Int64: Int64] = [:]
         /// One outcome per planned request, in the order given.
@@ -158,8 +163,10 @@ public struct LedgerBatchPlanner {
             amount: amount, fromBalanceAfterCents: newSenderBalance, toBalanceAfterCents: newRecipientBalance,
             createdAtMs: self.nowMs)
         self.snapshot.nextPosition += 1
+        self.snapshot.headHash = LedgerSeal.chainHash(previous: self.snapshot.headHash, entry: entry)
         self.snapshot.existingEntries[key] = entry
         self.plan.newEntries.append(entry)
+        self.plan.chainHashes.append(self.snapshot.headHash)
         return .transferred(TransferReceipt(entry: entry, isRetry: false))
     }
 }

@@ -23,6 +23,15 @@ public protocol LedgerStore: Sendable {
     /// Totals over the whole ledger.
     func summary() async throws(LedgerError) -> LedgerSummary
 
+    /// Entries with their seals, in position order, strictly after `afterPosition`.
+    func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry]
+
+    /// Every account row with its seal.
+    func sealedAccounts() async throws(LedgerError) -> [SealedAccount]
+
+    /// Every user row (the system account included) with its seal.
+    func sealedUsers() async throws(LedgerError) -> [SealedUser]
+
     /// The schema version the store is at (the same numbers for every store).
     func schemaVersion() async throws(LedgerError) -> Int64
 

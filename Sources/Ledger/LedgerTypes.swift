@@ -3,11 +3,15 @@ public struct UserRecord: Hashable, Sendable {
     public let id: Int64
     public let username: Username
     public let passwordHash: String
+    /// Whether the row's MAC is right. A row changed outside Integra (a swapped password hash)
+    /// must never let anyone log in.
+    public let sealIntact: Bool
 
-    public init(id: Int64, username: Username, passwordHash: String) {
+    public init(id: Int64, username: Username, passwordHash: String, sealIntact: Bool = true) {
         self.id = id
         self.username = username
         self.passwordHash = passwordHash
+        self.sealIntact = sealIntact
     }
 }
 

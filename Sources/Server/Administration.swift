@@ -9,16 +9,28 @@ import IntegraProtocol
 /// Operator actions that run beside (or without) a running server: opening the store,
 /// adding users and depositing money from the system account.
 public enum Administration {
-    /// Opens the configured store, creating and migrating it if needed.
-    public static func openStore(_ configuration: ServerConfiguration) async throws -> any LedgerStore {
+    /// Opens the configured store, creating and migrating it if needed, sealing rows with the
+    /// deployment's storage key, and checks that the store belongs to this deployment.
+    public static func openStore(_ configuration: ServerConfiguration, keys: DeploymentKeys) async throws -> any LedgerStore {
+        let store = try await Self.openUnbound(configuration, seal: LedgerSeal(storageKey: keys.storageKey))
+        do {
+            try await store.bindDeployment(fingerprint: keys.fingerprint)
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
+    private static func openUnbound(_ configuration: ServerConfiguration, seal: LedgerSeal) async throws -> any LedgerStore {
         switch configuration.database ?? .sqlite(path: "\(configuration.dataDirectory)/integra.sqlite") {
         case .sqlite(let path):
-            return try await SQLiteLedgerStore.open(path: path)
+            return try await SQLiteLedgerStore.open(path: path, seal: seal)
         case .mariadb(let location):
             #if MariaDB
             var mariadb = MariaDBConfiguration(host: location.host, port: location.port, user: location.user, password: location.password, database: location.database)
             mariadb.connectTimeoutSeconds = 3
-            return try await MariaDBLedgerStore.open(mariadb, poolSize: configuration.databaseConnections)
+            return try await MariaDBLedgerStore.open(mariadb, seal: seal, poolSize: configuration.databaseConnections)
             #else
             throw ConfigurationError("this build has no MariaDB store; build with `swift build --traits MariaDB`")
             #endif

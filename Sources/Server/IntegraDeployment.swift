@@ -42,13 +42,7 @@ public final class IntegraDeployment: Sendable {
         Self.raiseOpenFileLimit(toAtLeast: configuration.maximumConnections + 256, logger: logger)
         let (keys, created) = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
         if created { logger.notice("generated new deployment keys", metadata: ["directory": "\(configuration.dataDirectory)"]) }
-        let store = try await Administration.openStore(configuration)
-        do {
-            try await store.bindDeployment(fingerprint: keys.fingerprint)
-        } catch {
-            await store.close()
-            throw error
-        }
+        let store = try await Administration.openStore(configuration, keys: keys)
         let hasher = PasswordHasher(
             cost: configuration.bcryptCost, threads: configuration.passwordHashingThreads,
             maximumPending: configuration.maximumPendingPasswordJobs)

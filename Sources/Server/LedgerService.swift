@@ -82,6 +82,12 @@ public final class LedgerService: Sendable {
         let username = try? Username(name)
         var user: UserRecord? = nil
         if let username { user = try await self.store.user(named: username) }
+        if let tampered = user, !tampered.sealIntact {
+            // The row was changed outside Integra (for example a swapped password hash): refuse,
+            // with the same answer and the same bcrypt work as a wrong password, and raise an alarm.
+            self.logger.critical("ALARM: user row fails its integrity check; login refused", metadata: ["user": "\(tampered.username)", "id": "\(tampered.id)"])
+            user = nil
+        }
         let plausible = self.configuration.passwordPolicy.isPlausible(password)
         // Unknown names, impossible passwords and wrong passwords all cost one bcrypt verify
         // and get the same answer.

@@ -110,8 +110,8 @@ import Testing
 
     @Test func noncesAreSharedBetweenStoreInstances() async throws {
         let location = try TestStore.freshMariaDB()
-        let one = try await MariaDBLedgerStore.open(TestStore.configuration(location), poolSize: 2)
-        let two = try await MariaDBLedgerStore.open(TestStore.configuration(location), poolSize: 2)
+        let one = try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)
+        let two = try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)
         defer { Task { await one.close(); await two.close() } }
         let nonce = NonceRecord(bytes: Array(repeating: 9, count: 16), expiresAtMs: 1_000)
         #expect(try await one.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])

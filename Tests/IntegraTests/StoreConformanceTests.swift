@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 @testable import IntegraLedger
 import IntegraSQLiteStore
@@ -14,19 +15,22 @@ struct StoreUnderTest: CustomStringConvertible, Sendable {
 
     static func sqlite() -> StoreUnderTest {
         let path = TemporaryDirectory.make().path + "/ledger.sqlite"
-        return StoreUnderTest(description: "sqlite") { try await SQLiteLedgerStore.open(path: path) }
+        return StoreUnderTest(description: "sqlite") { try await SQLiteLedgerStore.open(path: path, seal: testSeal) }
     }
 
     #if MariaDB
     static func mariadb() -> StoreUnderTest {
         let location = Result { try TestStore.freshMariaDB() }
         return StoreUnderTest(description: "mariadb") {
-            try await MariaDBLedgerStore.open(TestStore.configuration(try location.get()), poolSize: 4)
+            try await MariaDBLedgerStore.open(TestStore.configuration(try location.get()), seal: testSeal, poolSize: 4)
         }
     }
 
     #endif
 }
+
+/// The row seal the store tests use.
+let testSeal = LedgerSeal(storageKey: SymmetricKey(data: Array(repeating: UInt8(5), count: 32)))
 
 enum TemporaryDirectory {
     static func make() -> URL {
@@ -194,7 +198,7 @@ enum TemporaryDirectory {
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         await #expect(throws: LedgerError.deploymentMismatch) { try await store.bindDeployment(fingerprint: Array(repeating: 2, count: 32)) }
-        #expect(try await store.schemaVersion() == 2)
+        #expect(try await store.schemaVersion() == 3)
     }
 
     @Test(arguments: kinds)
@@ -215,9 +219,9 @@ enum TemporaryDirectory {
     }
 
     @Test func schemaIsMigratedToTheLatestVersion() async throws {
-        let store = try await SQLiteLedgerStore.open(path: TemporaryDirectory.make().path + "/s.sqlite")
+        let store = try await SQLiteLedgerStore.open(path: TemporaryDirectory.make().path + "/s.sqlite", seal: testSeal)
         defer { Task { await store.close() } }
-        #expect(try await store.schemaVersion() == 2)
+        #expect(try await store.schemaVersion() == 3)
     }
 }
 
@@ -259,6 +263,9 @@ final class CountingStore: LedgerStore {
     func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int { try await self.base.pruneNonces(expiredBeforeMs: expiredBeforeMs) }
     func summary() async throws(LedgerError) -> LedgerSummary { try await self.base.summary() }
     func schemaVersion() async throws(LedgerError) -> Int64 { try await self.base.schemaVersion() }
+    func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry] { try await self.base.sealedEntries(afterPosition: afterPosition, limit: limit) }
+    func sealedAccounts() async throws(LedgerError) -> [SealedAccount] { try await self.base.sealedAccounts() }
+    func sealedUsers() async throws(LedgerError) -> [SealedUser] { try await self.base.sealedUsers() }
     func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError) { try await self.base.bindDeployment(fingerprint: fingerprint) }
     func close() async { await self.base.close() }
 }

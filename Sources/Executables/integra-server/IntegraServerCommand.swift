@@ -4,6 +4,7 @@ import Foundation
 import IntegraLedger
 import IntegraProtocol
 import IntegraServer
+import Crypto
 import Logging
 
 @main
@@ -11,7 +12,7 @@ struct IntegraServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integra-server",
         abstract: "Integra: integrity-checked transfers between customer accounts.",
-        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self],
+        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self, Verify.self],
         defaultSubcommand: Run.self)
 }
 
@@ -202,9 +203,52 @@ struct Migrate: AsyncParsableCommand {
     }
 }
 
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the ledger's integrity: hash chain, row seals, and balances against entries.",
+        discussion: "Prints each violation with its kind and place and exits 1 if there is any.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(name: .long, help: "Entries read per page.")
+    var pageSize = 20_000
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        try CommandFailure.wrap { try self.store.apply(to: &configuration) }
+        let keys = try CommandFailure.wrap { try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory).keys }
+        let started = ContinuousClock.now
+        let verifier = try await withStore(configuration) { store in
+            var verifier = LedgerVerifier(seal: LedgerSeal(storageKey: keys.storageKey))
+            var after: Int64 = 0
+            while true {
+                let page = try await store.sealedEntries(afterPosition: after, limit: max(1, self.pageSize))
+                verifier.check(page)
+                guard let last = page.last else { break }
+                after = last.entry.position
+                if verifier.entriesChecked % 200_000 < Int64(page.count) {
+                    FileHandle.standardError.write(Data("verify: \(verifier.entriesChecked) entries checked\n".utf8))
+                }
+            }
+            verifier.check(accounts: try await store.sealedAccounts())
+            verifier.check(users: try await store.sealedUsers())
+            return verifier
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        for violation in verifier.violations { print(violation) }
+        let rate = seconds > 0 ? Int(Double(verifier.entriesChecked) / seconds) : 0
+        print("verify: \(verifier.entriesChecked) entries, \(verifier.violations.count) violations, \(String(format: "%.2f", seconds)) s (\(rate) entries/s)")
+        if !verifier.violations.isEmpty { throw ExitCode(1) }
+    }
+}
+
 /// Opens the configured store, runs `body`, and closes the store whatever happens.
 func withStore<T>(_ configuration: ServerConfiguration, _ body: (any LedgerStore) async throws -> T) async throws -> T {
-    let store = try await CommandFailure.wrap { try await Administration.openStore(configuration) }
+    let store = try await CommandFailure.wrap {
+        let keys = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory).keys
+        return try await Administration.openStore(configuration, keys: keys)
+    }
     do {
         let result = try await body(store)
         await store.close()

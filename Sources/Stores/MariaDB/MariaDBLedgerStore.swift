@@ -14,20 +14,22 @@ public import Logging
 /// Deadlocks and lock-wait timeouts are retried a bounded number of times.
 public final class MariaDBLedgerStore: LedgerStore {
     private let pool: MariaDBConnectionPool
+    private let seal: LedgerSeal
     private let logger: Logger
     private static let rowsPerStatement = 100
     private static let maximumAttempts = 5
 
-    private init(pool: MariaDBConnectionPool, logger: Logger) {
+    private init(pool: MariaDBConnectionPool, seal: LedgerSeal, logger: Logger) {
+        self.seal = seal
         self.pool = pool
         self.logger = logger
     }
 
     /// Connects and brings the schema up to date (serialised across instances by a named lock).
-    public static func open(_ configuration: MariaDBConfiguration, poolSize: Int = 8, logger: Logger = Logger(label: "integra.mariadb")) async throws(LedgerError) -> MariaDBLedgerStore {
-        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), logger: logger)
+    public static func open(_ configuration: MariaDBConfiguration, seal: LedgerSeal, poolSize: Int = 8, logger: Logger = Logger(label: "integra.mariadb")) async throws(LedgerError) -> MariaDBLedgerStore {
+        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal, logger: logger)
         do {
-            try await store.run { connection in try Self.migrate(connection) }
+            try await store.run { connection in try Self.migrate(connection, seal: seal) }
         } catch {
             await store.close()
             throw error
@@ -42,7 +44,7 @@ public final class MariaDBLedgerStore: LedgerStore {
         }
     }
 
-    private static func migrate(_ connection: MariaDBConnection) throws(MariaDBError) {
+    private static func migrate(_ connection: MariaDBConnection, seal: LedgerSeal) throws {
         guard try connection.query("SELECT GET_LOCK('integra_migrations', 60)").int64(0, 0) == 1 else {
             throw MariaDBError(number: 0, message: "could not take the migration lock")
         }
@@ -54,8 +56,34 @@ public final class MariaDBLedgerStore: LedgerStore {
             for statement in migration.statements {
                 try connection.execute(statement)
             }
+            if migration.version == 3 { try Self.sealExistingRows(connection, seal: seal) }
             try connection.query("INSERT INTO schema_version (version) VALUES (?)", [.int(migration.version)])
         }
+    }
+
+    /// Seals rows written before the schema had seals: users, accounts, and the entries' chain.
+    private static func sealExistingRows(_ connection: MariaDBConnection, seal: LedgerSeal) throws {
+        let users = try connection.query("SELECT id, username, password_hash FROM users")
+        for row in users.rows.indices {
+            let id = try users.int64(row, 0)
+            let mac = seal.userMAC(userID: id, username: try users.text(row, 1), passwordHash: try users.text(row, 2))
+            try connection.query("UPDATE users SET mac = ? WHERE id = ?", [.bytes(mac), .int(id)])
+        }
+        let accounts = try connection.query("SELECT user_id, balance_cents FROM accounts")
+        for row in accounts.rows.indices {
+            let id = try accounts.int64(row, 0)
+            try connection.query("UPDATE accounts SET mac = ? WHERE user_id = ?", [.bytes(seal.accountMAC(userID: id, balanceCents: try accounts.int64(row, 1))), .int(id)])
+        }
+        var previous = LedgerSeal.genesisHash
+        let entries = try connection.query(Self.entrySelect + " ORDER BY e.position")
+        for row in entries.rows.indices {
+            let entry = try Self.entry(entries, row)
+            previous = LedgerSeal.chainHash(previous: previous, entry: entry)
+            try connection.query(
+                "UPDATE entries SET chain_hash = ?, mac = ? WHERE position = ?",
+                [.bytes(previous), .bytes(seal.entryMAC(position: entry.position, chainHash: previous)), .int(entry.position)])
+        }
+        try connection.query("UPDATE ledger_head SET chain_hash = ? WHERE id = 1", [.bytes(previous)])
     }
 
     public func close() async {
@@ -70,7 +98,7 @@ public final class MariaDBLedgerStore: LedgerStore {
             while true {
                 do {
                     try connection.execute("START TRANSACTION")
-                    let outcomes = try Self.apply(requests, nowMs: nowMs, connection: connection)
+                    let outcomes = try Self.apply(requests, nowMs: nowMs, seal: self.seal, connection: connection)
                     try connection.execute("COMMIT")
                     return outcomes
                 } catch let error as MariaDBError where error.isTransient && attempt < Self.maximumAttempts {
@@ -86,12 +114,14 @@ public final class MariaDBLedgerStore: LedgerStore {
         }
     }
 
-    private static func apply(_ requests: [WriteRequest], nowMs: Int64, connection: MariaDBConnection) throws -> [WriteOutcome] {
+    private static func apply(_ requests: [WriteRequest], nowMs: Int64, seal: LedgerSeal, connection: MariaDBConnection) throws -> [WriteOutcome] {
         let movesMoney = requests.contains { $0.operation.movesMoney }
         // Lock the ledger head first: every money movement, on any instance, queues here.
-        var nextPosition: Int64 = 0
+        var head: (nextPosition: Int64, hash: [UInt8]) = (0, LedgerSeal.genesisHash)
         if movesMoney {
-            nextPosition = try connection.query("SELECT position FROM ledger_head WHERE id = 1 FOR UPDATE").int64(0, 0) + 1
+            let rows = try connection.query("SELECT position, chain_hash FROM ledger_head WHERE id = 1 FOR UPDATE")
+            head = (try rows.int64(0, 0) + 1, rows.rows.first?[1] ?? LedgerSeal.genesisHash)
+            guard head.hash.count == 32 else { throw MariaDBError(number: 0, message: "ledger head hash is damaged") }
         }
         let fresh = try Self.recordNonces(requests.compactMap(\.nonce), connection: connection)
         let admitted = LedgerBatchPlanner.admitted(requests, freshNonces: fresh)
@@ -106,9 +136,15 @@ public final class MariaDBLedgerStore: LedgerStore {
             case .recordNonce:
                 outcomes[index] = .nonceRecorded
             case .createUser(let username, let passwordHash):
-                outcomes[index] = try Self.createUser(username, passwordHash: passwordHash, nowMs: nowMs, connection: connection)
+                outcomes[index] = try Self.createUser(username, passwordHash: passwordHash, nowMs: nowMs, seal: seal, connection: connection)
             case .changePassword(let userID, let passwordHash):
-                try connection.query("UPDATE users SET password_hash = ? WHERE id = ? AND kind = 0", [.text(passwordHash), .int(userID)])
+                let names = try connection.query("SELECT username FROM users WHERE id = ? AND kind = 0", [.int(userID)])
+                guard !names.rows.isEmpty else {
+                    outcomes[index] = .rejected(.unknownUser)
+                    continue
+                }
+                let mac = seal.userMAC(userID: userID, username: try names.text(0, 0), passwordHash: passwordHash)
+                try connection.query("UPDATE users SET password_hash = ?, mac = ? WHERE id = ?", [.text(passwordHash), .bytes(mac), .int(userID)])
                 outcomes[index] = .passwordChanged
             case .transfer(let intent):
                 movements.append((index, .transfer(intent)))
@@ -117,7 +153,7 @@ public final class MariaDBLedgerStore: LedgerStore {
             }
         }
         if !movements.isEmpty {
-            let plan = try Self.applyMovements(movements.map(\.movement), nextPosition: nextPosition, nowMs: nowMs, connection: connection)
+            let plan = try Self.applyMovements(movements.map(\.movement), head: head, nowMs: nowMs, seal: seal, connection: connection)
             for (item, outcome) in zip(movements, plan.outcomes) {
                 outcomes[item.index] = outcome
             }
@@ -150,7 +186,7 @@ public final class MariaDBLedgerStore: LedgerStore {
         return fresh
     }
 
-    private static func createUser(_ username: Username, passwordHash: String, nowMs: Int64, connection: MariaDBConnection) throws(MariaDBError) -> WriteOutcome {
+    private static func createUser(_ username: Username, passwordHash: String, nowMs: Int64, seal: LedgerSeal, connection: MariaDBConnection) throws(MariaDBError) -> WriteOutcome {
         let parameters: [MariaDBValue] = [.text(username.canonical), .text(passwordHash), .int(nowMs)]
         guard let inserted = try connection.insertUnlessDuplicate(
             "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?, ?, 0, ?)", parameters)
@@ -158,11 +194,12 @@ public final class MariaDBLedgerStore: LedgerStore {
             return .rejected(.usernameTaken)
         }
         let id = Int64(inserted.insertID)
-        try connection.query("INSERT INTO accounts (user_id, balance_cents) VALUES (?, 0)", [.int(id)])
+        try connection.query("UPDATE users SET mac = ? WHERE id = ?", [.bytes(seal.userMAC(userID: id, username: username.canonical, passwordHash: passwordHash)), .int(id)])
+        try connection.query("INSERT INTO accounts (user_id, balance_cents, mac) VALUES (?, 0, ?)", [.int(id), .bytes(seal.accountMAC(userID: id, balanceCents: 0))])
         return .userCreated(UserRecord(id: id, username: username, passwordHash: passwordHash))
     }
 
-    private static func applyMovements(_ movements: [LedgerBatchPlanner.Movement], nextPosition: Int64, nowMs: Int64, connection: MariaDBConnection) throws -> LedgerBatchPlanner.Plan {
+    private static func applyMovements(_ movements: [LedgerBatchPlanner.Movement], head: (nextPosition: Int64, hash: [UInt8]), nowMs: Int64, seal: LedgerSeal, connection: MariaDBConnection) throws -> LedgerBatchPlanner.Plan {
         let reads = LedgerBatchPlanner.reads(for: movements)
         var accounts: [Username: LedgerBatchPlanner.Account] = [:]
         for chunk in reads.usernames.chunked(Self.rowsPerStatement) {
@@ -192,41 +229,45 @@ public final class MariaDBLedgerStore: LedgerStore {
             }
         }
         let plan = LedgerBatchPlanner.plan(
-            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition), nowMs: nowMs)
-        try Self.write(plan, connection: connection)
+            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: head.nextPosition, headHash: head.hash), nowMs: nowMs)
+        try Self.write(plan, seal: seal, connection: connection)
         return plan
     }
 
-    private static func write(_ plan: LedgerBatchPlanner.Plan, connection: MariaDBConnection) throws {
-        for chunk in plan.newEntries.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+    private static func write(_ plan: LedgerBatchPlanner.Plan, seal: LedgerSeal, connection: MariaDBConnection) throws {
+        let sealed = Array(zip(plan.newEntries, plan.chainHashes))
+        for chunk in sealed.chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
             var parameters: [MariaDBValue] = []
-            parameters.reserveCapacity(chunk.count * 9)
-            for entry in chunk {
+            parameters.reserveCapacity(chunk.count * 11)
+            for (entry, chainHash) in chunk {
                 let row: [MariaDBValue] = [
                     MariaDBValue.int(entry.position), MariaDBValue.int(entry.kind.rawValue), MariaDBValue.text(entry.transferID.value),
                     MariaDBValue.int(entry.fromUserID), MariaDBValue.int(entry.toUserID), MariaDBValue.int(entry.amount.cents),
                     MariaDBValue.int(entry.fromBalanceAfterCents), MariaDBValue.int(entry.toBalanceAfterCents), MariaDBValue.int(entry.createdAtMs),
                 ]
                 parameters.append(contentsOf: row)
+                parameters.append(MariaDBValue.bytes(chainHash))
+                parameters.append(MariaDBValue.bytes(seal.entryMAC(position: entry.position, chainHash: chainHash)))
             }
             try connection.query(
-                "INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms) VALUES \(placeholders)",
+                "INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms, chain_hash, mac) VALUES \(placeholders)",
                 parameters)
         }
         for chunk in plan.changedBalances.sorted(by: { $0.key < $1.key }).chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            let placeholders = Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")
             var parameters: [MariaDBValue] = []
             for (userID, balance) in chunk {
                 parameters.append(.int(userID))
                 parameters.append(.int(balance))
+                parameters.append(.bytes(seal.accountMAC(userID: userID, balanceCents: balance)))
             }
             try connection.query(
-                "INSERT INTO accounts (user_id, balance_cents) VALUES \(placeholders) ON DUPLICATE KEY UPDATE balance_cents = VALUES(balance_cents)",
+                "INSERT INTO accounts (user_id, balance_cents, mac) VALUES \(placeholders) ON DUPLICATE KEY UPDATE balance_cents = VALUES(balance_cents), mac = VALUES(mac)",
                 parameters)
         }
-        if let last = plan.newEntries.last {
-            try connection.query("UPDATE ledger_head SET position = ? WHERE id = 1", [.int(last.position)])
+        if let last = plan.newEntries.last, let hash = plan.chainHashes.last {
+            try connection.query("UPDATE ledger_head SET position = ?, chain_hash = ? WHERE id = 1", [.int(last.position), .bytes(hash)])
         }
     }
 
@@ -253,9 +294,13 @@ public final class MariaDBLedgerStore: LedgerStore {
 
     public func user(named username: Username) async throws(LedgerError) -> UserRecord? {
         try await self.run { connection in
-            let rows = try connection.query("SELECT id, username, password_hash FROM users WHERE username = ? AND kind = 0", [.text(username.canonical)])
+            let rows = try connection.query("SELECT id, username, password_hash, mac FROM users WHERE username = ? AND kind = 0", [.text(username.canonical)])
             guard !rows.rows.isEmpty else { return nil }
-            return UserRecord(id: try rows.int64(0, 0), username: Username(trustedCanonical: try rows.text(0, 1)), passwordHash: try rows.text(0, 2))
+            let id = try rows.int64(0, 0)
+            let name = try rows.text(0, 1)
+            let hash = try rows.text(0, 2)
+            let intact = self.seal.isValid(rows.rows[0][3], expected: self.seal.userMAC(userID: id, username: name, passwordHash: hash))
+            return UserRecord(id: id, username: Username(trustedCanonical: name), passwordHash: hash, sealIntact: intact)
         }
     }
 
@@ -315,6 +360,36 @@ public final class MariaDBLedgerStore: LedgerStore {
             return LedgerSummary(
                 customerBalanceCents: try rows.int64(0, 0), depositedCents: try rows.int64(0, 1),
                 systemBalanceCents: try rows.int64(0, 2), customers: try rows.int64(0, 3), entries: try rows.int64(0, 4))
+        }
+    }
+
+    public func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry] {
+        try await self.run { connection in
+            let rows = try connection.query(
+                Self.entrySelect.replacingOccurrences(of: "fu.username, tu.username", with: "fu.username, tu.username, e.chain_hash, e.mac")
+                    + " WHERE e.position > ? ORDER BY e.position LIMIT ?",
+                [.int(afterPosition), .int(Int64(limit))])
+            return try rows.rows.indices.map { row in
+                SealedEntry(entry: try Self.entry(rows, row), chainHash: rows.rows[row][11], mac: rows.rows[row][12])
+            }
+        }
+    }
+
+    public func sealedAccounts() async throws(LedgerError) -> [SealedAccount] {
+        try await self.run { connection in
+            let rows = try connection.query("SELECT a.user_id, u.username, a.balance_cents, a.mac FROM accounts a JOIN users u ON u.id = a.user_id ORDER BY a.user_id")
+            return try rows.rows.indices.map { row in
+                SealedAccount(userID: try rows.int64(row, 0), username: try rows.text(row, 1), balanceCents: try rows.int64(row, 2), mac: rows.rows[row][3])
+            }
+        }
+    }
+
+    public func sealedUsers() async throws(LedgerError) -> [SealedUser] {
+        try await self.run { connection in
+            let rows = try connection.query("SELECT id, username, password_hash, mac FROM users ORDER BY id")
+            return try rows.rows.indices.map { row in
+                SealedUser(id: try rows.int64(row, 0), username: try rows.text(row, 1), passwordHash: try rows.text(row, 2), mac: rows.rows[row][3])
+            }
         }
     }
 

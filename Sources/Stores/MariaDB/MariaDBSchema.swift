@@ -62,6 +62,13 @@ enum MariaDBSchema {
         Migration(version: 2, statements: [
             "CREATE TABLE deployment (id TINYINT NOT NULL PRIMARY KEY, fingerprint VARBINARY(64) NOT NULL) \(tableOptions)",
         ]),
+        // Tamper evidence: row MACs and the entries' hash chain (sealed by the store after this).
+        Migration(version: 3, statements: [
+            "ALTER TABLE users ADD COLUMN mac VARBINARY(32) NULL",
+            "ALTER TABLE accounts ADD COLUMN mac VARBINARY(32) NULL",
+            "ALTER TABLE entries ADD COLUMN chain_hash VARBINARY(32) NULL, ADD COLUMN mac VARBINARY(32) NULL",
+            "ALTER TABLE ledger_head ADD COLUMN chain_hash VARBINARY(32) NULL",
+        ]),
     ]
 }
 #endif

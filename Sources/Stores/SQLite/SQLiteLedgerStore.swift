@@ -14,18 +14,20 @@ public final class SQLiteLedgerStore: LedgerStore {
     private let writer: SQLiteConnection
     private let reader: SQLiteConnection
     private let threadPool: NIOThreadPool
+    private let seal: LedgerSeal
     private let commitInFlight = Mutex(false)
     /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
     private static let rowsPerStatement = 100
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPool: NIOThreadPool) {
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPool: NIOThreadPool, seal: LedgerSeal) {
+        self.seal = seal
         self.writer = writer
         self.reader = reader
         self.threadPool = threadPool
     }
 
     /// Opens (creating if needed) the database file and brings its schema up to date.
-    public static func open(path: String, logger: Logger = Logger(label: "integra.sqlite")) async throws(LedgerError) -> SQLiteLedgerStore {
+    public static func open(path: String, seal: LedgerSeal, logger: Logger = Logger(label: "integra.sqlite")) async throws(LedgerError) -> SQLiteLedgerStore {
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
@@ -40,7 +42,7 @@ public final class SQLiteLedgerStore: LedgerStore {
             for connection in [writer, reader] {
                 _ = try await connection.query("PRAGMA synchronous = FULL")
             }
-            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPool: threadPool)
+            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPool: threadPool, seal: seal)
             try await store.migrate()
             return store
         } catch let error as LedgerError {
@@ -72,6 +74,7 @@ public final class SQLiteLedgerStore: LedgerStore {
                     for statement in migration.statements {
                         _ = try await self.writer.query(statement)
                     }
+                    if migration.version == 3 { try await self.sealExistingRows() }
                     _ = try await self.writer.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int(migration.version))])
                 }
                 _ = try await self.writer.query("COMMIT")
@@ -79,6 +82,29 @@ public final class SQLiteLedgerStore: LedgerStore {
                 _ = try? await self.writer.query("ROLLBACK")
                 throw error
             }
+        }
+    }
+
+    /// Seals rows written before the schema had seals: users, accounts, and the entries' chain.
+    private func sealExistingRows() async throws {
+        for row in try await self.writer.query("SELECT id, username, password_hash FROM users") {
+            let id = try row.int64("id")
+            let mac = self.seal.userMAC(userID: id, username: try row.text("username"), passwordHash: try row.text("password_hash"))
+            _ = try await self.writer.query("UPDATE users SET mac = ? WHERE id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
+        }
+        for row in try await self.writer.query("SELECT user_id, balance_cents FROM accounts") {
+            let id = try row.int64("user_id")
+            let mac = self.seal.accountMAC(userID: id, balanceCents: try row.int64("balance_cents"))
+            _ = try await self.writer.query("UPDATE accounts SET mac = ? WHERE user_id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
+        }
+        var previous = LedgerSeal.genesisHash
+        for row in try await self.writer.query(Self.entrySelect + " ORDER BY e.position") {
+            let entry = try Self.entry(from: row)
+            previous = LedgerSeal.chainHash(previous: previous, entry: entry)
+            let mac = self.seal.entryMAC(position: entry.position, chainHash: previous)
+            _ = try await self.writer.query(
+                "UPDATE entries SET chain_hash = ?, mac = ? WHERE position = ?",
+                [.blob(ByteBuffer(bytes: previous)), .blob(ByteBuffer(bytes: mac)), .integer(Int(entry.position))])
         }
     }
 
@@ -125,9 +151,15 @@ public final class SQLiteLedgerStore: LedgerStore {
             case .createUser(let username, let passwordHash):
                 outcomes[index] = try await self.createUser(username, passwordHash: passwordHash, nowMs: nowMs)
             case .changePassword(let userID, let passwordHash):
+                let names = try await self.writer.query("SELECT username FROM users WHERE id = ? AND kind = 0", [.integer(Int(userID))])
+                guard let name = try names.first?.text("username") else {
+                    outcomes[index] = .rejected(.unknownUser)
+                    continue
+                }
+                let mac = self.seal.userMAC(userID: userID, username: name, passwordHash: passwordHash)
                 _ = try await self.writer.query(
-                    "UPDATE users SET password_hash = ? WHERE id = ? AND kind = 0",
-                    [.text(passwordHash), .integer(Int(userID))])
+                    "UPDATE users SET password_hash = ?, mac = ? WHERE id = ?",
+                    [.text(passwordHash), .blob(ByteBuffer(bytes: mac)), .integer(Int(userID))])
                 outcomes[index] = .passwordChanged
             case .transfer(let intent):
                 movements.append((index, .transfer(intent)))
@@ -168,7 +200,10 @@ public final class SQLiteLedgerStore: LedgerStore {
             "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?, ?, 0, ?) ON CONFLICT (username) DO NOTHING RETURNING id",
             [.text(username.canonical), .text(passwordHash), .integer(Int(nowMs))])
         guard let id = rows.first?.column("id")?.integer else { return .rejected(.usernameTaken) }
-        _ = try await self.writer.query("INSERT INTO accounts (user_id, balance_cents) VALUES (?, 0)", [.integer(id)])
+        let userMAC = self.seal.userMAC(userID: Int64(id), username: username.canonical, passwordHash: passwordHash)
+        _ = try await self.writer.query("UPDATE users SET mac = ? WHERE id = ?", [.blob(ByteBuffer(bytes: userMAC)), .integer(id)])
+        let accountMAC = self.seal.accountMAC(userID: Int64(id), balanceCents: 0)
+        _ = try await self.writer.query("INSERT INTO accounts (user_id, balance_cents, mac) VALUES (?, 0, ?)", [.integer(id), .blob(ByteBuffer(bytes: accountMAC))])
         return .userCreated(UserRecord(id: Int64(id), username: username, passwordHash: passwordHash))
     }
 
@@ -201,41 +236,46 @@ public final class SQLiteLedgerStore: LedgerStore {
                 existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
             }
         }
-        let positionRows = try await self.writer.query("SELECT COALESCE(MAX(position), 0) + 1 AS next FROM entries")
-        let nextPosition = try positionRows.first!.int64("next")
+        let head = try await self.writer.query("SELECT position, chain_hash FROM entries ORDER BY position DESC LIMIT 1")
+        let nextPosition = try (head.first?.int64("position") ?? 0) + 1
+        let headHash = head.first?.column("chain_hash")?.blob.map { Array($0.readableBytesView) } ?? LedgerSeal.genesisHash
+        guard headHash.count == 32 else { throw StoreRowError(column: "chain_hash") }
 
         let plan = LedgerBatchPlanner.plan(
-            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition), nowMs: nowMs)
+            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition, headHash: headHash), nowMs: nowMs)
         try await self.write(plan)
         return plan
     }
 
     private func write(_ plan: LedgerBatchPlanner.Plan) async throws {
-        for chunk in plan.newEntries.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+        let sealed = Array(zip(plan.newEntries, plan.chainHashes))
+        for chunk in sealed.chunked(Self.rowsPerStatement) {
+            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
             var binds: [SQLiteData] = []
-            binds.reserveCapacity(chunk.count * 9)
-            for entry in chunk {
+            binds.reserveCapacity(chunk.count * 11)
+            for (entry, chainHash) in chunk {
                 binds.append(contentsOf: [
                     .integer(Int(entry.position)), .integer(Int(entry.kind.rawValue)), .text(entry.transferID.value),
                     .integer(Int(entry.fromUserID)), .integer(Int(entry.toUserID)), .integer(Int(entry.amount.cents)),
                     .integer(Int(entry.fromBalanceAfterCents)), .integer(Int(entry.toBalanceAfterCents)),
-                    .integer(Int(entry.createdAtMs)),
+                    .integer(Int(entry.createdAtMs)), .blob(ByteBuffer(bytes: chainHash)),
+                    .blob(ByteBuffer(bytes: self.seal.entryMAC(position: entry.position, chainHash: chainHash))),
                 ])
             }
             _ = try await self.writer.query(
-                "INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms) VALUES \(placeholders)",
+                "INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms, chain_hash, mac) VALUES \(placeholders)",
                 binds)
         }
         for chunk in plan.changedBalances.sorted(by: { $0.key < $1.key }).chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            let placeholders = Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")
             var binds: [SQLiteData] = []
             for (userID, balance) in chunk {
                 binds.append(.integer(Int(userID)))
                 binds.append(.integer(Int(balance)))
+                binds.append(.blob(ByteBuffer(bytes: self.seal.accountMAC(userID: userID, balanceCents: balance))))
             }
             _ = try await self.writer.query(
-                "INSERT INTO accounts (user_id, balance_cents) VALUES \(placeholders) ON CONFLICT (user_id) DO UPDATE SET balance_cents = excluded.balance_cents",
+                "INSERT INTO accounts (user_id, balance_cents, mac) VALUES \(placeholders) ON CONFLICT (user_id) DO UPDATE SET balance_cents = excluded.balance_cents, mac = excluded.mac",
                 binds)
         }
     }
@@ -266,9 +306,13 @@ public final class SQLiteLedgerStore: LedgerStore {
     public func user(named username: Username) async throws(LedgerError) -> UserRecord? {
         try await self.run {
             let rows = try await self.reader.query(
-                "SELECT id, username, password_hash FROM users WHERE username = ? AND kind = 0", [.text(username.canonical)])
+                "SELECT id, username, password_hash, mac FROM users WHERE username = ? AND kind = 0", [.text(username.canonical)])
             guard let row = rows.first else { return nil }
-            return UserRecord(id: try row.int64("id"), username: Username(trustedCanonical: try row.text("username")), passwordHash: try row.text("password_hash"))
+            let id = try row.int64("id")
+            let name = try row.text("username")
+            let hash = try row.text("password_hash")
+            let intact = self.seal.isValid(row.bytes("mac"), expected: self.seal.userMAC(userID: id, username: name, passwordHash: hash))
+            return UserRecord(id: id, username: Username(trustedCanonical: name), passwordHash: hash, sealIntact: intact)
         }
     }
 
@@ -332,6 +376,36 @@ public final class SQLiteLedgerStore: LedgerStore {
         guard stored == fingerprint else { throw .deploymentMismatch }
     }
 
+    public func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry] {
+        try await self.run {
+            let rows = try await self.reader.query(
+                Self.entrySelect.replacingOccurrences(of: "SELECT e.position", with: "SELECT e.chain_hash, e.mac, e.position")
+                    + " WHERE e.position > ? ORDER BY e.position LIMIT ?",
+                [.integer(Int(afterPosition)), .integer(limit)])
+            return try rows.map { row in
+                SealedEntry(entry: try Self.entry(from: row), chainHash: row.bytes("chain_hash"), mac: row.bytes("mac"))
+            }
+        }
+    }
+
+    public func sealedAccounts() async throws(LedgerError) -> [SealedAccount] {
+        try await self.run {
+            let rows = try await self.reader.query("SELECT a.user_id, u.username, a.balance_cents, a.mac FROM accounts a JOIN users u ON u.id = a.user_id ORDER BY a.user_id")
+            return try rows.map { row in
+                SealedAccount(userID: try row.int64("user_id"), username: try row.text("username"), balanceCents: try row.int64("balance_cents"), mac: row.bytes("mac"))
+            }
+        }
+    }
+
+    public func sealedUsers() async throws(LedgerError) -> [SealedUser] {
+        try await self.run {
+            let rows = try await self.reader.query("SELECT id, username, password_hash, mac FROM users ORDER BY id")
+            return try rows.map { row in
+                SealedUser(id: try row.int64("id"), username: try row.text("username"), passwordHash: try row.text("password_hash"), mac: row.bytes("mac"))
+            }
+        }
+    }
+
     /// Runs store work, turning any failure into the store's expected error.
     private func run<T>(_ body: () async throws -> T) async throws(LedgerError) -> T {
         do {
@@ -354,6 +428,10 @@ extension SQLiteRow {
     func int64(_ column: String) throws -> Int64 {
         guard let value = self.column(column)?.integer else { throw StoreRowError(column: column) }
         return Int64(value)
+    }
+
+    func bytes(_ column: String) -> [UInt8]? {
+        self.column(column)?.blob.map { Array($0.readableBytesView) }
     }
 
     func text(_ column: String) throws -> String {

@@ -54,6 +54,14 @@ enum SQLiteSchema {
         Migration(version: 2, statements: [
             "CREATE TABLE deployment (id INTEGER PRIMARY KEY CHECK (id = 1), fingerprint BLOB NOT NULL)",
         ]),
+        // Tamper evidence: row MACs and the entries' hash chain. Existing rows are sealed by the
+        // store right after this migration.
+        Migration(version: 3, statements: [
+            "ALTER TABLE users ADD COLUMN mac BLOB",
+            "ALTER TABLE accounts ADD COLUMN mac BLOB",
+            "ALTER TABLE entries ADD COLUMN chain_hash BLOB",
+            "ALTER TABLE entries ADD COLUMN mac BLOB",
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

@@ -1,0 +1,140 @@
+/// Rows as stored, with their seals, for `LedgerVerifier`.
+public struct SealedEntry: Sendable {
+    public let entry: LedgerEntry
+    public let chainHash: [UInt8]?
+    public let mac: [UInt8]?
+
+    public init(entry: LedgerEntry, chainHash: [UInt8]?, mac: [UInt8]?) {
+        self.entry = entry
+        self.chainHash = chainHash
+        self.mac = mac
+    }
+}
+
+public struct SealedAccount: Sendable {
+    public let userID: Int64
+    public let username: String
+    public let balanceCents: Int64
+    public let mac: [UInt8]?
+
+    public init(userID: Int64, username: String, balanceCents: Int64, mac: [UInt8]?) {
+        self.userID = userID
+        self.username = username
+        self.balanceCents = balanceCents
+        self.mac = mac
+    }
+}
+
+public struct SealedUser: Sendable {
+    public let id: Int64
+    public let username: String
+    public let passwordHash: String
+    public let mac: [UInt8]?
+
+    public init(id: Int64, username: String, passwordHash: String, mac: [UInt8]?) {
+        self.id = id
+        self.username = username
+        self.passwordHash = passwordHash
+        self.mac = mac
+    }
+}
+
+/// One thing `verify` found wrong, with its kind and place.
+public struct IntegrityViolation: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Hashable, Sendable {
+        case entryChanged = "entry-changed"
+        case entryNotSealed = "entry-not-sealed"
+        case entriesMissing = "entries-missing"
+        case balanceChanged = "balance-changed"
+        case balanceMismatch = "balance-mismatch"
+        case userChanged = "user-changed"
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public var description: String { "\(self.kind.rawValue): \(self.message)" }
+}
+
+/// Checks a ledger read back from a store: the hash chain, every row's MAC, and that every
+/// balance equals the sum of its account's entries. Feed entries in position order, page by
+/// page; then accounts and users; then read `violations`.
+public struct LedgerVerifier {
+    private let seal: LedgerSeal
+    private var previous: (position: Int64, hash: [UInt8]) = (0, LedgerSeal.genesisHash)
+    private var balances: [Int64: Int64] = [:]
+    public private(set) var violations: [IntegrityViolation] = []
+    public private(set) var entriesChecked: Int64 = 0
+    /// Stop collecting after this many violations (a destroyed ledger would otherwise list millions).
+    public let maximumViolations: Int
+
+    public init(seal: LedgerSeal, maximumViolations: Int = 1_000) {
+        self.seal = seal
+        self.maximumViolations = maximumViolations
+    }
+
+    private mutating func report(_ kind: IntegrityViolation.Kind, _ message: String) {
+        guard self.violations.count < self.maximumViolations else { return }
+        self.violations.append(IntegrityViolation(kind: kind, message: message))
+    }
+
+    /// Checks the next entries (in ascending position order).
+    public mutating func check(_ entries: some Sequence<SealedEntry>) {
+        for sealed in entries {
+            let entry = sealed.entry
+            let position = entry.position
+            self.entriesChecked += 1
+            let contiguous = position == self.previous.position + 1
+            if !contiguous {
+                self.report(.entriesMissing, "entries \(self.previous.position + 1) to \(position - 1) are missing (deleted)")
+            }
+            let storedHash = sealed.chainHash ?? []
+            if !self.seal.isValid(sealed.mac, expected: self.seal.entryMAC(position: position, chainHash: storedHash)) {
+                self.report(.entryNotSealed, "entry \(position) does not carry this deployment's seal (inserted, moved or forged)")
+            } else if contiguous, LedgerSeal.chainHash(previous: self.previous.hash, entry: entry) != storedHash {
+                self.report(.entryChanged, "\(self.changedField(entry)) changed in entry \(position)")
+            }
+            self.applyBalances(entry)
+            self.previous = (position, storedHash.count == 32 ? storedHash : LedgerSeal.genesisHash)
+        }
+    }
+
+    /// Names the field most likely changed, from the balance arithmetic around the entry.
+    private func changedField(_ entry: LedgerEntry) -> String {
+        let fromBefore = self.balances[entry.fromUserID, default: 0]
+        let toBefore = self.balances[entry.toUserID, default: 0]
+        let senderAdds = fromBefore - entry.amount.cents == entry.fromBalanceAfterCents
+        let recipientAdds = toBefore + entry.amount.cents == entry.toBalanceAfterCents
+        switch (senderAdds, recipientAdds) {
+        case (false, false): return "amount"
+        case (true, false): return "recipient or recipient balance"
+        case (false, true): return "sender or sender balance"
+        case (true, true): return "content"
+        }
+    }
+
+    private mutating func applyBalances(_ entry: LedgerEntry) {
+        self.balances[entry.fromUserID, default: 0] -= entry.amount.cents
+        self.balances[entry.toUserID, default: 0] += entry.amount.cents
+    }
+
+    /// Checks account rows: their MACs, and that each balance is the sum of its entries.
+    public mutating func check(accounts: some Sequence<SealedAccount>) {
+        for account in accounts {
+            if !self.seal.isValid(account.mac, expected: self.seal.accountMAC(userID: account.userID, balanceCents: account.balanceCents)) {
+                self.report(.balanceChanged, "balance of account \(account.userID) (\(account.username)) was changed outside Integra")
+            }
+            let ledger = self.balances[account.userID, default: 0]
+            if ledger != account.balanceCents {
+                self.report(.balanceMismatch, "account \(account.userID) (\(account.username)) holds \(Amount.format(cents: account.balanceCents)) but its entries sum to \(Amount.format(cents: ledger))")
+            }
+        }
+    }
+
+    /// Checks user rows: a changed name or password hash breaks the MAC.
+    public mutating func check(users: some Sequence<SealedUser>) {
+        for user in users where !self.seal.isValid(user.mac, expected: self.seal.userMAC(userID: user.id, username: user.username, passwordHash: user.passwordHash)) {
+            self.report(.userChanged, "user \(user.id) (\(user.username)): name or password hash was changed outside Integra")
+        }
+    }
+}
