@@ -138,3 +138,23 @@ public struct LedgerVerifier {
         }
     }
 }
+
+extension LedgerVerifier {
+    /// Reads the whole store page by page and checks it. `progress` gets the number of entries
+    /// checked after each page.
+    public static func run(store: any LedgerStore, seal: LedgerSeal, pageSize: Int = 20_000, progress: (Int64) -> Void = { _ in }) async throws(LedgerError) -> LedgerVerifier {
+        precondition(pageSize >= 1)
+        var verifier = LedgerVerifier(seal: seal)
+        var after: Int64 = 0
+        while true {
+            let page = try await store.sealedEntries(afterPosition: after, limit: pageSize)
+            guard let last = page.last else { break }
+            verifier.check(page)
+            after = last.entry.position
+            progress(verifier.entriesChecked)
+        }
+        verifier.check(accounts: try await store.sealedAccounts())
+        verifier.check(users: try await store.sealedUsers())
+        return verifier
+    }
+}

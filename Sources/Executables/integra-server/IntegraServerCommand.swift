@@ -219,20 +219,12 @@ struct Verify: AsyncParsableCommand {
         let keys = try CommandFailure.wrap { try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory).keys }
         let started = ContinuousClock.now
         let verifier = try await withStore(configuration) { store in
-            var verifier = LedgerVerifier(seal: LedgerSeal(storageKey: keys.storageKey))
-            var after: Int64 = 0
-            while true {
-                let page = try await store.sealedEntries(afterPosition: after, limit: max(1, self.pageSize))
-                verifier.check(page)
-                guard let last = page.last else { break }
-                after = last.entry.position
-                if verifier.entriesChecked % 200_000 < Int64(page.count) {
-                    FileHandle.standardError.write(Data("verify: \(verifier.entriesChecked) entries checked\n".utf8))
-                }
+            var reported: Int64 = 0
+            return try await LedgerVerifier.run(store: store, seal: LedgerSeal(storageKey: keys.storageKey), pageSize: max(1, self.pageSize)) { checked in
+                guard checked - reported >= 500_000 else { return }
+                reported = checked
+                FileHandle.standardError.write(Data("verify: \(checked) entries checked\n".utf8))
             }
-            verifier.check(accounts: try await store.sealedAccounts())
-            verifier.check(users: try await store.sealedUsers())
-            return verifier
         }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -1,0 +1,139 @@
+import Foundation
+import IntegraClient
+@testable import IntegraLedger
+import IntegraProtocol
+@testable import IntegraServer
+import SQLiteNIO
+import Testing
+#if MariaDB
+@testable import IntegraMariaDBStore
+#endif
+
+/// Someone with database access edits rows directly; `verify` must detect and name each change,
+/// on both stores, and must stay silent on a clean ledger.
+@Suite struct TamperTests {
+    /// A server with three customers and a few transfers: entries 1 and 2 are deposits to alice
+    /// and bob, entry 3 is alice → bob 100.00, entry 4 is bob → carol 25.00.
+    static func ledger(_ store: TestStore) async throws -> TestServer {
+        let server = try await TestServer.start(store)
+        for (name, cents) in [("alice", Int64(100_000)), ("bob", 50_000), ("carol", 0)] {
+            try await server.addCustomer(name, cents: cents)
+        }
+        let alice = try #require(try await server.store.user(named: Username("alice")))
+        let bob = try #require(try await server.store.user(named: Username("bob")))
+        let transfers = [(alice, "bob", Int64(10_000)), (bob, "carol", 2_500), (alice, "carol", 700), (bob, "alice", 1)]
+        for (index, (sender, recipient, cents)) in transfers.enumerated() {
+            let intent = TransferIntent(senderID: sender.id, sender: sender.username, transferID: TransferID(trusted: "t\(index)"), recipient: Username(trustedCanonical: recipient), amount: Amount(cents: cents))
+            let outcome = try await server.store.commit([WriteRequest(nonce: nil, operation: .transfer(intent))], nowMs: 1_000 + Int64(index))
+            guard case .transferred = outcome[0] else { throw TestFailure("setup transfer refused: \(outcome)") }
+        }
+        return server
+    }
+
+    static func violations(_ server: TestServer) async throws -> [IntegrityViolation] {
+        try await LedgerVerifier.run(store: server.store, seal: LedgerSeal(storageKey: server.deployment.keys.storageKey), pageSize: 2).violations
+    }
+
+    /// Runs SQL on the server's database behind its back.
+    static func tamper(_ server: TestServer, _ statements: String...) async throws {
+        switch server.database {
+        case nil:
+            let connection = try await SQLiteConnection.open(storage: .file(path: server.directory.appendingPathComponent("integra.sqlite").path))
+            for statement in statements { _ = try await connection.query(statement) }
+            try await connection.close()
+        case .mariadb(let location)?:
+            #if MariaDB
+            let connection = try MariaDBConnection(TestStore.configuration(location))
+            for statement in statements { try connection.execute(statement) }
+            #else
+            _ = location
+            #endif
+        case .sqlite?:
+            throw TestFailure("unexpected SQLite location")
+        }
+    }
+
+    static func userID(_ name: String, _ server: TestServer) async throws -> Int64 {
+        try #require(try await server.store.user(named: Username(name))).id
+    }
+
+    @Test(arguments: TestStore.all) func cleanLedgerHasNoViolations(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        #expect(try await Self.violations(server).isEmpty)
+    }
+
+    @Test(arguments: TestStore.all) func changedAmountIsNamed(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        try await Self.tamper(server, "UPDATE entries SET amount_cents = 999900 WHERE position = 4")
+        let found = try await Self.violations(server)
+        #expect(found.contains { $0.kind == .entryChanged && $0.message == "amount changed in entry 4" }, "\(found)")
+    }
+
+    @Test(arguments: TestStore.all) func changedRecipientIsDetected(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        let alice = try await Self.userID("alice", server)
+        try await Self.tamper(server, "UPDATE entries SET to_user = \(alice) WHERE position = 4")
+        let found = try await Self.violations(server)
+        #expect(found.contains { $0.kind == .entryChanged && $0.message.hasSuffix("changed in entry 4") }, "\(found)")
+    }
+
+    @Test(arguments: TestStore.all) func changedBalanceIsDetected(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        let bob = try await Self.userID("bob", server)
+        try await Self.tamper(server, "UPDATE accounts SET balance_cents = balance_cents + 100000 WHERE user_id = \(bob)")
+        let kinds = Set(try await Self.violations(server).map(\.kind))
+        #expect(kinds == [.balanceChanged, .balanceMismatch])
+    }
+
+    @Test(arguments: TestStore.all) func swappedPasswordHashIsDetectedAndCannotLogIn(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        // The attacker knows bob's password and copies bob's hash onto alice.
+        let bobHash = try #require(try await server.store.user(named: Username("bob"))).passwordHash
+        let alice = try await Self.userID("alice", server)
+        try await Self.tamper(server, "UPDATE users SET password_hash = '\(bobHash)' WHERE id = \(alice)")
+        let found = try await Self.violations(server)
+        #expect(found.map(\.kind) == [.userChanged], "\(found)")
+        do {
+            try await server.withClient { try await $0.login(username: "alice", password: TestServer.password) }
+            Issue.record("a tampered user row let someone in")
+        } catch let error as IntegraClientError {
+            #expect(error.code == ErrorCode.invalidCredentials.rawValue)
+        }
+    }
+
+    @Test(arguments: TestStore.all) func deletedEntryIsDetected(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        try await Self.tamper(server, "DELETE FROM entries WHERE position = 5")
+        let found = try await Self.violations(server)
+        #expect(found.contains { $0.kind == .entriesMissing && $0.message == "entries 5 to 5 are missing (deleted)" }, "\(found)")
+        #expect(found.contains { $0.kind == .balanceMismatch })
+    }
+
+    @Test(arguments: TestStore.all) func insertedOrDuplicatedEntryIsDetected(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        try await Self.tamper(server, """
+            INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms, chain_hash, mac)
+            SELECT 100, kind, 'copy', from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms, chain_hash, mac FROM entries WHERE position = 4
+            """)
+        let found = try await Self.violations(server)
+        #expect(found.contains { $0.kind == .entryNotSealed && $0.message.hasPrefix("entry 100 ") }, "\(found)")
+    }
+
+    @Test(arguments: TestStore.all) func reorderedEntriesAreDetected(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        try await Self.tamper(server,
+            "UPDATE entries SET position = 1000 WHERE position = 5",
+            "UPDATE entries SET position = 5 WHERE position = 6",
+            "UPDATE entries SET position = 6 WHERE position = 1000")
+        let found = try await Self.violations(server)
+        #expect(found.filter { $0.kind == .entryNotSealed }.count == 2, "\(found)")
+    }
+}
