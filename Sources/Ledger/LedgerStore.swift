@@ -26,6 +26,15 @@ public protocol LedgerStore: Sendable {
     /// Entries with their seals, in position order, strictly after `afterPosition`.
     func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry]
 
+    /// The last entry's position and chain hash (0 and the genesis hash for an empty ledger).
+    func head() async throws(LedgerError) -> (position: Int64, chainHash: [UInt8])
+
+    /// Stores a signed checkpoint (ignored if one exists for that position).
+    func recordCheckpoint(_ checkpoint: LedgerCheckpoint) async throws(LedgerError)
+
+    /// Every stored checkpoint, in position order.
+    func checkpoints() async throws(LedgerError) -> [LedgerCheckpoint]
+
     /// Every account row with its seal.
     func sealedAccounts() async throws(LedgerError) -> [SealedAccount]
 

@@ -177,3 +177,21 @@ public struct LedgerSummary: Hashable, Sendable {
         self.entries = entries
     }
 }
+
+/// A signed statement of the ledger's head: "entry `position` has chain hash `chainHash`".
+/// Stored in the database and, as an anchor outside it, in the data directory, so rewriting
+/// history or restoring an older copy of the database is detected.
+public struct LedgerCheckpoint: Hashable, Sendable, Codable {
+    public let position: Int64
+    public let chainHash: [UInt8]
+    public let createdAtMs: Int64
+    /// Ed25519 signature by the server's identity key over `LedgerSeal.checkpointPayload`.
+    public let signature: [UInt8]
+
+    public init(position: Int64, chainHash: [UInt8], createdAtMs: Int64, signature: [UInt8]) {
+        self.position = position
+        self.chainHash = chainHash
+        self.createdAtMs = createdAtMs
+        self.signature = signature
+    }
+}

@@ -48,6 +48,8 @@ public struct IntegrityViolation: Hashable, Sendable, CustomStringConvertible {
         case balanceChanged = "balance-changed"
         case balanceMismatch = "balance-mismatch"
         case userChanged = "user-changed"
+        case checkpointInvalid = "checkpoint-invalid"
+        case historyRewritten = "history-rewritten"
     }
 
     public let kind: Kind
@@ -63,13 +65,17 @@ public struct LedgerVerifier {
     private let seal: LedgerSeal
     private var previous: (position: Int64, hash: [UInt8]) = (0, LedgerSeal.genesisHash)
     private var balances: [Int64: Int64] = [:]
+    /// Chain hashes at checkpoint positions, collected while entries stream past.
+    private var hashesAtCheckpoints: [Int64: [UInt8]] = [:]
+    private let checkpointPositions: Set<Int64>
     public private(set) var violations: [IntegrityViolation] = []
     public private(set) var entriesChecked: Int64 = 0
     /// Stop collecting after this many violations (a destroyed ledger would otherwise list millions).
     public let maximumViolations: Int
 
-    public init(seal: LedgerSeal, maximumViolations: Int = 1_000) {
+    public init(seal: LedgerSeal, checkpointPositions: Set<Int64> = [], maximumViolations: Int = 1_000) {
         self.seal = seal
+        self.checkpointPositions = checkpointPositions
         self.maximumViolations = maximumViolations
     }
 
@@ -94,6 +100,7 @@ public struct LedgerVerifier {
             } else if contiguous, LedgerSeal.chainHash(previous: self.previous.hash, entry: entry) != storedHash {
                 self.report(.entryChanged, "\(self.changedField(entry)) changed in entry \(position)")
             }
+            if self.checkpointPositions.contains(position) { self.hashesAtCheckpoints[position] = storedHash }
             self.applyBalances(entry)
             self.previous = (position, storedHash.count == 32 ? storedHash : LedgerSeal.genesisHash)
         }
@@ -116,6 +123,25 @@ public struct LedgerVerifier {
     private mutating func applyBalances(_ entry: LedgerEntry) {
         self.balances[entry.fromUserID, default: 0] -= entry.amount.cents
         self.balances[entry.toUserID, default: 0] += entry.amount.cents
+    }
+
+    /// Checks signed checkpoints against the entries read: each must be signed by the server's
+    /// identity (`isAuthentic`) and name a chain hash the ledger still has at that position.
+    /// `anchor` is the latest checkpoint kept outside the database.
+    public mutating func check(checkpoints: [LedgerCheckpoint], anchor: LedgerCheckpoint?, isAuthentic: (LedgerCheckpoint) -> Bool) {
+        for checkpoint in checkpoints + (anchor.map { [$0] } ?? []) {
+            guard isAuthentic(checkpoint) else {
+                self.report(.checkpointInvalid, "checkpoint at entry \(checkpoint.position) is not signed by this server")
+                continue
+            }
+            guard checkpoint.position <= self.previous.position else {
+                self.report(.historyRewritten, "a checkpoint covers entry \(checkpoint.position) but the ledger ends at entry \(self.previous.position): entries were removed or an older copy of the database was restored")
+                continue
+            }
+            if let hash = self.hashesAtCheckpoints[checkpoint.position], hash != checkpoint.chainHash {
+                self.report(.historyRewritten, "entry \(checkpoint.position) no longer has the chain hash its checkpoint signed: history was rewritten")
+            }
+        }
     }
 
     /// Checks account rows: their MACs, and that each balance is the sum of its entries.
@@ -142,9 +168,14 @@ public struct LedgerVerifier {
 extension LedgerVerifier {
     /// Reads the whole store page by page and checks it. `progress` gets the number of entries
     /// checked after each page.
-    public static func run(store: any LedgerStore, seal: LedgerSeal, pageSize: Int = 20_000, progress: (Int64) -> Void = { _ in }) async throws(LedgerError) -> LedgerVerifier {
+    public static func run(
+        store: any LedgerStore, seal: LedgerSeal, anchor: LedgerCheckpoint? = nil,
+        isAuthentic: (LedgerCheckpoint) -> Bool = { _ in true },
+        pageSize: Int = 20_000, progress: (Int64) -> Void = { _ in }
+    ) async throws(LedgerError) -> LedgerVerifier {
         precondition(pageSize >= 1)
-        var verifier = LedgerVerifier(seal: seal)
+        let checkpoints = try await store.checkpoints()
+        var verifier = LedgerVerifier(seal: seal, checkpointPositions: Set((checkpoints + (anchor.map { [$0] } ?? [])).map(\.position)))
         var after: Int64 = 0
         while true {
             let page = try await store.sealedEntries(afterPosition: after, limit: pageSize)
@@ -153,6 +184,7 @@ extension LedgerVerifier {
             after = last.entry.position
             progress(verifier.entriesChecked)
         }
+        verifier.check(checkpoints: checkpoints, anchor: anchor, isAuthentic: isAuthentic)
         verifier.check(accounts: try await store.sealedAccounts())
         verifier.check(users: try await store.sealedUsers())
         return verifier

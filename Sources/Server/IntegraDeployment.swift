@@ -43,6 +43,11 @@ public final class IntegraDeployment: Sendable {
         let (keys, created) = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
         if created { logger.notice("generated new deployment keys", metadata: ["directory": "\(configuration.dataDirectory)"]) }
         let store = try await Administration.openStore(configuration, keys: keys)
+        if let anchor = Checkpointer.loadAnchor(dataDirectory: configuration.dataDirectory),
+           let head = try? await store.head(), head.position < anchor.position {
+            logger.critical("ALARM: the ledger ends before the last signed checkpoint; entries were removed or an older copy of the database was restored. Run `integra-server verify`.",
+                            metadata: ["ledger_head": "\(head.position)", "checkpoint": "\(anchor.position)"])
+        }
         let hasher = PasswordHasher(
             cost: configuration.bcryptCost, threads: configuration.passwordHashingThreads,
             maximumPending: configuration.maximumPendingPasswordJobs)
@@ -72,6 +77,8 @@ public final class IntegraDeployment: Sendable {
     public func run() async throws {
         try await self.server.run()
         await self.committer.drain()
+        _ = try? await Checkpointer(identityKey: self.keys.identityKey, dataDirectory: self.configuration.dataDirectory)
+            .checkpoint(store: self.store, nowMs: WallClock.nowMs())
         await self.hasher.shutdown()
         await self.store.close()
     }

@@ -14,6 +14,7 @@ public final class IntegraServer: Sendable {
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let openConnections = Atomic<Int>(0)
+    private let checkpointer: Checkpointer
 
     /// The address the server listens on (with the real port when port 0 was asked for).
     public var localAddress: SocketAddress { self.serverChannel.channel.localAddress! }
@@ -25,6 +26,7 @@ public final class IntegraServer: Sendable {
             clientKey: keys.clientKey, identityKey: keys.identityKey, replayWindowMs: configuration.replayWindowMs)
         self.configuration = configuration
         self.logger = logger
+        self.checkpointer = Checkpointer(identityKey: keys.identityKey, dataDirectory: configuration.dataDirectory)
     }
 
     /// Binds the listening socket. Call `run()` to serve.
@@ -50,6 +52,7 @@ public final class IntegraServer: Sendable {
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.pruneNoncesPeriodically() }
+            group.addTask { await self.checkpointPeriodically() }
             try await self.serverChannel.executeThenClose { inbound in
                 for try await connection in inbound {
                     let open = self.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
@@ -113,6 +116,23 @@ public final class IntegraServer: Sendable {
             }
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func checkpointPeriodically() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .milliseconds(self.configuration.checkpointIntervalMs))
+            } catch {
+                return
+            }
+            do {
+                if let checkpoint = try await self.checkpointer.checkpoint(store: self.service.store, nowMs: WallClock.nowMs()) {
+                    self.logger.debug("checkpoint", metadata: ["position": "\(checkpoint.position)"])
+                }
+            } catch {
+                self.logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 

@@ -30,6 +30,8 @@ public struct ServerConfiguration: Sendable {
     public var databaseConnections = 8
     /// Requests per store transaction.
     public var groupCommitBatchSize = 512
+    /// How often the ledger head is checkpointed (signed) when it moved.
+    public var checkpointIntervalMs: Int64 = 10_000
     /// How often expired nonces are pruned.
     public var noncePruneIntervalMs: Int64 = 30_000
     /// Create demo users on a new data directory.

@@ -198,7 +198,7 @@ enum TemporaryDirectory {
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         await #expect(throws: LedgerError.deploymentMismatch) { try await store.bindDeployment(fingerprint: Array(repeating: 2, count: 32)) }
-        #expect(try await store.schemaVersion() == 3)
+        #expect(try await store.schemaVersion() == 4)
     }
 
     @Test(arguments: kinds)
@@ -221,7 +221,7 @@ enum TemporaryDirectory {
     @Test func schemaIsMigratedToTheLatestVersion() async throws {
         let store = try await SQLiteLedgerStore.open(path: TemporaryDirectory.make().path + "/s.sqlite", seal: testSeal)
         defer { Task { await store.close() } }
-        #expect(try await store.schemaVersion() == 3)
+        #expect(try await store.schemaVersion() == 4)
     }
 }
 
@@ -265,6 +265,9 @@ final class CountingStore: LedgerStore {
     func schemaVersion() async throws(LedgerError) -> Int64 { try await self.base.schemaVersion() }
     func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry] { try await self.base.sealedEntries(afterPosition: afterPosition, limit: limit) }
     func sealedAccounts() async throws(LedgerError) -> [SealedAccount] { try await self.base.sealedAccounts() }
+    func head() async throws(LedgerError) -> (position: Int64, chainHash: [UInt8]) { try await self.base.head() }
+    func recordCheckpoint(_ checkpoint: LedgerCheckpoint) async throws(LedgerError) { try await self.base.recordCheckpoint(checkpoint) }
+    func checkpoints() async throws(LedgerError) -> [LedgerCheckpoint] { try await self.base.checkpoints() }
     func sealedUsers() async throws(LedgerError) -> [SealedUser] { try await self.base.sealedUsers() }
     func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError) { try await self.base.bindDeployment(fingerprint: fingerprint) }
     func close() async { await self.base.close() }

@@ -1,4 +1,5 @@
 import Foundation
+import Crypto
 import IntegraClient
 @testable import IntegraLedger
 import IntegraProtocol
@@ -31,8 +32,21 @@ import Testing
     }
 
     static func violations(_ server: TestServer) async throws -> [IntegrityViolation] {
-        try await LedgerVerifier.run(store: server.store, seal: LedgerSeal(storageKey: server.deployment.keys.storageKey), pageSize: 2).violations
+        let keys = server.deployment.keys
+        return try await LedgerVerifier.run(
+            store: server.store, seal: LedgerSeal(storageKey: keys.storageKey),
+            anchor: Checkpointer.loadAnchor(dataDirectory: server.directory.path),
+            isAuthentic: { Checkpointer.isAuthentic($0, identity: keys.identityKey.publicKey) },
+            pageSize: 2
+        ).violations
     }
+
+    static func checkpoint(_ server: TestServer) async throws -> LedgerCheckpoint {
+        let checkpointer = Checkpointer(identityKey: server.deployment.keys.identityKey, dataDirectory: server.directory.path)
+        return try #require(try await checkpointer.checkpoint(store: server.store, nowMs: 5_000))
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { "X'\(bytes.hexString)'" }
 
     /// Runs SQL on the server's database behind its back.
     static func tamper(_ server: TestServer, _ statements: String...) async throws {
@@ -95,6 +109,45 @@ import Testing
         print("verify on \(store): \(verifier.entriesChecked) entries in \(ContinuousClock.now - started)")
         #expect(verifier.violations.isEmpty, "\(verifier.violations.prefix(5))")
         #expect(verifier.entriesChecked == Int64(committed + names.count))
+    }
+
+    @Test(arguments: TestStore.all) func restoredOlderCopyIsDetectedByTheSignedCheckpoint(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        let older = try await Self.checkpoint(server)
+        let olderAccounts = try await server.store.sealedAccounts()
+        let alice = try #require(try await server.store.user(named: Username("alice")))
+        for index in 0..<2 {
+            let intent = TransferIntent(senderID: alice.id, sender: alice.username, transferID: TransferID(trusted: "late\(index)"), recipient: Username(trustedCanonical: "carol"), amount: Amount(cents: 100))
+            _ = try await server.store.commit([WriteRequest(nonce: nil, operation: .transfer(intent))], nowMs: 9_000)
+        }
+        let newer = try await Self.checkpoint(server)
+        #expect(newer.position == older.position + 2)
+        #expect(try await Self.violations(server).isEmpty)
+
+        // Put the database back as it was at the older checkpoint: entries, balances, checkpoints.
+        var statements = [
+            "DELETE FROM entries WHERE position > \(older.position)",
+            "DELETE FROM checkpoints WHERE position > \(older.position)",
+        ]
+        for account in olderAccounts {
+            statements.append("UPDATE accounts SET balance_cents = \(account.balanceCents), mac = \(Self.hex(account.mac ?? [])) WHERE user_id = \(account.userID)")
+        }
+        if store == .mariadb {
+            statements.append("UPDATE ledger_head SET position = \(older.position), chain_hash = \(Self.hex(older.chainHash)) WHERE id = 1")
+        }
+        for statement in statements { try await Self.tamper(server, statement) }
+        let found = try await Self.violations(server)
+        #expect(found.map(\.kind) == [.historyRewritten], "\(found)")
+    }
+
+    @Test(arguments: TestStore.all) func forgedCheckpointIsDetected(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        let checkpoint = try await Self.checkpoint(server)
+        try await Self.tamper(server, "UPDATE checkpoints SET created_at_ms = created_at_ms + 1 WHERE position = \(checkpoint.position)")
+        let found = try await Self.violations(server)
+        #expect(found.map(\.kind) == [.checkpointInvalid], "\(found)")
     }
 
     @Test(arguments: TestStore.all) func changedAmountIsNamed(store: TestStore) async throws {

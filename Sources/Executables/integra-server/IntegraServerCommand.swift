@@ -220,7 +220,12 @@ struct Verify: AsyncParsableCommand {
         let started = ContinuousClock.now
         let verifier = try await withStore(configuration) { store in
             var reported: Int64 = 0
-            return try await LedgerVerifier.run(store: store, seal: LedgerSeal(storageKey: keys.storageKey), pageSize: max(1, self.pageSize)) { checked in
+            return try await LedgerVerifier.run(
+                store: store, seal: LedgerSeal(storageKey: keys.storageKey),
+                anchor: Checkpointer.loadAnchor(dataDirectory: configuration.dataDirectory),
+                isAuthentic: { Checkpointer.isAuthentic($0, identity: keys.identityKey.publicKey) },
+                pageSize: max(1, self.pageSize)
+            ) { checked in
                 guard checked - reported >= 500_000 else { return }
                 reported = checked
                 FileHandle.standardError.write(Data("verify: \(checked) entries checked\n".utf8))

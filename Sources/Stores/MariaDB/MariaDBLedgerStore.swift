@@ -375,6 +375,30 @@ public final class MariaDBLedgerStore: LedgerStore {
         }
     }
 
+    public func head() async throws(LedgerError) -> (position: Int64, chainHash: [UInt8]) {
+        try await self.run { connection in
+            let rows = try connection.query("SELECT position, chain_hash FROM ledger_head WHERE id = 1")
+            let position = try rows.int64(0, 0)
+            return (position, position == 0 ? LedgerSeal.genesisHash : rows.rows[0][1] ?? [])
+        }
+    }
+
+    public func recordCheckpoint(_ checkpoint: LedgerCheckpoint) async throws(LedgerError) {
+        try await self.run { connection in
+            let parameters: [MariaDBValue] = [.int(checkpoint.position), .bytes(checkpoint.chainHash), .int(checkpoint.createdAtMs), .bytes(checkpoint.signature)]
+            try connection.query("INSERT IGNORE INTO checkpoints (position, chain_hash, created_at_ms, signature) VALUES (?, ?, ?, ?)", parameters)
+        }
+    }
+
+    public func checkpoints() async throws(LedgerError) -> [LedgerCheckpoint] {
+        try await self.run { connection in
+            let rows = try connection.query("SELECT position, chain_hash, created_at_ms, signature FROM checkpoints ORDER BY position")
+            return try rows.rows.indices.map { row in
+                LedgerCheckpoint(position: try rows.int64(row, 0), chainHash: rows.rows[row][1] ?? [], createdAtMs: try rows.int64(row, 2), signature: rows.rows[row][3] ?? [])
+            }
+        }
+    }
+
     public func sealedAccounts() async throws(LedgerError) -> [SealedAccount] {
         try await self.run { connection in
             let rows = try connection.query("SELECT a.user_id, u.username, a.balance_cents, a.mac FROM accounts a JOIN users u ON u.id = a.user_id ORDER BY a.user_id")

@@ -69,6 +69,9 @@ enum MariaDBSchema {
             "ALTER TABLE entries ADD COLUMN chain_hash VARBINARY(32) NULL, ADD COLUMN mac VARBINARY(32) NULL",
             "ALTER TABLE ledger_head ADD COLUMN chain_hash VARBINARY(32) NULL",
         ]),
+        Migration(version: 4, statements: [
+            "CREATE TABLE checkpoints (position BIGINT NOT NULL PRIMARY KEY, chain_hash VARBINARY(32) NOT NULL, created_at_ms BIGINT NOT NULL, signature VARBINARY(64) NOT NULL) \(tableOptions)",
+        ]),
     ]
 }
 #endif

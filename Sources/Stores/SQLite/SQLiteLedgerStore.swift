@@ -388,6 +388,31 @@ public final class SQLiteLedgerStore: LedgerStore {
         }
     }
 
+    public func head() async throws(LedgerError) -> (position: Int64, chainHash: [UInt8]) {
+        try await self.run {
+            let rows = try await self.reader.query("SELECT position, chain_hash FROM entries ORDER BY position DESC LIMIT 1")
+            guard let row = rows.first else { return (0, LedgerSeal.genesisHash) }
+            return (try row.int64("position"), row.bytes("chain_hash") ?? [])
+        }
+    }
+
+    public func recordCheckpoint(_ checkpoint: LedgerCheckpoint) async throws(LedgerError) {
+        try await self.run {
+            _ = try await self.reader.query(
+                "INSERT OR IGNORE INTO checkpoints (position, chain_hash, created_at_ms, signature) VALUES (?, ?, ?, ?)",
+                [.integer(Int(checkpoint.position)), .blob(ByteBuffer(bytes: checkpoint.chainHash)), .integer(Int(checkpoint.createdAtMs)), .blob(ByteBuffer(bytes: checkpoint.signature))])
+        }
+    }
+
+    public func checkpoints() async throws(LedgerError) -> [LedgerCheckpoint] {
+        try await self.run {
+            let rows = try await self.reader.query("SELECT position, chain_hash, created_at_ms, signature FROM checkpoints ORDER BY position")
+            return try rows.map { row in
+                LedgerCheckpoint(position: try row.int64("position"), chainHash: row.bytes("chain_hash") ?? [], createdAtMs: try row.int64("created_at_ms"), signature: row.bytes("signature") ?? [])
+            }
+        }
+    }
+
     public func sealedAccounts() async throws(LedgerError) -> [SealedAccount] {
         try await self.run {
             let rows = try await self.reader.query("SELECT a.user_id, u.username, a.balance_cents, a.mac FROM accounts a JOIN users u ON u.id = a.user_id ORDER BY a.user_id")

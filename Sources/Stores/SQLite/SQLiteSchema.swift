@@ -62,6 +62,9 @@ enum SQLiteSchema {
             "ALTER TABLE entries ADD COLUMN chain_hash BLOB",
             "ALTER TABLE entries ADD COLUMN mac BLOB",
         ]),
+        Migration(version: 4, statements: [
+            "CREATE TABLE checkpoints (position INTEGER PRIMARY KEY, chain_hash BLOB NOT NULL, created_at_ms INTEGER NOT NULL, signature BLOB NOT NULL)",
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }
