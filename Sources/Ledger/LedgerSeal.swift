@@ -19,12 +19,25 @@ public struct LedgerSeal: Sendable {
             info: Array("integra/1 row seal".utf8), outputByteCount: 32)
     }
 
-    /// SHA-256(previous chain hash ‖ canonical encoding of the entry).
+    /// SHA-256(previous chain hash ‖ SHA-256(canonical encoding of the entry)).
+    ///
+    /// Hashing each entry first means a chain segment can be proven with 32-byte digests alone,
+    /// without revealing other customers' entries.
     public static func chainHash(previous: [UInt8], entry: LedgerEntry) -> [UInt8] {
-        precondition(previous.count == 32)
+        Self.chainHash(previous: previous, entryDigest: Self.entryDigest(entry))
+    }
+
+    /// SHA-256 of the entry's canonical encoding.
+    public static func entryDigest(_ entry: LedgerEntry) -> [UInt8] {
+        Array(SHA256.hash(data: Self.encoding(of: entry)))
+    }
+
+    /// One link of the chain, from the previous chain hash and an entry digest.
+    public static func chainHash(previous: [UInt8], entryDigest: [UInt8]) -> [UInt8] {
+        precondition(previous.count == 32 && entryDigest.count == 32)
         var hash = SHA256()
         hash.update(data: previous)
-        hash.update(data: Self.encoding(of: entry))
+        hash.update(data: entryDigest)
         return Array(hash.finalize())
     }
 

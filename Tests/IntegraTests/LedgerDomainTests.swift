@@ -1,3 +1,4 @@
+import Crypto
 @testable import IntegraLedger
 import Testing
 
@@ -155,5 +156,40 @@ import Testing
         #expect(balances.values.reduce(0, +) == 3_000)
         #expect(balances.values.allSatisfy { $0 >= 0 })
         #expect(plan.newEntries.map(\.position) == Array(1...Int64(plan.newEntries.count)))
+    }
+}
+
+@Suite struct LedgerSealTests {
+    static let entry = LedgerEntry(
+        position: 7, kind: .transfer, transferID: TransferID(trusted: "t-7"), fromUserID: 1, from: Username(trustedCanonical: "alice"),
+        toUserID: 2, to: Username(trustedCanonical: "bob"), amount: Amount(cents: 1_050), fromBalanceAfterCents: 8_950,
+        toBalanceAfterCents: 1_050, createdAtMs: 1_800_000_000_000)
+
+    @Test func everyFieldOfAnEntryChangesItsChainHash() {
+        let base = LedgerSeal.chainHash(previous: LedgerSeal.genesisHash, entry: Self.entry)
+        let e = Self.entry
+        let variants = [
+            LedgerEntry(position: 8, kind: e.kind, transferID: e.transferID, fromUserID: e.fromUserID, from: e.from, toUserID: e.toUserID, to: e.to, amount: e.amount, fromBalanceAfterCents: e.fromBalanceAfterCents, toBalanceAfterCents: e.toBalanceAfterCents, createdAtMs: e.createdAtMs),
+            LedgerEntry(position: e.position, kind: .deposit, transferID: e.transferID, fromUserID: e.fromUserID, from: e.from, toUserID: e.toUserID, to: e.to, amount: e.amount, fromBalanceAfterCents: e.fromBalanceAfterCents, toBalanceAfterCents: e.toBalanceAfterCents, createdAtMs: e.createdAtMs),
+            LedgerEntry(position: e.position, kind: e.kind, transferID: TransferID(trusted: "t-8"), fromUserID: e.fromUserID, from: e.from, toUserID: e.toUserID, to: e.to, amount: e.amount, fromBalanceAfterCents: e.fromBalanceAfterCents, toBalanceAfterCents: e.toBalanceAfterCents, createdAtMs: e.createdAtMs),
+            LedgerEntry(position: e.position, kind: e.kind, transferID: e.transferID, fromUserID: e.fromUserID, from: e.from, toUserID: 3, to: Username(trustedCanonical: "carol"), amount: e.amount, fromBalanceAfterCents: e.fromBalanceAfterCents, toBalanceAfterCents: e.toBalanceAfterCents, createdAtMs: e.createdAtMs),
+            LedgerEntry(position: e.position, kind: e.kind, transferID: e.transferID, fromUserID: e.fromUserID, from: e.from, toUserID: e.toUserID, to: e.to, amount: Amount(cents: 1_051), fromBalanceAfterCents: e.fromBalanceAfterCents, toBalanceAfterCents: e.toBalanceAfterCents, createdAtMs: e.createdAtMs),
+            LedgerEntry(position: e.position, kind: e.kind, transferID: e.transferID, fromUserID: e.fromUserID, from: e.from, toUserID: e.toUserID, to: e.to, amount: e.amount, fromBalanceAfterCents: 0, toBalanceAfterCents: e.toBalanceAfterCents, createdAtMs: e.createdAtMs),
+            LedgerEntry(position: e.position, kind: e.kind, transferID: e.transferID, fromUserID: e.fromUserID, from: e.from, toUserID: e.toUserID, to: e.to, amount: e.amount, fromBalanceAfterCents: e.fromBalanceAfterCents, toBalanceAfterCents: e.toBalanceAfterCents, createdAtMs: e.createdAtMs + 1),
+        ]
+        for variant in variants {
+            #expect(LedgerSeal.chainHash(previous: LedgerSeal.genesisHash, entry: variant) != base)
+        }
+        #expect(LedgerSeal.chainHash(previous: base, entry: e) != base, "the previous hash is part of the link")
+    }
+
+    @Test func macsDependOnTheStorageKey() {
+        let one = LedgerSeal(storageKey: SymmetricKey(data: Array(repeating: UInt8(1), count: 32)))
+        let two = LedgerSeal(storageKey: SymmetricKey(data: Array(repeating: UInt8(2), count: 32)))
+        #expect(one.accountMAC(userID: 1, balanceCents: 5) != two.accountMAC(userID: 1, balanceCents: 5))
+        #expect(one.accountMAC(userID: 1, balanceCents: 5) != one.accountMAC(userID: 1, balanceCents: 6))
+        #expect(one.userMAC(userID: 1, username: "a", passwordHash: "x") != one.userMAC(userID: 1, username: "a", passwordHash: "y"))
+        #expect(one.isValid(one.accountMAC(userID: 1, balanceCents: 5), expected: one.accountMAC(userID: 1, balanceCents: 5)))
+        #expect(!one.isValid(nil, expected: one.accountMAC(userID: 1, balanceCents: 5)))
     }
 }

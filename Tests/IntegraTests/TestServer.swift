@@ -73,7 +73,7 @@ final class TestServer: Sendable {
     /// Runs `body` on a verified client connection.
     @discardableResult
     func withClient<T>(server: String? = nil, _ body: (IntegraConnection) async throws -> T) async throws -> T {
-        try await IntegraConnection.withConnection(configuration: self.clientConfiguration, server: server ?? self.address, timeoutMs: 10_000, body)
+        try await IntegraConnection.withConnection(configuration: self.clientConfiguration, server: server ?? self.address, timeoutMs: 60_000, body)
     }
 
     /// Runs `body` on a raw connection that speaks frames with a test-controlled clock.

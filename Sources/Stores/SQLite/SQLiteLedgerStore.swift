@@ -13,27 +13,31 @@ import Synchronization
 public final class SQLiteLedgerStore: LedgerStore {
     private let writer: SQLiteConnection
     private let reader: SQLiteConnection
-    private let threadPool: NIOThreadPool
+    /// The writer has a thread of its own, so its transaction never waits behind a reader-side
+    /// statement that is itself waiting for the writer's lock.
+    private let threadPools: [NIOThreadPool]
     private let seal: LedgerSeal
     private let commitInFlight = Mutex(false)
     /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
     private static let rowsPerStatement = 100
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPool: NIOThreadPool, seal: LedgerSeal) {
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPools: [NIOThreadPool], seal: LedgerSeal) {
         self.seal = seal
         self.writer = writer
         self.reader = reader
-        self.threadPool = threadPool
+        self.threadPools = threadPools
     }
 
     /// Opens (creating if needed) the database file and brings its schema up to date.
     public static func open(path: String, seal: LedgerSeal, logger: Logger = Logger(label: "integra.sqlite")) async throws(LedgerError) -> SQLiteLedgerStore {
-        let threadPool = NIOThreadPool(numberOfThreads: 2)
-        threadPool.start()
+        let writerPool = NIOThreadPool(numberOfThreads: 1)
+        let readerPool = NIOThreadPool(numberOfThreads: 2)
+        let threadPools = [writerPool, readerPool]
+        for pool in threadPools { pool.start() }
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         do {
-            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerPool, logger: logger, on: eventLoop)
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: readerPool, logger: logger, on: eventLoop)
             for connection in [writer, reader] {
                 _ = try await connection.query("PRAGMA busy_timeout = 10000")
                 _ = try await connection.query("PRAGMA foreign_keys = ON")
@@ -42,14 +46,14 @@ public final class SQLiteLedgerStore: LedgerStore {
             for connection in [writer, reader] {
                 _ = try await connection.query("PRAGMA synchronous = FULL")
             }
-            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPool: threadPool, seal: seal)
+            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPools: threadPools, seal: seal)
             try await store.migrate()
             return store
         } catch let error as LedgerError {
-            try? await threadPool.shutdownGracefully()
+            for pool in threadPools { try? await pool.shutdownGracefully() }
             throw error
         } catch {
-            try? await threadPool.shutdownGracefully()
+            for pool in threadPools { try? await pool.shutdownGracefully() }
             throw .storeUnavailable("cannot open the SQLite database at \(path): \(error)")
         }
     }
@@ -111,7 +115,7 @@ public final class SQLiteLedgerStore: LedgerStore {
     public func close() async {
         try? await self.writer.close()
         try? await self.reader.close()
-        try? await self.threadPool.shutdownGracefully()
+        for pool in self.threadPools { try? await pool.shutdownGracefully() }
     }
 
     // MARK: Writes
