@@ -124,6 +124,7 @@ let package = Package(
                 "IntegraClient",
                 "IntegraProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Executables/integra",
             swiftSettings: swiftSettings

@@ -276,7 +276,19 @@ def transferred_body(c: dict) -> bytes:
     return (string_field(1, c["transfer_id"]) + u64_field(2, c["position"])
             + string_field(3, c["sender"]) + string_field(4, c["recipient"])
             + string_field(5, c["amount"]) + string_field(6, c["balance_after"])
-            + i64_field(7, c["created_at_ms"]) + u8_field(8, 1 if c["is_retry"] else 0))
+            + i64_field(7, c["created_at_ms"]) + u8_field(8, 1 if c["is_retry"] else 0)
+            + field(9, bytes.fromhex(c["chain_hash"])) + field(10, bytes.fromhex(c["signature"])))
+
+
+def receipt_payload(c: dict) -> bytes:
+    """What the server signs for a transfer receipt: every confirmation field but is_retry,
+    strings as u16 length + UTF-8 as on the wire, integers big-endian, then the chain hash."""
+    def text(value: str) -> bytes:
+        data = value.encode("utf-8")
+        return struct.pack(">H", len(data)) + data
+    return (b"integra/1 receipt" + text(c["transfer_id"]) + struct.pack(">Q", c["position"])
+            + text(c["sender"]) + text(c["recipient"]) + text(c["amount"]) + text(c["balance_after"])
+            + struct.pack(">q", c["created_at_ms"]) + bytes.fromhex(c["chain_hash"]))
 
 
 def balance_report_body(username: str, balance: str) -> bytes:
@@ -355,7 +367,8 @@ def decode_confirmation(r: FieldReader) -> dict:
     return {"transfer_id": r.string(1, TRANSFER_ID_BYTES), "position": r.integer(2, ">Q"),
             "sender": r.string(3, USERNAME_BYTES), "recipient": r.string(4, USERNAME_BYTES),
             "amount": r.string(5, AMOUNT_BYTES), "balance_after": r.string(6, AMOUNT_BYTES),
-            "created_at_ms": r.integer(7, ">q"), "is_retry": retry == 1}
+            "created_at_ms": r.integer(7, ">q"), "is_retry": retry == 1,
+            "chain_hash": r.fixed_bytes(9, 32).hex(), "signature": r.fixed_bytes(10, SIGNATURE_BYTES).hex()}
 
 
 def decode_history_entries(entry_list: bytes) -> list[dict]:
@@ -615,7 +628,9 @@ def build_vectors() -> dict:
     transfer_created_at_ms = conn.now_ms + 3
     confirmation = {"transfer_id": TRANSFER_ID, "position": 2, "sender": USERNAME, "recipient": "bob",
                     "amount": "100.50", "balance_after": "899.50", "created_at_ms": transfer_created_at_ms,
-                    "is_retry": False}
+                    "is_retry": False, "chain_hash": hashlib.sha256(b"integra vectors: chain hash of entry 2").hexdigest()}
+    # The receipt: Ed25519 by the identity key over receipt_payload (deterministic, RFC 8032).
+    confirmation["signature"] = identity.sign(receipt_payload(confirmation)).hex()
     send("transferred", S, TRANSFERRED, transferred_body(confirmation), confirmation, 5)
 
     send("balance", C, BALANCE, empty_body(), {}, 2_000)

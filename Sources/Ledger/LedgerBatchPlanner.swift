@@ -41,11 +41,14 @@ public struct LedgerBatchPlanner {
         public var nextPosition: Int64
         /// The chain hash of the last committed entry (`LedgerSeal.genesisHash` for none).
         public var headHash: [UInt8]
+        /// Chain hashes of the existing entries, by position (for their receipts).
+        public var chainHashes: [Int64: [UInt8]]
 
-        public init(accountsByName: [Username: Account], existingEntries: [TransferKey: LedgerEntry], nextPosition: Int64, headHash: [UInt8] = LedgerSeal.genesisHash) {
+        public init(accountsByName: [Username: Account], existingEntries: [TransferKey: LedgerEntry], nextPosition: Int64, headHash: [UInt8] = LedgerSeal.genesisHash, chainHashes: [Int64: [UInt8]] = [:]) {
             precondition(nextPosition >= 1 && headHash.count == 32)
             self.accountsByName = accountsByName
             self.existingEntries = existingEntries
+            self.chainHashes = chainHashes
             self.nextPosition = nextPosition
             self.headHash = headHash
         }
@@ -135,7 +138,8 @@ public struct LedgerBatchPlanner {
     private mutating func apply(key: TransferKey, kind: EntryKind, from: Username, to: Username, amount: Amount) -> WriteOutcome {
         if let existing = self.snapshot.existingEntries[key] {
             let sameContent = existing.to == to && existing.amount == amount && existing.kind == kind
-            return sameContent ? .transferred(TransferReceipt(entry: existing, isRetry: true)) : .rejected(.transferIDConflict)
+            let chainHash = self.snapshot.chainHashes[existing.position] ?? []
+            return sameContent ? .transferred(TransferReceipt(entry: existing, isRetry: true, chainHash: chainHash)) : .rejected(.transferIDConflict)
         }
         guard var sender = self.snapshot.accountsByName[from], sender.userID == key.senderID else {
             return .rejected(.unknownUser)
@@ -167,6 +171,7 @@ public struct LedgerBatchPlanner {
         self.snapshot.existingEntries[key] = entry
         self.plan.newEntries.append(entry)
         self.plan.chainHashes.append(self.snapshot.headHash)
-        return .transferred(TransferReceipt(entry: entry, isRetry: false))
+        self.snapshot.chainHashes[entry.position] = self.snapshot.headHash
+        return .transferred(TransferReceipt(entry: entry, isRetry: false, chainHash: self.snapshot.headHash))
     }
 }

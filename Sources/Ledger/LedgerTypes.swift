@@ -142,10 +142,13 @@ public struct WriteRequest: Hashable, Sendable {
 public struct TransferReceipt: Hashable, Sendable {
     public let entry: LedgerEntry
     public let isRetry: Bool
+    /// The entry's link in the ledger's hash chain.
+    public let chainHash: [UInt8]
 
-    public init(entry: LedgerEntry, isRetry: Bool) {
+    public init(entry: LedgerEntry, isRetry: Bool, chainHash: [UInt8]) {
         self.entry = entry
         self.isRetry = isRetry
+        self.chainHash = chainHash
     }
 }
 

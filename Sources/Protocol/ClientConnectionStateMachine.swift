@@ -135,6 +135,9 @@ public struct ClientConnectionStateMachine: Sendable {
             return message
         case .awaitingSessionReply(var channel, let expected):
             let message = try Self.open(bytes, channel: &channel, expected: expected, nowMs: nowMs)
+            if case .transferred(let confirmation) = message, !Receipt.isValid(confirmation, identity: self.configuration.serverIdentityKey) {
+                throw ProtocolError(.authenticationFailed, "the transfer receipt is not signed by the pinned server")
+            }
             switch message {
             case .loggedOut:
                 return message

@@ -141,8 +141,14 @@ public struct TransferConfirmation: Hashable, Sendable {
     public var createdAtMs: Int64
     /// True when this answers a retry of a transfer id that was already committed.
     public var isRetry: Bool
+    /// The entry's link in the ledger's hash chain (32 bytes).
+    public var chainHash: [UInt8]
+    /// The server's Ed25519 signature over `Receipt.signaturePayload` (64 bytes): the receipt.
+    public var signature: [UInt8]
 
-    public init(transferID: String, position: UInt64, sender: String, recipient: String, amount: String, balanceAfter: String, createdAtMs: Int64, isRetry: Bool) {
+    public init(transferID: String, position: UInt64, sender: String, recipient: String, amount: String, balanceAfter: String, createdAtMs: Int64, isRetry: Bool, chainHash: [UInt8] = Array(repeating: 0, count: 32), signature: [UInt8] = Array(repeating: 0, count: 64)) {
+        self.chainHash = chainHash
+        self.signature = signature
         self.transferID = transferID
         self.position = position
         self.sender = sender
@@ -234,6 +240,8 @@ public enum ServerMessage: Hashable, Sendable {
             writer.string(6, confirmation.balanceAfter)
             writer.integer(7, confirmation.createdAtMs)
             writer.integer(8, confirmation.isRetry ? UInt8(1) : UInt8(0))
+            writer.bytes(9, confirmation.chainHash)
+            writer.bytes(10, confirmation.signature)
         case .balanceReport(let username, let balance):
             writer.string(1, username)
             writer.string(2, balance)
@@ -292,7 +300,9 @@ public enum ServerMessage: Hashable, Sendable {
                 amount: try fields.string(5, maximumBytes: FieldLimits.amountBytes),
                 balanceAfter: try fields.string(6, maximumBytes: FieldLimits.amountBytes),
                 createdAtMs: try fields.integer(7, as: Int64.self),
-                isRetry: retry == 1))
+                isRetry: retry == 1,
+                chainHash: try fields.bytes(9, count: 32),
+                signature: try fields.bytes(10, count: FieldLimits.signatureBytes)))
         case .balanceReport:
             message = .balanceReport(
                 username: try fields.string(1, maximumBytes: FieldLimits.usernameBytes),

@@ -57,7 +57,7 @@ public final class IntegraDeployment: Sendable {
             if created && configuration.createDemoUsers {
                 demoUsers = try await Self.createDemoUsers(store: store, hasher: hasher, configuration: configuration)
             }
-            let service = LedgerService(store: store, committer: committer, hasher: hasher, configuration: configuration, logger: logger)
+            let service = LedgerService(store: store, committer: committer, hasher: hasher, identityKey: keys.identityKey, configuration: configuration, logger: logger)
             let server = try await IntegraServer.bind(configuration: configuration, keys: keys, service: service, logger: logger)
             let port = server.localAddress.port ?? configuration.port
             let address = configuration.host.contains(":") ? "[\(configuration.host)]:\(port)" : "\(configuration.host):\(port)"

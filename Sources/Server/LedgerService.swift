@@ -1,3 +1,4 @@
+public import Crypto
 public import IntegraLedger
 public import IntegraProtocol
 public import Logging
@@ -10,9 +11,11 @@ public final class LedgerService: Sendable {
     private let committer: GroupCommitter
     private let hasher: PasswordHasher
     private let configuration: ServerConfiguration
+    private let identityKey: Curve25519.Signing.PrivateKey
     private let logger: Logger
 
-    public init(store: any LedgerStore, committer: GroupCommitter, hasher: PasswordHasher, configuration: ServerConfiguration, logger: Logger) {
+    public init(store: any LedgerStore, committer: GroupCommitter, hasher: PasswordHasher, identityKey: Curve25519.Signing.PrivateKey, configuration: ServerConfiguration, logger: Logger) {
+        self.identityKey = identityKey
         self.store = store
         self.committer = committer
         self.hasher = hasher
@@ -39,7 +42,7 @@ public final class LedgerService: Sendable {
                     amount: try Amount.parse(amount, maximumCents: self.configuration.maximumAmountCents))
                 let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .transfer(intent)))
                 guard case .transferred(let receipt) = outcome else { return try Self.unexpected(outcome) }
-                return .reply(.transferred(Self.confirmation(receipt)))
+                return .reply(.transferred(try Receipt.sign(Self.confirmation(receipt), with: self.identityKey)))
             case .balance(let userID, let username):
                 try await self.recordNonce(nonce)
                 let cents = try await self.store.balance(ofUserID: userID) ?? 0
@@ -130,7 +133,7 @@ public final class LedgerService: Sendable {
             transferID: entry.transferID.value, position: UInt64(entry.position),
             sender: entry.from.canonical, recipient: entry.to.canonical, amount: entry.amount.description,
             balanceAfter: Amount.format(cents: entry.fromBalanceAfterCents), createdAtMs: entry.createdAtMs,
-            isRetry: receipt.isRetry)
+            isRetry: receipt.isRetry, chainHash: receipt.chainHash)
     }
 
     static func historyEntry(_ entry: LedgerEntry, viewerID: Int64) -> HistoryEntry {

@@ -21,7 +21,7 @@ import Testing
         guard case .perform(let request, let context) = connection.deliver(transfer) else { throw TestFailure("transfer not performed") }
         #expect(request == .transfer(userID: 42, username: "alice", transferID: "t-1", recipient: "bob", amount: "100.50"))
         #expect(context.timestampMs == connection.nowMs)
-        let confirmation = TransferConfirmation(transferID: "t-1", position: 3, sender: "alice", recipient: "bob", amount: "100.50", balanceAfter: "0.00", createdAtMs: connection.nowMs, isRetry: false)
+        let confirmation = try Receipt.sign(TransferConfirmation(transferID: "t-1", position: 3, sender: "alice", recipient: "bob", amount: "100.50", balanceAfter: "0.00", createdAtMs: connection.nowMs, isRetry: false), with: ProtocolFixtures.identityKey)
         guard case .send(let transferred) = connection.server.requestCompleted(.reply(.transferred(confirmation)), nowMs: connection.nowMs) else { throw TestFailure("no reply") }
         #expect(try connection.client.replyReceived(transferred, nowMs: connection.nowMs) == .transferred(confirmation))
 
@@ -153,7 +153,7 @@ import Testing
         try template.logIn()
         let transfer = template.client.makeRequest(.transfer(transferID: "t-1", recipient: "bob", amount: "100"), nowMs: template.nowMs)
         _ = template.deliver(transfer)
-        let confirmation = TransferConfirmation(transferID: "t-1", position: 3, sender: "alice", recipient: "bob", amount: "100.00", balanceAfter: "0.00", createdAtMs: template.nowMs, isRetry: false)
+        let confirmation = try Receipt.sign(TransferConfirmation(transferID: "t-1", position: 3, sender: "alice", recipient: "bob", amount: "100.00", balanceAfter: "0.00", createdAtMs: template.nowMs, isRetry: false), with: ProtocolFixtures.identityKey)
         guard case .send(let reply) = template.server.requestCompleted(.reply(.transferred(confirmation)), nowMs: template.nowMs) else { throw TestFailure("no reply") }
         for byteIndex in 0..<reply.readableBytes {
             var connection = template
@@ -165,6 +165,20 @@ import Testing
         }
         var connection = template
         #expect(try connection.client.replyReceived(reply, nowMs: connection.nowMs) == .transferred(confirmation))
+    }
+
+    @Test func clientRejectsATransferAnswerWithoutAValidReceipt() throws {
+        var connection = try InMemoryConnection()
+        try connection.logIn()
+        _ = connection.deliver(connection.client.makeRequest(.transfer(transferID: "t", recipient: "bob", amount: "1"), nowMs: connection.nowMs))
+        // Correctly MAC'd by the session, but the receipt is signed by another key.
+        let forged = try Receipt.sign(
+            TransferConfirmation(transferID: "t", position: 9, sender: "alice", recipient: "bob", amount: "1.00", balanceAfter: "9.00", createdAtMs: connection.nowMs, isRetry: false),
+            with: Curve25519.Signing.PrivateKey())
+        guard case .send(let reply) = connection.server.requestCompleted(.reply(.transferred(forged)), nowMs: connection.nowMs) else { throw TestFailure("no reply") }
+        #expect(throws: ProtocolError(.authenticationFailed, "the transfer receipt is not signed by the pinned server")) {
+            try connection.client.replyReceived(reply, nowMs: connection.nowMs)
+        }
     }
 
     @Test func clientRejectsAReplayedServerAnswer() throws {

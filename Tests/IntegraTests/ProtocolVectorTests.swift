@@ -95,6 +95,19 @@ import Testing
         }
     }
 
+    @Test func transferReceiptIsSignedByTheIdentityKey() throws {
+        let identity = try Curve25519.Signing.PrivateKey(rawRepresentation: Self.key("server_identity_seed"))
+        let vector = Self.frame("transferred")
+        guard case .transferred(let confirmation) = try ServerMessage.decode(type: vector.type, body: ByteBuffer(bytes: Self.bytes(vector.body))) else {
+            throw TestFailure("not a transfer confirmation")
+        }
+        #expect(Receipt.isValid(confirmation, identity: identity.publicKey))
+        #expect(try Receipt.sign(confirmation, with: identity).signature == confirmation.signature)
+        var altered = confirmation
+        altered.amount = "100.51"
+        #expect(!Receipt.isValid(altered, identity: identity.publicKey))
+    }
+
     @Test func theWholeConversationVerifiesInOrderOnBothSides() throws {
         let connectionID = ConnectionID(bytes: Self.bytes(Self.vectors.connection_id))
         let preLogin = KeySchedule.preLoginKeys(clientKey: SymmetricKey(data: Self.key("client_key")))

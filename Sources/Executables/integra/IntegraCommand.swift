@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import IntegraClient
 import IntegraProtocol
@@ -14,7 +15,7 @@ struct IntegraCommand: AsyncParsableCommand {
             (see the error name); 2 usage or configuration; 3 connection failure or timeout (a \
             transfer may be retried with the same --id); 4 an answer failed verification.
             """,
-        subcommands: [Register.self, Transfer.self, Balance.self, History.self, ChangePassword.self, Shell.self])
+        subcommands: [Register.self, Transfer.self, Balance.self, History.self, ChangePassword.self, VerifyReceipt.self, Shell.self])
 }
 
 /// How to reach the server: configuration file and optional address override.
@@ -30,6 +31,16 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Finds and loads the client configuration in the documented order.
     func loadConfiguration() throws -> ClientConfiguration {
+        let path = try self.configurationPath()
+        do {
+            return try ClientConfiguration.load(from: path)
+        } catch {
+            throw IntegraClientError(kind: .configuration, message: error.message)
+        }
+    }
+
+    /// The configuration file that the documented lookup order finds.
+    func configurationPath() throws -> String {
         let environment = ProcessInfo.processInfo.environment
         var candidates: [String] = []
         if let config { candidates = [config] } else if let path = environment["INTEGRA_CONFIG"], !path.isEmpty { candidates = [path] } else {
@@ -39,11 +50,7 @@ struct ConnectionOptions: ParsableArguments {
         guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             throw IntegraClientError(kind: .configuration, message: "no client configuration found (tried \(candidates.joined(separator: ", "))); pass --config FILE")
         }
-        do {
-            return try ClientConfiguration.load(from: path)
-        } catch {
-            throw IntegraClientError(kind: .configuration, message: error.message)
-        }
+        return path
     }
 
     /// Opens a verified connection and runs `body` on it.
@@ -128,12 +135,16 @@ struct Transfer: AsyncParsableCommand {
                 try await connection.login(username: self.login.user, password: password)
                 return try await connection.transfer(to: self.to, amount: self.amount, transferID: transferID)
             }
+            let receiptPath = try? ReceiptFile(confirmation).save(
+                in: ReceiptFile.directory(configurationPath: try self.connection.configurationPath(), sender: confirmation.sender))
             let text = "transferred \(confirmation.amount) from \(confirmation.sender) to \(confirmation.recipient)"
                 + " (id \(confirmation.transferID), ledger position \(confirmation.position)\(confirmation.isRetry ? ", already applied earlier" : "")); balance \(confirmation.balanceAfter)"
+                + (receiptPath.map { "\nreceipt: \($0)" } ?? "")
             return Output.Result(text: text, json: [
                 "ok": .bool(true), "transfer_id": .string(confirmation.transferID), "position": .int(Int64(confirmation.position)),
                 "from": .string(confirmation.sender), "to": .string(confirmation.recipient), "amount": .string(confirmation.amount),
                 "balance": .string(confirmation.balanceAfter), "created_at_ms": .int(confirmation.createdAtMs), "retry": .bool(confirmation.isRetry),
+                "receipt": receiptPath.map { .string($0) } ?? .string(""),
             ])
         }
     }
@@ -205,6 +216,44 @@ struct ChangePassword: AsyncParsableCommand {
                 try await connection.changePassword(current: current, new: new)
             }
             return Output.Result(text: "password changed", json: ["ok": .bool(true)])
+        }
+    }
+}
+
+struct VerifyReceipt: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-receipt",
+        abstract: "Check a saved transfer receipt offline against the server identity pinned in the configuration.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "A receipt file written by `integra transfer`.")
+    var file: String
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    func run() async throws {
+        try await Output.run(json: self.json) {
+            let configuration = try self.connection.loadConfiguration()
+            let identity: Curve25519.Signing.PublicKey
+            do throws(ConfigurationError) {
+                identity = try configuration.stateMachineConfiguration().serverIdentityKey
+            } catch {
+                throw IntegraClientError(kind: .configuration, message: error.message)
+            }
+            let receipt: ReceiptFile
+            do {
+                receipt = try ReceiptFile.load(from: self.file)
+            } catch {
+                throw IntegraClientError(kind: .configuration, message: "cannot read receipt \(self.file): \(error)")
+            }
+            guard let confirmation = receipt.confirmation, Receipt.isValid(confirmation, identity: identity) else {
+                throw IntegraClientError(kind: .untrustedReply, message: "the receipt is not signed by the pinned server: it was altered or forged")
+            }
+            return Output.Result(
+                text: "receipt valid: \(receipt.amount) from \(receipt.sender) to \(receipt.recipient), id \(receipt.transferID), ledger position \(receipt.position)",
+                json: ["ok": .bool(true), "transfer_id": .string(receipt.transferID), "position": .int(Int64(receipt.position)), "amount": .string(receipt.amount)])
         }
     }
 }

@@ -215,6 +215,7 @@ public final class MariaDBLedgerStore: LedgerStore {
             }
         }
         var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
+        var chainHashes: [Int64: [UInt8]] = [:]
         for chunk in reads.transferKeys.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
             var parameters: [MariaDBValue] = []
@@ -222,14 +223,15 @@ public final class MariaDBLedgerStore: LedgerStore {
                 parameters.append(.int(key.senderID))
                 parameters.append(.text(key.transferID.value))
             }
-            let rows = try connection.query(Self.entrySelect + " WHERE (e.from_user, e.transfer_id) IN (\(placeholders))", parameters)
+            let rows = try connection.query(Self.sealedEntrySelect + " WHERE (e.from_user, e.transfer_id) IN (\(placeholders))", parameters)
             for row in rows.rows.indices {
                 let entry = try Self.entry(rows, row)
                 existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
+                chainHashes[entry.position] = rows.rows[row][11]
             }
         }
         let plan = LedgerBatchPlanner.plan(
-            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: head.nextPosition, headHash: head.hash), nowMs: nowMs)
+            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: head.nextPosition, headHash: head.hash, chainHashes: chainHashes), nowMs: nowMs)
         try Self.write(plan, seal: seal, connection: connection)
         return plan
     }
@@ -278,6 +280,8 @@ public final class MariaDBLedgerStore: LedgerStore {
                e.from_balance_after, e.to_balance_after, e.created_at_ms, fu.username, tu.username
         FROM entries e JOIN users fu ON fu.id = e.from_user JOIN users tu ON tu.id = e.to_user
         """
+
+    private static let sealedEntrySelect = entrySelect.replacingOccurrences(of: "fu.username, tu.username", with: "fu.username, tu.username, e.chain_hash, e.mac")
 
     private static func entry(_ rows: MariaDBRows, _ row: Int) throws -> LedgerEntry {
         guard let kind = EntryKind(rawValue: try rows.int64(row, 1)) else { throw MariaDBError(number: 0, message: "unknown entry kind") }
@@ -366,8 +370,7 @@ public final class MariaDBLedgerStore: LedgerStore {
     public func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry] {
         try await self.run { connection in
             let rows = try connection.query(
-                Self.entrySelect.replacingOccurrences(of: "fu.username, tu.username", with: "fu.username, tu.username, e.chain_hash, e.mac")
-                    + " WHERE e.position > ? ORDER BY e.position LIMIT ?",
+                Self.sealedEntrySelect + " WHERE e.position > ? ORDER BY e.position LIMIT ?",
                 [.int(afterPosition), .int(Int64(limit))])
             return try rows.rows.indices.map { row in
                 SealedEntry(entry: try Self.entry(rows, row), chainHash: rows.rows[row][11], mac: rows.rows[row][12])

@@ -227,6 +227,7 @@ public final class SQLiteLedgerStore: LedgerStore {
             }
         }
         var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
+        var chainHashes: [Int64: [UInt8]] = [:]
         for chunk in reads.transferKeys.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
             var binds: [SQLiteData] = []
@@ -234,10 +235,11 @@ public final class SQLiteLedgerStore: LedgerStore {
                 binds.append(.integer(Int(key.senderID)))
                 binds.append(.text(key.transferID.value))
             }
-            let rows = try await self.writer.query(Self.entrySelect + " WHERE (e.from_user, e.transfer_id) IN (VALUES \(placeholders))", binds)
+            let rows = try await self.writer.query(Self.sealedEntrySelect + " WHERE (e.from_user, e.transfer_id) IN (VALUES \(placeholders))", binds)
             for row in rows {
                 let entry = try Self.entry(from: row)
                 existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
+                chainHashes[entry.position] = row.bytes("chain_hash")
             }
         }
         let head = try await self.writer.query("SELECT position, chain_hash FROM entries ORDER BY position DESC LIMIT 1")
@@ -246,7 +248,7 @@ public final class SQLiteLedgerStore: LedgerStore {
         guard headHash.count == 32 else { throw StoreRowError(column: "chain_hash") }
 
         let plan = LedgerBatchPlanner.plan(
-            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition, headHash: headHash), nowMs: nowMs)
+            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition, headHash: headHash, chainHashes: chainHashes), nowMs: nowMs)
         try await self.write(plan)
         return plan
     }
@@ -292,6 +294,8 @@ public final class SQLiteLedgerStore: LedgerStore {
                fu.username AS from_name, tu.username AS to_name
         FROM entries e JOIN users fu ON fu.id = e.from_user JOIN users tu ON tu.id = e.to_user
         """
+
+    private static let sealedEntrySelect = entrySelect.replacingOccurrences(of: "SELECT e.position", with: "SELECT e.chain_hash, e.mac, e.position")
 
     private static func entry(from row: SQLiteRow) throws -> LedgerEntry {
         guard let kind = EntryKind(rawValue: try row.int64("kind")) else { throw StoreRowError(column: "kind") }
@@ -383,8 +387,7 @@ public final class SQLiteLedgerStore: LedgerStore {
     public func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry] {
         try await self.run {
             let rows = try await self.reader.query(
-                Self.entrySelect.replacingOccurrences(of: "SELECT e.position", with: "SELECT e.chain_hash, e.mac, e.position")
-                    + " WHERE e.position > ? ORDER BY e.position LIMIT ?",
+                Self.sealedEntrySelect + " WHERE e.position > ? ORDER BY e.position LIMIT ?",
                 [.integer(Int(afterPosition)), .integer(limit)])
             return try rows.map { row in
                 SealedEntry(entry: try Self.entry(from: row), chainHash: row.bytes("chain_hash"), mac: row.bytes("mac"))
