@@ -1,3 +1,4 @@
+public import Crypto
 public import IntegraProtocol
 public import NIOCore
 import NIOPosix
@@ -122,6 +123,20 @@ public final class IntegraConnection {
     public func changePassword(current: String, new: String) async throws {
         let reply = try await self.exchange(self.machine.makeRequest(.changePassword(currentPassword: current, newPassword: new), nowMs: WallClock.nowMs()))
         guard case .passwordChanged = reply else { throw Self.unexpected(reply) }
+    }
+
+    /// Asks the server to prove that a receipt's entry is still in the ledger, and checks the
+    /// proof against the receipt and the pinned server identity.
+    public func audit(_ receipt: TransferConfirmation, identity: Curve25519.Signing.PublicKey) async throws -> InclusionProof {
+        guard Receipt.isValid(receipt, identity: identity) else {
+            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the receipt itself is not signed by the pinned server")
+        }
+        let reply = try await self.exchange(self.machine.makeRequest(.proof(position: receipt.position), nowMs: WallClock.nowMs()))
+        guard case .inclusionProof(let proof) = reply else { throw Self.unexpected(reply) }
+        guard proof.proves(receipt, identity: identity) else {
+            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the ledger no longer contains this receipt's entry as signed")
+        }
+        return proof
     }
 
     /// Ends the session; the server closes the connection.

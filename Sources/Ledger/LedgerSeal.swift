@@ -85,15 +85,6 @@ public struct LedgerSeal: Sendable {
         return self.mac(bytes)
     }
 
-    /// The bytes the server signs with its Ed25519 identity key for a checkpoint of the chain head.
-    public static func checkpointPayload(position: Int64, chainHash: [UInt8], createdAtMs: Int64) -> [UInt8] {
-        var bytes = Array("integra/1 checkpoint".utf8)
-        Self.append(position, to: &bytes)
-        bytes.append(contentsOf: chainHash)
-        Self.append(createdAtMs, to: &bytes)
-        return bytes
-    }
-
     /// Constant-time check of a stored MAC.
     public func isValid(_ stored: [UInt8]?, expected: [UInt8]) -> Bool {
         guard let stored, stored.count == expected.count else { return false }

@@ -100,6 +100,7 @@ public struct ClientConnectionStateMachine: Sendable {
         case .balance: expected = .balanceReport
         case .history: expected = .historyPage
         case .changePassword: expected = .passwordChanged
+        case .proof: expected = .inclusionProof
         case .login: preconditionFailure("use makeLogin")
         }
         switch self.state {

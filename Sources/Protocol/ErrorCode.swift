@@ -26,6 +26,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
     case transferIDConflict = 304
     case invalidTransferID = 305
     case balanceOverflow = 306
+    case entryNotFound = 307
 
     case serverBusy = 500
     case storeUnavailable = 501
@@ -56,6 +57,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
         case .transferIDConflict: "transfer_id_conflict"
         case .invalidTransferID: "invalid_transfer_id"
         case .balanceOverflow: "balance_overflow"
+        case .entryNotFound: "entry_not_found"
         case .serverBusy: "server_busy"
         case .storeUnavailable: "store_unavailable"
         case .internalError: "internal_error"
@@ -80,7 +82,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
             true
         case .invalidUsername, .invalidPassword, .usernameTaken, .invalidCredentials, .invalidAmount,
              .insufficientFunds, .unknownRecipient, .selfTransfer, .transferIDConflict, .invalidTransferID,
-             .balanceOverflow, .serverBusy, .storeUnavailable, .timeout:
+             .balanceOverflow, .entryNotFound, .serverBusy, .storeUnavailable, .timeout:
             false
         }
     }

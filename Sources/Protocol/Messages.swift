@@ -9,6 +9,7 @@ public enum MessageType: UInt8, Hashable, Sendable, CaseIterable {
     case balance = 0x05
     case history = 0x06
     case changePassword = 0x07
+    case proof = 0x08
 
     case hello = 0x81
     case registered = 0x82
@@ -18,6 +19,7 @@ public enum MessageType: UInt8, Hashable, Sendable, CaseIterable {
     case balanceReport = 0x86
     case historyPage = 0x87
     case passwordChanged = 0x88
+    case inclusionProof = 0x89
     case error = 0xFF
 }
 
@@ -44,9 +46,12 @@ public enum ClientMessage: Hashable, Sendable {
     /// Entries strictly before `beforePosition` (newest first), at most `limit`.
     case history(beforePosition: UInt64?, limit: UInt16)
     case changePassword(currentPassword: String, newPassword: String)
+    /// Asks for a proof that the entry at `position` is in the ledger.
+    case proof(position: UInt64)
 
     public var type: MessageType {
         switch self {
+        case .proof: .proof
         case .register: .register
         case .login: .login
         case .logout: .logout
@@ -79,6 +84,8 @@ public enum ClientMessage: Hashable, Sendable {
         case .changePassword(let current, let new):
             writer.string(1, current)
             writer.string(2, new)
+        case .proof(let position):
+            writer.integer(1, position)
         }
     }
 
@@ -119,7 +126,9 @@ public enum ClientMessage: Hashable, Sendable {
             message = .changePassword(
                 currentPassword: try fields.string(1, maximumBytes: FieldLimits.passwordBytes),
                 newPassword: try fields.string(2, maximumBytes: FieldLimits.passwordBytes))
-        case .hello, .registered, .loggedIn, .loggedOut, .transferred, .balanceReport, .historyPage, .passwordChanged, .error:
+        case .proof:
+            message = .proof(position: try fields.integer(1, as: UInt64.self))
+        case .hello, .registered, .loggedIn, .loggedOut, .transferred, .balanceReport, .historyPage, .passwordChanged, .inclusionProof, .error:
             throw ProtocolError(.unexpectedMessage, "message type \(rawType) is sent by servers only")
         }
         try fields.finish()
@@ -200,6 +209,7 @@ public enum ServerMessage: Hashable, Sendable {
     /// Newest first; `nextBefore` is set when older entries exist.
     case historyPage(entries: [HistoryEntry], nextBefore: UInt64?)
     case passwordChanged
+    case inclusionProof(InclusionProof)
     case error(code: UInt16, message: String)
 
     public var type: MessageType {
@@ -212,6 +222,7 @@ public enum ServerMessage: Hashable, Sendable {
         case .balanceReport: .balanceReport
         case .historyPage: .historyPage
         case .passwordChanged: .passwordChanged
+        case .inclusionProof: .inclusionProof
         case .error: .error
         }
     }
@@ -261,6 +272,13 @@ public enum ServerMessage: Hashable, Sendable {
                 }
             }
             if let nextBefore { writer.integer(2, nextBefore) }
+        case .inclusionProof(let proof):
+            writer.integer(1, proof.position)
+            writer.bytes(2, proof.digests)
+            writer.integer(3, proof.checkpointPosition)
+            writer.bytes(4, proof.checkpointChainHash)
+            writer.integer(5, proof.checkpointCreatedAtMs)
+            writer.bytes(6, proof.checkpointSignature)
         case .error(let code, let message):
             writer.integer(1, code)
             writer.string(2, message)
@@ -313,11 +331,21 @@ public enum ServerMessage: Hashable, Sendable {
             message = .historyPage(entries: try Self.decodeHistoryEntries(list), nextBefore: nextBefore)
         case .passwordChanged:
             message = .passwordChanged
+        case .inclusionProof:
+            let position = try fields.integer(1, as: UInt64.self)
+            let digests = try fields.slice(2, maximumBytes: InclusionProof.maximumDigests * 32)
+            guard digests.readableBytes % 32 == 0 else { throw ProtocolError(.malformedMessage, "field 2 must hold 32-byte digests") }
+            message = .inclusionProof(InclusionProof(
+                position: position, digests: Array(digests.readableBytesView),
+                checkpointPosition: try fields.integer(3, as: UInt64.self),
+                checkpointChainHash: try fields.bytes(4, count: 32),
+                checkpointCreatedAtMs: try fields.integer(5, as: Int64.self),
+                checkpointSignature: try fields.bytes(6, count: FieldLimits.signatureBytes)))
         case .error:
             message = .error(
                 code: try fields.integer(1, as: UInt16.self),
                 message: try fields.string(2, maximumBytes: FieldLimits.errorMessageBytes))
-        case .register, .login, .logout, .transfer, .balance, .history, .changePassword:
+        case .register, .login, .logout, .transfer, .balance, .history, .changePassword, .proof:
             throw ProtocolError(.unexpectedMessage, "message type \(rawType) is sent by clients only")
         }
         try fields.finish()

@@ -11,6 +11,7 @@ public enum ServerRequest: Hashable, Sendable {
     case balance(userID: Int64, username: String)
     case history(userID: Int64, username: String, beforePosition: UInt64?, limit: UInt16)
     case changePassword(userID: Int64, username: String, currentPassword: String, newPassword: String)
+    case proof(userID: Int64, position: UInt64)
 }
 
 /// The frame a request arrived in, for the replay record.
@@ -143,7 +144,7 @@ public struct ServerConnectionStateMachine: Sendable {
                 }
                 self.state = .anonymousRequestInFlight(anonymous, PendingLogin(loginFrame: bytes, clientEphemeralKey: key))
                 return .perform(.login(username: username, password: password), context)
-            case .logout, .transfer, .balance, .history, .changePassword:
+            case .logout, .transfer, .balance, .history, .changePassword, .proof:
                 return self.fail(ProtocolError(.unexpectedMessage, "log in first"), channel: &anonymous.channel, nowMs: nowMs)
             }
 
@@ -169,6 +170,8 @@ public struct ServerConnectionStateMachine: Sendable {
                 request = .history(userID: session.userID, username: session.username, beforePosition: before, limit: limit)
             case .changePassword(let current, let new):
                 request = .changePassword(userID: session.userID, username: session.username, currentPassword: current, newPassword: new)
+            case .proof(let position):
+                request = .proof(userID: session.userID, position: position)
             case .register, .login:
                 return self.fail(ProtocolError(.unexpectedMessage, "already logged in"), channel: &session.channel, nowMs: nowMs)
             }

@@ -54,6 +54,10 @@ public final class LedgerService: Sendable {
                 let page = entries.prefix(Int(limit)).map { Self.historyEntry($0, viewerID: userID) }
                 let nextBefore = entries.count > Int(limit) ? page.last.map(\.position) : nil
                 return .reply(.historyPage(entries: page, nextBefore: nextBefore))
+            case .proof(_, let position):
+                try await self.recordNonce(nonce)
+                let checkpointer = Checkpointer(identityKey: self.identityKey, dataDirectory: self.configuration.dataDirectory)
+                return .reply(.inclusionProof(try await checkpointer.proof(position: position, store: self.store, nowMs: WallClock.nowMs())))
             case .changePassword(let userID, let username, let current, let new):
                 return try await self.changePassword(userID: userID, username: username, current: current, new: new, nonce: nonce)
             }
@@ -62,6 +66,8 @@ public final class LedgerService: Sendable {
                 self.logger.error("store unavailable", metadata: ["error": "\(detail)"])
             }
             return .failed(Self.protocolError(error))
+        } catch let error as ProtocolError {
+            return .failed(error)
         } catch is PasswordHasher.Busy {
             return .failed(ProtocolError(.serverBusy, "the server is busy, try again"))
         } catch {

@@ -25,6 +25,7 @@ enum ProtocolFixtures {
         .history(beforePosition: nil, limit: 50),
         .history(beforePosition: 77, limit: 1),
         .changePassword(currentPassword: "correct horse battery", newPassword: "another good password"),
+        .proof(position: 42),
     ]
 
     static let serverMessages: [ServerMessage] = [
@@ -40,6 +41,7 @@ enum ProtocolFixtures {
         ], nextBefore: 1),
         .historyPage(entries: [], nextBefore: nil),
         .passwordChanged,
+        .inclusionProof(InclusionProof(position: 5, digests: Array(repeating: 3, count: 64), checkpointPosition: 7, checkpointChainHash: Array(repeating: 4, count: 32), checkpointCreatedAtMs: nowMs, checkpointSignature: Array(repeating: 5, count: 64))),
         .error(code: ErrorCode.insufficientFunds.rawValue, message: "insufficient funds"),
     ]
 

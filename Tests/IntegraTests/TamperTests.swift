@@ -116,6 +116,47 @@ import Testing
         #expect(found.map(\.kind) == [.checkpointInvalid], "\(found)")
     }
 
+    @Test(arguments: TestStore.all) func auditProvesReceiptsAndCatchesARewrittenEntry(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        let identity = server.deployment.keys.identityKey.publicKey
+        try await server.withClient { client in
+            try await client.login(username: "alice", password: TestServer.password)
+            let first = try await client.transfer(to: "bob", amount: "12.34", transferID: "audited")
+            _ = try await client.transfer(to: "carol", amount: "1", transferID: "later")
+            let proof = try await client.audit(first, identity: identity)
+            #expect(proof.checkpointPosition == first.position + 1)
+
+            // A receipt altered on the customer's side fails before the server is even asked.
+            var altered = first
+            altered.amount = "99999.00"
+            await #expect(throws: IntegraClientError.self) { _ = try await client.audit(altered, identity: identity) }
+
+            // Someone rewrites the entry in the database and repairs the public chain hashes.
+            try await Self.tamper(server, "UPDATE entries SET amount_cents = 1 WHERE position = \(first.position)")
+            try await Self.rechain(server)
+            do {
+                _ = try await client.audit(first, identity: identity)
+                Issue.record("a rewritten entry passed the audit")
+            } catch let error as IntegraClientError {
+                #expect(error.kind == .untrustedReply, "\(error)")
+            }
+        }
+    }
+
+    /// Recomputes every stored chain hash from the (tampered) contents, as an attacker with
+    /// database access could; only the MACs and signatures stay out of reach.
+    static func rechain(_ server: TestServer) async throws {
+        var previous = LedgerSeal.genesisHash
+        var statements: [String] = []
+        for sealed in try await server.store.sealedEntries(afterPosition: 0, limit: 1_000) {
+            previous = LedgerSeal.chainHash(previous: previous, entry: sealed.entry)
+            statements.append("UPDATE entries SET chain_hash = \(Self.hex(previous)) WHERE position = \(sealed.entry.position)")
+        }
+        if server.database != nil { statements.append("UPDATE ledger_head SET chain_hash = \(Self.hex(previous)) WHERE id = 1") }
+        for statement in statements { try await Self.tamper(server, statement) }
+    }
+
     @Test(arguments: TestStore.all) func changedAmountIsNamed(store: TestStore) async throws {
         let server = try await Self.ledger(store)
         defer { Task { await server.stop() } }

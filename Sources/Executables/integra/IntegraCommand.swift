@@ -15,7 +15,7 @@ struct IntegraCommand: AsyncParsableCommand {
             (see the error name); 2 usage or configuration; 3 connection failure or timeout (a \
             transfer may be retried with the same --id); 4 an answer failed verification.
             """,
-        subcommands: [Register.self, Transfer.self, Balance.self, History.self, ChangePassword.self, VerifyReceipt.self, Shell.self])
+        subcommands: [Register.self, Transfer.self, Balance.self, History.self, ChangePassword.self, VerifyReceipt.self, Audit.self, Shell.self])
 }
 
 /// How to reach the server: configuration file and optional address override.
@@ -254,6 +254,57 @@ struct VerifyReceipt: AsyncParsableCommand {
             return Output.Result(
                 text: "receipt valid: \(receipt.amount) from \(receipt.sender) to \(receipt.recipient), id \(receipt.transferID), ledger position \(receipt.position)",
                 json: ["ok": .bool(true), "transfer_id": .string(receipt.transferID), "position": .int(Int64(receipt.position)), "amount": .string(receipt.amount)])
+        }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask the server to prove that each of your saved receipts is still in the ledger, and check every proof.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var login: LoginOptions
+
+    func run() async throws {
+        try await Output.run(json: self.login.json) {
+            let configurationPath = try self.connection.configurationPath()
+            let configuration = try self.connection.loadConfiguration()
+            let identity: Curve25519.Signing.PublicKey
+            do throws(ConfigurationError) {
+                identity = try configuration.stateMachineConfiguration().serverIdentityKey
+            } catch {
+                throw IntegraClientError(kind: .configuration, message: error.message)
+            }
+            let password = try self.login.password()
+            let results: [(file: String, outcome: String, ok: Bool)] = try await self.connection.withConnection { connection in
+                let session = try await connection.login(username: self.login.user, password: password)
+                let directory = ReceiptFile.directory(configurationPath: configurationPath, sender: session.username)
+                let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+                var results: [(String, String, Bool)] = []
+                for file in files {
+                    let path = directory.appendingPathComponent(file).path
+                    guard let receipt = try? ReceiptFile.load(from: path), let confirmation = receipt.confirmation else {
+                        results.append((path, "unreadable receipt", false))
+                        continue
+                    }
+                    do {
+                        let proof = try await connection.audit(confirmation, identity: identity)
+                        results.append((path, "entry \(receipt.position) is in the ledger (proved up to entry \(proof.checkpointPosition))", true))
+                    } catch let error as IntegraClientError where error.kind != .connection && error.kind != .timeout {
+                        results.append((path, "FAILED: \(error.message)", false))
+                    }
+                }
+                return results
+            }
+            let failures = results.filter { !$0.ok }.count
+            let lines = results.map { "\($0.ok ? "ok" : "FAILED")  \($0.file): \($0.outcome)" } + ["audit: receipts checked: \(results.count), failed: \(failures)"]
+            if failures > 0 {
+                FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                throw IntegraClientError(kind: .untrustedReply, message: "\(failures) of \(results.count) receipts could not be proven to be in the ledger")
+            }
+            return Output.Result(text: lines.joined(separator: "\n"), json: [
+                "ok": .bool(true), "receipts": .int(Int64(results.count)),
+            ])
         }
     }
 }
