@@ -57,6 +57,7 @@ TRANSFER = 0x04
 BALANCE = 0x05
 HISTORY = 0x06
 CHANGE_PASSWORD = 0x07
+PROOF = 0x08
 HELLO = 0x81
 REGISTERED = 0x82
 LOGGED_IN = 0x83
@@ -65,6 +66,7 @@ TRANSFERRED = 0x85
 BALANCE_REPORT = 0x86
 HISTORY_PAGE = 0x87
 PASSWORD_CHANGED = 0x88
+INCLUSION_PROOF = 0x89
 ERROR = 0xFF
 
 # History entry kinds (field 2 of a history entry).
@@ -253,6 +255,21 @@ def history_body(before_position: int | None, limit: int) -> bytes:
     return body + u16_field(2, limit)
 
 
+def proof_body(position: int) -> bytes:
+    return u64_field(1, position)
+
+
+def inclusion_proof_body(p: dict) -> bytes:
+    return (u64_field(1, p["position"]) + field(2, bytes.fromhex(p["digests"]))
+            + u64_field(3, p["checkpoint_position"]) + field(4, bytes.fromhex(p["checkpoint_chain_hash"]))
+            + i64_field(5, p["checkpoint_created_at_ms"]) + field(6, bytes.fromhex(p["checkpoint_signature"])))
+
+
+def checkpoint_payload(position: int, chain_hash: bytes, created_at_ms: int) -> bytes:
+    """What the server signs for a checkpoint: entry `position` has chain hash `chain_hash`."""
+    return b"integra/1 checkpoint" + struct.pack(">q", position) + chain_hash + struct.pack(">q", created_at_ms)
+
+
 def change_password_body(current_password: str, new_password: str) -> bytes:
     return string_field(1, current_password) + string_field(2, new_password)
 
@@ -335,6 +352,15 @@ def decode_body(message_type: int, body: bytes) -> dict:
         out = {"before_position": r.optional_integer(1, ">Q"), "limit": r.integer(2, ">H")}
         if not 1 <= out["limit"] <= HISTORY_PAGE_ENTRIES:
             raise ValueError("history limit must be 1 to 100")
+    elif message_type == PROOF:
+        out = {"position": r.integer(1, ">Q")}
+    elif message_type == INCLUSION_PROOF:
+        digests = r.raw(2, 1900 * 32)
+        if len(digests) % 32:
+            raise ValueError("field 2 must hold 32-byte digests")
+        out = {"position": r.integer(1, ">Q"), "digests": digests.hex(),
+               "checkpoint_position": r.integer(3, ">Q"), "checkpoint_chain_hash": r.fixed_bytes(4, 32).hex(),
+               "checkpoint_created_at_ms": r.integer(5, ">q"), "checkpoint_signature": r.fixed_bytes(6, SIGNATURE_BYTES).hex()}
     elif message_type == CHANGE_PASSWORD:
         out = {"current_password": r.string(1, PASSWORD_BYTES), "new_password": r.string(2, PASSWORD_BYTES)}
     elif message_type == HELLO:
@@ -649,6 +675,16 @@ def build_vectors() -> dict:
     readable_entries = [dict(e, kind=KIND_NAMES[e["kind"]]) for e in entries]
     send("history_page", S, HISTORY_PAGE, history_page_body(entries, None),
          {"entries": readable_entries, "next_before": None}, 3)
+
+    # The receipt's entry is the ledger's head here: the proof has no digests, and the checkpoint
+    # the server signs on demand names the receipt's own chain hash.
+    send("proof", C, PROOF, proof_body(2), {"position": 2}, 2_000)
+    proof_created_at_ms = conn.now_ms + 1
+    proof = {"position": 2, "digests": "", "checkpoint_position": 2,
+             "checkpoint_chain_hash": confirmation["chain_hash"], "checkpoint_created_at_ms": proof_created_at_ms}
+    proof["checkpoint_signature"] = identity.sign(
+        checkpoint_payload(2, bytes.fromhex(confirmation["chain_hash"]), proof_created_at_ms)).hex()
+    send("inclusion_proof", S, INCLUSION_PROOF, inclusion_proof_body(proof), proof, 2)
 
     send("change_password", C, CHANGE_PASSWORD, change_password_body(PASSWORD, NEW_PASSWORD),
          {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, 10_000)

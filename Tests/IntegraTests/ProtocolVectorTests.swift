@@ -108,6 +108,19 @@ import Testing
         #expect(!Receipt.isValid(altered, identity: identity.publicKey))
     }
 
+    @Test func inclusionProofProvesTheReceipt() throws {
+        let identity = try Curve25519.Signing.PrivateKey(rawRepresentation: Self.key("server_identity_seed")).publicKey
+        let receiptVector = Self.frame("transferred")
+        let proofVector = Self.frame("inclusion_proof")
+        guard case .transferred(let receipt) = try ServerMessage.decode(type: receiptVector.type, body: ByteBuffer(bytes: Self.bytes(receiptVector.body))),
+              case .inclusionProof(let proof) = try ServerMessage.decode(type: proofVector.type, body: ByteBuffer(bytes: Self.bytes(proofVector.body)))
+        else { throw TestFailure("vectors of the wrong type") }
+        #expect(proof.proves(receipt, identity: identity))
+        var other = receipt
+        other.chainHash = Array(repeating: 7, count: 32)
+        #expect(!proof.proves(other, identity: identity))
+    }
+
     @Test func theWholeConversationVerifiesInOrderOnBothSides() throws {
         let connectionID = ConnectionID(bytes: Self.bytes(Self.vectors.connection_id))
         let preLogin = KeySchedule.preLoginKeys(clientKey: SymmetricKey(data: Self.key("client_key")))
