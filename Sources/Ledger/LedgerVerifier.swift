@@ -1,3 +1,4 @@
+import Dispatch
 /// Rows as stored, with their seals, for `LedgerVerifier`.
 public struct SealedEntry: Sendable {
     public let entry: LedgerEntry
@@ -84,9 +85,25 @@ public struct LedgerVerifier {
         self.violations.append(IntegrityViolation(kind: kind, message: message))
     }
 
-    /// Checks the next entries (in ascending position order).
-    public mutating func check(_ entries: some Sequence<SealedEntry>) {
-        for sealed in entries {
+    /// Checks the next entries (in ascending position order). The per-entry work (the entry's
+    /// digest and its MAC) runs on all cores; only the chain links are sequential.
+    public mutating func check(_ entries: [SealedEntry]) {
+        let results = PageResults(count: entries.count)
+        defer { results.release() }
+        let seal = self.seal
+        let workers = min(max(1, entries.count / 512), 8)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var index = worker
+            while index < entries.count {
+                let sealed = entries[index]
+                results.set(index, digest: LedgerSeal.entryDigest(sealed.entry),
+                            sealValid: seal.isValid(sealed.mac, expected: seal.entryMAC(position: sealed.entry.position, chainHash: sealed.chainHash ?? [])))
+                index += workers
+            }
+        }
+        let digests = results.digests
+        let sealsValid = results.sealsValid
+        for (index, sealed) in entries.enumerated() {
             let entry = sealed.entry
             let position = entry.position
             self.entriesChecked += 1
@@ -95,14 +112,39 @@ public struct LedgerVerifier {
                 self.report(.entriesMissing, "entries \(self.previous.position + 1) to \(position - 1) are missing (deleted)")
             }
             let storedHash = sealed.chainHash ?? []
-            if !self.seal.isValid(sealed.mac, expected: self.seal.entryMAC(position: position, chainHash: storedHash)) {
+            if !sealsValid[index] {
                 self.report(.entryNotSealed, "entry \(position) does not carry this deployment's seal (inserted, moved or forged)")
-            } else if contiguous, LedgerSeal.chainHash(previous: self.previous.hash, entry: entry) != storedHash {
+            } else if contiguous, LedgerSeal.chainHash(previous: self.previous.hash, entryDigest: digests[index]) != storedHash {
                 self.report(.entryChanged, "\(self.changedField(entry)) changed in entry \(position)")
             }
             if self.checkpointPositions.contains(position) { self.hashesAtCheckpoints[position] = storedHash }
             self.applyBalances(entry)
             self.previous = (position, storedHash.count == 32 ? storedHash : LedgerSeal.genesisHash)
+        }
+    }
+
+    /// Per-entry results of one page, written by several workers at disjoint indices (each index
+    /// by exactly one worker) and read only after they all finished.
+    private struct PageResults: @unchecked Sendable {
+        let digests: UnsafeMutableBufferPointer<[UInt8]>
+        let sealsValid: UnsafeMutableBufferPointer<Bool>
+
+        init(count: Int) {
+            self.digests = .allocate(capacity: count)
+            self.digests.initialize(repeating: [])
+            self.sealsValid = .allocate(capacity: count)
+            self.sealsValid.initialize(repeating: false)
+        }
+
+        func set(_ index: Int, digest: [UInt8], sealValid: Bool) {
+            self.digests[index] = digest
+            self.sealsValid[index] = sealValid
+        }
+
+        func release() {
+            self.digests.deinitialize()
+            self.digests.deallocate()
+            self.sealsValid.deallocate()
         }
     }
 
@@ -176,13 +218,19 @@ extension LedgerVerifier {
         precondition(pageSize >= 1)
         let checkpoints = try await store.checkpoints()
         var verifier = LedgerVerifier(seal: seal, checkpointPositions: Set((checkpoints + (anchor.map { [$0] } ?? [])).map(\.position)))
-        var after: Int64 = 0
-        while true {
-            let page = try await store.sealedEntries(afterPosition: after, limit: pageSize)
-            guard let last = page.last else { break }
+        // The next page is read while this one is checked.
+        var page = try await store.sealedEntries(afterPosition: 0, limit: pageSize)
+        while let last = page.last {
+            let next = Task { try await store.sealedEntries(afterPosition: last.entry.position, limit: pageSize) }
             verifier.check(page)
-            after = last.entry.position
             progress(verifier.entriesChecked)
+            do {
+                page = try await next.value
+            } catch let error as LedgerError {
+                throw error
+            } catch {
+                throw .storeUnavailable("\(error)")
+            }
         }
         verifier.check(checkpoints: checkpoints, anchor: anchor, isAuthentic: isAuthentic)
         verifier.check(accounts: try await store.sealedAccounts())
