@@ -71,7 +71,6 @@ let package = Package(
                 "IntegraLedger",
                 .target(name: "CMariaDB", condition: .when(traits: ["MariaDB"])),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Stores/MariaDB",
             swiftSettings: swiftSettings

@@ -23,7 +23,7 @@ public enum Administration {
     }
 
     private static func openUnbound(_ configuration: ServerConfiguration, seal: LedgerSeal) async throws -> any LedgerStore {
-        switch configuration.database ?? .sqlite(path: "\(configuration.dataDirectory)/integra.sqlite") {
+        switch configuration.databaseLocation {
         case .sqlite(let path):
             return try await SQLiteLedgerStore.open(path: path, seal: seal)
         case .mariadb(let location):

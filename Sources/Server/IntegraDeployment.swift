@@ -64,7 +64,7 @@ public final class IntegraDeployment: Sendable {
             try keys.writeClientConfiguration(
                 in: configuration.dataDirectory, server: address,
                 replayWindowSeconds: Int(configuration.replayWindowMs / 1000))
-            logger.notice("listening", metadata: ["address": "\(address)", "data": "\(configuration.dataDirectory)"])
+            logger.notice("listening", metadata: ["address": "\(address)", "data": "\(configuration.dataDirectory)", "store": "\(configuration.databaseLocation.redacted)"])
             return (IntegraDeployment(server: server, store: store, keys: keys, configuration: configuration, committer: committer, hasher: hasher), demoUsers)
         } catch {
             await hasher.shutdown()

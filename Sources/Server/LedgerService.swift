@@ -12,10 +12,12 @@ public final class LedgerService: Sendable {
     private let hasher: PasswordHasher
     private let configuration: ServerConfiguration
     private let identityKey: Curve25519.Signing.PrivateKey
+    private let checkpointer: Checkpointer
     private let logger: Logger
 
     public init(store: any LedgerStore, committer: GroupCommitter, hasher: PasswordHasher, identityKey: Curve25519.Signing.PrivateKey, configuration: ServerConfiguration, logger: Logger) {
         self.identityKey = identityKey
+        self.checkpointer = Checkpointer(identityKey: identityKey, dataDirectory: configuration.dataDirectory)
         self.store = store
         self.committer = committer
         self.hasher = hasher
@@ -56,8 +58,7 @@ public final class LedgerService: Sendable {
                 return .reply(.historyPage(entries: page, nextBefore: nextBefore))
             case .proof(_, let position):
                 try await self.recordNonce(nonce)
-                let checkpointer = Checkpointer(identityKey: self.identityKey, dataDirectory: self.configuration.dataDirectory)
-                return .reply(.inclusionProof(try await checkpointer.proof(position: position, store: self.store, nowMs: WallClock.nowMs())))
+                return .reply(.inclusionProof(try await self.checkpointer.proof(position: position, store: self.store, nowMs: WallClock.nowMs())))
             case .changePassword(let userID, let username, let current, let new):
                 return try await self.changePassword(userID: userID, username: username, current: current, new: new, nonce: nonce)
             }

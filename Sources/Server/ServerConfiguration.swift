@@ -39,6 +39,11 @@ public struct ServerConfiguration: Sendable {
 
     public static let minimumBcryptCost: UInt8 = 10
 
+    /// The store in use: `database`, or the SQLite file in the data directory.
+    public var databaseLocation: DatabaseLocation {
+        self.database ?? .sqlite(path: "\(self.dataDirectory)/integra.sqlite")
+    }
+
     public init() {}
 
     /// Checks the values an operator may have set; returns a message for the first bad one.

@@ -39,6 +39,16 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
+    /// The server identity key pinned in the configuration.
+    func pinnedIdentity() throws -> Curve25519.Signing.PublicKey {
+        let configuration = try self.loadConfiguration()
+        do throws(ConfigurationError) {
+            return try configuration.stateMachineConfiguration().serverIdentityKey
+        } catch {
+            throw IntegraClientError(kind: .configuration, message: error.message)
+        }
+    }
+
     /// The configuration file that the documented lookup order finds.
     func configurationPath() throws -> String {
         let environment = ProcessInfo.processInfo.environment
@@ -235,13 +245,7 @@ struct VerifyReceipt: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(json: self.json) {
-            let configuration = try self.connection.loadConfiguration()
-            let identity: Curve25519.Signing.PublicKey
-            do throws(ConfigurationError) {
-                identity = try configuration.stateMachineConfiguration().serverIdentityKey
-            } catch {
-                throw IntegraClientError(kind: .configuration, message: error.message)
-            }
+            let identity = try self.connection.pinnedIdentity()
             let receipt: ReceiptFile
             do {
                 receipt = try ReceiptFile.load(from: self.file)
@@ -268,13 +272,7 @@ struct Audit: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(json: self.login.json) {
             let configurationPath = try self.connection.configurationPath()
-            let configuration = try self.connection.loadConfiguration()
-            let identity: Curve25519.Signing.PublicKey
-            do throws(ConfigurationError) {
-                identity = try configuration.stateMachineConfiguration().serverIdentityKey
-            } catch {
-                throw IntegraClientError(kind: .configuration, message: error.message)
-            }
+            let identity = try self.connection.pinnedIdentity()
             let password = try self.login.password()
             let results: [(file: String, outcome: String, ok: Bool)] = try await self.connection.withConnection { connection in
                 let session = try await connection.login(username: self.login.user, password: password)

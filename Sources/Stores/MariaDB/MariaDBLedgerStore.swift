@@ -1,7 +1,6 @@
 #if MariaDB
 import Glibc
 public import IntegraLedger
-public import Logging
 
 /// The MariaDB store: InnoDB, utf8mb4, prepared statements, a pool of blocking libmariadb
 /// connections on their own threads.
@@ -15,19 +14,17 @@ public import Logging
 public final class MariaDBLedgerStore: LedgerStore {
     private let pool: MariaDBConnectionPool
     private let seal: LedgerSeal
-    private let logger: Logger
     private static let rowsPerStatement = 100
     private static let maximumAttempts = 5
 
-    private init(pool: MariaDBConnectionPool, seal: LedgerSeal, logger: Logger) {
+    private init(pool: MariaDBConnectionPool, seal: LedgerSeal) {
         self.seal = seal
         self.pool = pool
-        self.logger = logger
     }
 
     /// Connects and brings the schema up to date (serialised across instances by a named lock).
-    public static func open(_ configuration: MariaDBConfiguration, seal: LedgerSeal, poolSize: Int = 8, logger: Logger = Logger(label: "integra.mariadb")) async throws(LedgerError) -> MariaDBLedgerStore {
-        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal, logger: logger)
+    public static func open(_ configuration: MariaDBConfiguration, seal: LedgerSeal, poolSize: Int = 8) async throws(LedgerError) -> MariaDBLedgerStore {
+        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal)
         do {
             try await store.run { connection in try Self.migrate(connection, seal: seal) }
         } catch {
