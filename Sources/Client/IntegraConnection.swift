@@ -33,19 +33,23 @@ public final class IntegraConnection {
     ) async throws -> Result {
         let machineConfiguration: ClientConnectionStateMachine.Configuration
         let address: (host: String, port: Int)
+        let transport: ClientTransport
         do {
             machineConfiguration = try configuration.stateMachineConfiguration()
             address = try ServerAddress.parse(server ?? configuration.server)
+            transport = try ClientTransport(configuration: configuration)
         } catch {
             throw IntegraClientError(kind: .configuration, message: error.message)
         }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let pinMismatch = PinMismatchFlag()
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(timeoutMs))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try transport.addHandlers(to: channel, pinMismatch: pinMismatch)
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                         try channel.pipeline.syncOperations.addHandler(ReplyTimeoutHandler(timeout: .milliseconds(timeoutMs)))
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
@@ -58,7 +62,12 @@ public final class IntegraConnection {
             let connection = IntegraConnection(
                 machine: ClientConnectionStateMachine(configuration: machineConfiguration),
                 inbound: inbound.makeAsyncIterator(), outbound: outbound)
-            let hello = try await connection.nextFrame()
+            let hello: ByteBuffer
+            do {
+                hello = try await connection.nextFrame()
+            } catch let error as IntegraClientError where pinMismatch.isSet {
+                throw IntegraClientError(kind: .untrustedReply, message: "the server's TLS key does not match the pin in the client configuration (\(error.message))")
+            }
             do throws(ProtocolError) {
                 try connection.machine.helloReceived(hello, nowMs: WallClock.nowMs())
             } catch {

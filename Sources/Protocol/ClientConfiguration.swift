@@ -5,6 +5,15 @@ public import Foundation
 /// key and the server's pinned Ed25519 identity. The server writes it to `client.json` in its data
 /// directory on first start; the file holds a secret and is created with mode 0600.
 public struct ClientConfiguration: Codable, Hashable, Sendable {
+    /// How the connection is carried.
+    public enum Transport: String, Codable, Hashable, Sendable {
+        /// TLS 1.3, with the server's TLS public key pinned by `tlsPublicKeySHA256`.
+        case tls
+        /// Plain TCP: frames stay integrity-checked, but passwords are readable on the wire.
+        /// For loopback debugging only.
+        case plaintext
+    }
+
     /// Format version of this file.
     public var version: Int
     /// "HOST:PORT" of the server.
@@ -15,13 +24,50 @@ public struct ClientConfiguration: Codable, Hashable, Sendable {
     public var serverIdentityKey: String
     /// Accepted clock difference to the server, in seconds.
     public var replayWindowSeconds: Int
+    public var transport: Transport
+    /// SHA-256 (hex) of the DER SubjectPublicKeyInfo of the server's TLS certificate. Required for TLS.
+    public var tlsPublicKeySHA256: String?
 
-    public init(server: String, clientKey: SymmetricKey, serverIdentityKey: Curve25519.Signing.PublicKey, replayWindowSeconds: Int = 120) {
-        self.version = 1
+    public static let currentVersion = 2
+
+    public init(
+        server: String, clientKey: SymmetricKey, serverIdentityKey: Curve25519.Signing.PublicKey,
+        replayWindowSeconds: Int = 120, transport: Transport = .tls, tlsPublicKeySHA256: String? = nil
+    ) {
+        self.version = Self.currentVersion
         self.server = server
         self.clientKey = Data(clientKey.bytes).base64EncodedString()
         self.serverIdentityKey = serverIdentityKey.rawRepresentation.base64EncodedString()
         self.replayWindowSeconds = replayWindowSeconds
+        self.transport = transport
+        self.tlsPublicKeySHA256 = tlsPublicKeySHA256
+    }
+
+    /// The pinned TLS public key digest (32 bytes), or nil for plaintext.
+    public func tlsPin() throws(ConfigurationError) -> [UInt8]? {
+        guard self.transport == .tls else { return nil }
+        guard let hex = self.tlsPublicKeySHA256, let pin = [UInt8](hexString: hex), pin.count == 32 else {
+            throw ConfigurationError("tlsPublicKeySHA256 must be the 64-digit hex SHA-256 of the server's TLS public key")
+        }
+        return pin
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case version, server, clientKey, serverIdentityKey, replayWindowSeconds, transport, tlsPublicKeySHA256
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.version = try container.decode(Int.self, forKey: .version)
+        guard self.version == Self.currentVersion else {
+            throw ConfigurationError("version \(self.version) is not supported (expected \(Self.currentVersion)); copy the current client.json from the server's data directory")
+        }
+        self.server = try container.decode(String.self, forKey: .server)
+        self.clientKey = try container.decode(String.self, forKey: .clientKey)
+        self.serverIdentityKey = try container.decode(String.self, forKey: .serverIdentityKey)
+        self.replayWindowSeconds = try container.decode(Int.self, forKey: .replayWindowSeconds)
+        self.transport = try container.decode(Transport.self, forKey: .transport)
+        self.tlsPublicKeySHA256 = try container.decodeIfPresent(String.self, forKey: .tlsPublicKeySHA256)
     }
 
     /// Reads and checks a configuration file.
@@ -35,10 +81,13 @@ public struct ClientConfiguration: Codable, Hashable, Sendable {
         let configuration: ClientConfiguration
         do {
             configuration = try JSONDecoder().decode(ClientConfiguration.self, from: data)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError("client configuration \(path): \(error.message)")
         } catch {
             throw ConfigurationError("client configuration \(path) is not valid: \(error)")
         }
         _ = try configuration.stateMachineConfiguration()
+        _ = try configuration.tlsPin()
         return configuration
     }
 

@@ -32,6 +32,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
     case storeUnavailable = 501
     case internalError = 502
     case timeout = 503
+    case rateLimited = 504
 
     /// A stable lowercase name, for logs and the CLI's `--json` output.
     public var name: String {
@@ -62,13 +63,14 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
         case .storeUnavailable: "store_unavailable"
         case .internalError: "internal_error"
         case .timeout: "timeout"
+        case .rateLimited: "rate_limited"
         }
     }
 
     /// Whether the same request may succeed if sent again later.
     public var isRetryable: Bool {
         switch self {
-        case .serverBusy, .storeUnavailable, .timeout: true
+        case .serverBusy, .storeUnavailable, .timeout, .rateLimited: true
         default: false
         }
     }
@@ -82,7 +84,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
             true
         case .invalidUsername, .invalidPassword, .usernameTaken, .invalidCredentials, .invalidAmount,
              .insufficientFunds, .unknownRecipient, .selfTransfer, .transferIDConflict, .invalidTransferID,
-             .balanceOverflow, .entryNotFound, .serverBusy, .storeUnavailable, .timeout:
+             .balanceOverflow, .entryNotFound, .serverBusy, .storeUnavailable, .timeout, .rateLimited:
             false
         }
     }

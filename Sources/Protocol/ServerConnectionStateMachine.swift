@@ -94,6 +94,8 @@ public struct ServerConnectionStateMachine: Sendable {
     private let configuration: Configuration
     private let connectionID: ConnectionID
     private var state: State = .awaitingOpen
+    /// The last error sent to the peer, for the audit trail.
+    public private(set) var lastRejection: ProtocolError?
 
     public init(configuration: Configuration, connectionID: ConnectionID = .random()) {
         self.configuration = configuration
@@ -218,12 +220,12 @@ public struct ServerConnectionStateMachine: Sendable {
                 if pendingLogin != nil, error.code == .invalidCredentials {
                     anonymous.failedLogins += 1
                     if anonymous.failedLogins >= self.configuration.maximumFailedLoginsPerConnection {
-                        let frame = Self.errorFrame(error, channel: &anonymous.channel, nowMs: nowMs)
+                        let frame = self.errorFrame(error, channel: &anonymous.channel, nowMs: nowMs)
                         self.state = .closed
                         return .sendAndClose(frame)
                     }
                 }
-                let frame = Self.errorFrame(error, channel: &anonymous.channel, nowMs: nowMs)
+                let frame = self.errorFrame(error, channel: &anonymous.channel, nowMs: nowMs)
                 guard !error.code.closesConnection else {
                     self.state = .closed
                     return .sendAndClose(frame)
@@ -244,7 +246,7 @@ public struct ServerConnectionStateMachine: Sendable {
                 self.state = .closed
                 return .sendAndClose(frame)
             case .failed(let error):
-                let frame = Self.errorFrame(error, channel: &session.channel, nowMs: nowMs)
+                let frame = self.errorFrame(error, channel: &session.channel, nowMs: nowMs)
                 guard !error.code.closesConnection else {
                     self.state = .closed
                     return .sendAndClose(frame)
@@ -278,9 +280,14 @@ public struct ServerConnectionStateMachine: Sendable {
 
     private mutating func fail(_ error: any Error, channel: inout FrameChannel, nowMs: Int64) -> Action {
         let protocolError = error as? ProtocolError ?? ProtocolError(.malformedFrame, "frame rejected")
-        let frame = Self.errorFrame(protocolError, channel: &channel, nowMs: nowMs)
+        let frame = self.errorFrame(protocolError, channel: &channel, nowMs: nowMs)
         self.state = .closed
         return .sendAndClose(frame)
+    }
+
+    private mutating func errorFrame(_ error: ProtocolError, channel: inout FrameChannel, nowMs: Int64) -> ByteBuffer {
+        self.lastRejection = error
+        return Self.errorFrame(error, channel: &channel, nowMs: nowMs)
     }
 
     private static func errorFrame(_ error: ProtocolError, channel: inout FrameChannel, nowMs: Int64) -> ByteBuffer {

@@ -62,11 +62,13 @@ public struct DeploymentKeys: Sendable {
         return Array(hash.finalize())
     }
 
-    /// Writes `client.json` for customers' clients: address, client key, server identity.
-    public func writeClientConfiguration(in directory: String, server: String, replayWindowSeconds: Int) throws(ConfigurationError) {
+    /// Writes `client.json` for customers' clients: address, client key, server identity, and
+    /// the TLS key pin (nil: plaintext).
+    public func writeClientConfiguration(in directory: String, server: String, replayWindowSeconds: Int, tlsPublicKeySHA256: [UInt8]?) throws(ConfigurationError) {
         let configuration = ClientConfiguration(
             server: server, clientKey: self.clientKey, serverIdentityKey: self.identityKey.publicKey,
-            replayWindowSeconds: replayWindowSeconds)
+            replayWindowSeconds: replayWindowSeconds, transport: tlsPublicKeySHA256 == nil ? .plaintext : .tls,
+            tlsPublicKeySHA256: tlsPublicKeySHA256?.hexString)
         try configuration.write(to: "\(directory)/client.json")
     }
 

@@ -58,13 +58,21 @@ public final class IntegraDeployment: Sendable {
                 demoUsers = try await Self.createDemoUsers(store: store, hasher: hasher, configuration: configuration)
             }
             let service = LedgerService(store: store, committer: committer, hasher: hasher, identityKey: keys.identityKey, configuration: configuration, logger: logger)
-            let server = try await IntegraServer.bind(configuration: configuration, keys: keys, service: service, logger: logger)
+            let tls = configuration.plaintext ? nil : try ServerTLS.load(configuration)
+            if configuration.plaintext {
+                logger.critical("PLAINTEXT MODE: no TLS. Frames stay integrity-checked, but passwords and amounts are readable on the wire. For loopback debugging only; never serve customers like this.")
+            }
+            let auditTrail = AuditTrail(directory: configuration.auditTrailDirectory, logger: logger)
+            let server = try await IntegraServer.bind(configuration: configuration, keys: keys, tls: tls, service: service, auditTrail: auditTrail, logger: logger)
             let port = server.localAddress.port ?? configuration.port
             let address = configuration.host.contains(":") ? "[\(configuration.host)]:\(port)" : "\(configuration.host):\(port)"
             try keys.writeClientConfiguration(
                 in: configuration.dataDirectory, server: address,
-                replayWindowSeconds: Int(configuration.replayWindowMs / 1000))
-            logger.notice("listening", metadata: ["address": "\(address)", "data": "\(configuration.dataDirectory)", "store": "\(configuration.databaseLocation.redacted)"])
+                replayWindowSeconds: Int(configuration.replayWindowMs / 1000), tlsPublicKeySHA256: tls?.publicKeySHA256)
+            logger.notice("listening", metadata: [
+                "address": "\(address)", "transport": "\(tls == nil ? "plaintext" : "tls1.3")", "data": "\(configuration.dataDirectory)",
+                "store": "\(configuration.databaseLocation.redacted)",
+            ])
             return (IntegraDeployment(server: server, store: store, keys: keys, configuration: configuration, committer: committer, hasher: hasher), demoUsers)
         } catch {
             await hasher.shutdown()
@@ -79,6 +87,7 @@ public final class IntegraDeployment: Sendable {
         await self.committer.drain()
         _ = try? await Checkpointer(identityKey: self.keys.identityKey, dataDirectory: self.configuration.dataDirectory)
             .checkpoint(store: self.store, nowMs: WallClock.nowMs())
+        self.server.auditTrail.close()
         await self.hasher.shutdown()
         await self.store.close()
     }

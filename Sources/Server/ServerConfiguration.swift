@@ -11,6 +11,11 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory = "./integra-data"
     /// The store; nil means the SQLite file `integra.sqlite` in the data directory.
     public var database: DatabaseLocation?
+    /// Serve plain TCP instead of TLS 1.3: for loopback debugging only (refused on other addresses).
+    public var plaintext = false
+    /// The operator's own TLS certificate chain and key (PEM); nil: the self-signed pair in the data directory.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
     /// Accepted clock difference, and how long nonces are remembered.
     public var replayWindowMs: Int64 = 120_000
     /// A connection that sends nothing for this long is closed.
@@ -25,6 +30,19 @@ public struct ServerConfiguration: Sendable {
     /// The largest single transfer or deposit, in cents.
     public var maximumAmountCents: Int64 = 100_000_000
     public var maximumConnections = 10_000
+    /// Open connections from one IP address.
+    public var maximumConnectionsPerAddress = 256
+    /// The TLS handshake and the client's first frame must arrive within this time.
+    public var handshakeTimeoutMs: Int64 = 10_000
+    /// A frame whose first bytes arrived must be complete within this time (slow senders).
+    public var frameTimeoutMs: Int64 = 10_000
+    /// Requests one session may make per second (sustained), and in a burst.
+    public var requestsPerSecond = 1_000
+    public var requestBurst = 2_000
+    /// Login throttling per account and per address.
+    public var loginThrottle = LoginThrottle.Policy()
+    /// Audit trail files of accepted transfers and rejected attempts; nil: `audit/` in the data directory.
+    public var auditDirectory: String?
     public var maximumFrameBytes = FrameFormat.defaultMaximumFrameBytes
     /// Connections to MariaDB (ignored for SQLite).
     public var databaseConnections = 8
@@ -44,7 +62,14 @@ public struct ServerConfiguration: Sendable {
         self.database ?? .sqlite(path: "\(self.dataDirectory)/integra.sqlite")
     }
 
+    /// The audit trail's directory.
+    public var auditTrailDirectory: String { self.auditDirectory ?? "\(self.dataDirectory)/audit" }
+
     public init() {}
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
 
     /// Checks the values an operator may have set; returns a message for the first bad one.
     public func validate() throws(ConfigurationError) {
@@ -61,6 +86,22 @@ public struct ServerConfiguration: Sendable {
         guard self.maximumPendingPasswordJobs >= 1 else { throw ConfigurationError("pending password jobs must be at least 1") }
         guard self.maximumAmountCents >= 1 else { throw ConfigurationError("maximum amount must be positive") }
         guard self.maximumConnections >= 1 else { throw ConfigurationError("maximum connections must be at least 1") }
+        guard self.maximumConnectionsPerAddress >= 1 else { throw ConfigurationError("maximum connections per address must be at least 1") }
+        guard self.handshakeTimeoutMs >= 100 && self.frameTimeoutMs >= 100 else {
+            throw ConfigurationError("handshake and frame timeouts must be at least 0.1 seconds")
+        }
+        guard (1...100).contains(self.loginThrottle.maximumFailuresPerAccountPerHour) else {
+            throw ConfigurationError("failed logins per account per hour must be 1 to 100")
+        }
+        guard self.requestsPerSecond >= 1 && self.requestBurst >= 1 else {
+            throw ConfigurationError("requests per second and burst must be at least 1")
+        }
+        guard !self.plaintext || Self.isLoopback(self.host) else {
+            throw ConfigurationError("--plaintext serves passwords readable on the wire; it is allowed on a loopback address only (127.0.0.1, ::1, localhost)")
+        }
+        guard (self.tlsCertificatePath == nil) == (self.tlsKeyPath == nil) else {
+            throw ConfigurationError("give both a TLS certificate and its key, or neither")
+        }
         guard self.maximumFrameBytes >= 1024 && self.maximumFrameBytes <= FrameFormat.hardMaximumFrameBytes else {
             throw ConfigurationError("maximum frame size must be 1 KiB to \(FrameFormat.hardMaximumFrameBytes / 1024) KiB")
         }

@@ -15,7 +15,7 @@ import Testing
     /// Starts another instance of `first`'s deployment (same keys, same database).
     static func sibling(of first: TestServer) async throws -> TestServer {
         let directory = TemporaryDirectory.make()
-        for file in ["client.key", "identity.key", "storage.key"] {
+        for file in ["client.key", "identity.key", "storage.key", "tls-certificate.pem", "tls-key.pem"] {
             try FileManager.default.copyItem(at: first.directory.appendingPathComponent(file), to: directory.appendingPathComponent(file))
         }
         return try await TestServer.start(database: first.database, directory: directory)

@@ -80,13 +80,7 @@ final class TestServer: Sendable {
     func withRawSession<T>(_ body: (RawSession) async throws -> T) async throws -> T {
         let configuration = try self.clientConfiguration
         let clientKey = SymmetricKey(data: Data(base64Encoded: configuration.clientKey)!)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: self.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await self.connectRaw()
         return try await channel.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()
             guard let hello = try await iterator.next() else { throw TestFailure("no hello") }
@@ -97,6 +91,35 @@ final class TestServer: Sendable {
             let session = RawSession(channel: channelState, hello: hello, inbound: iterator, outbound: outbound)
             return try await body(session)
         }
+    }
+}
+
+extension TestServer {
+    /// A connection that speaks the configured transport (TLS with the pin, or plain TCP) and
+    /// splits frames, and nothing more.
+    func connectRaw() async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        let transport = try ClientTransport(configuration: try self.clientConfiguration)
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: self.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try transport.addHandlers(to: channel, pinMismatch: PinMismatchFlag())
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+}
+
+extension TestServer {
+    /// A connection that completes the transport handshake and is then left idle; close it with
+    /// `close()`.
+    func connectIdle() async throws -> any Channel {
+        let transport = try ClientTransport(configuration: try self.clientConfiguration)
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try transport.addHandlers(to: channel, pinMismatch: PinMismatchFlag()) }
+            }
+            .connect(host: "127.0.0.1", port: self.port).get()
     }
 }
 
@@ -117,6 +140,16 @@ final class RawSession {
     /// Seals a pre-login request with the given timestamp and sends it.
     func send(_ message: ClientMessage, timestampMs: Int64 = WallClock.nowMs()) async throws {
         try await self.outbound.write(self.channel.seal(message.type, nowMs: timestampMs, body: message.encodeBody))
+    }
+
+    /// Sends a correctly authenticated frame with any version, type and body (hostile input
+    /// that passes the MAC).
+    func sendCrafted(version: UInt8 = FrameFormat.version, type: UInt8, body: (inout FieldWriter) -> Void) async throws {
+        let header = FrameHeader(
+            version: version, type: type, direction: .clientToServer, sequence: self.channel.nextSendSequence,
+            timestampMs: WallClock.nowMs(), nonce: .random())
+        let frame = FrameSealer.seal(header: header, key: self.channel.keys.key(for: .clientToServer), connectionID: self.channel.connectionID, body: body)
+        try await self.outbound.write(frame)
     }
 
     func sendBytes(_ bytes: ByteBuffer) async throws {

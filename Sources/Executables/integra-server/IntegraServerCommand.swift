@@ -65,8 +65,41 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Close connections silent for this many seconds.")
     var idleTimeoutSeconds: Int64 = 300
 
+    @Flag(name: .long, help: "Serve plain TCP instead of TLS 1.3. Passwords become readable on the wire: loopback debugging only.")
+    var plaintext = false
+
+    @Option(name: .long, help: "PEM certificate chain to serve instead of the self-signed one in the data directory.")
+    var tlsCertificate: String?
+
+    @Option(name: .long, help: "PEM private key of --tls-certificate.")
+    var tlsKey: String?
+
     @Option(name: .long, help: "Maximum open connections.")
     var maxConnections = 10_000
+
+    @Option(name: .long, help: "Maximum open connections from one IP address.")
+    var maxConnectionsPerAddress = 256
+
+    @Option(name: .long, help: "Seconds a new connection has to finish TLS and send its first frame.")
+    var handshakeTimeoutSeconds: Int64 = 10
+
+    @Option(name: .long, help: "Seconds a started frame has to arrive completely.")
+    var frameTimeoutSeconds: Int64 = 10
+
+    @Option(name: .long, help: "Requests per second one session may make (sustained; bursts of twice as many).")
+    var requestsPerSecond = 1_000
+
+    @Option(name: .long, help: "Password checks allowed to wait for the bcrypt pool; more are answered server_busy.")
+    var maxPendingPasswordJobs = 256
+
+    @Option(name: .long, help: "Largest frame accepted, in bytes.")
+    var maxFrameBytes = FrameFormat.defaultMaximumFrameBytes
+
+    @Option(name: .long, help: "Failed logins per account per hour before the account is locked for the rest of the hour.")
+    var maxFailedLoginsPerHour = 100
+
+    @Option(name: .long, help: "Directory for the daily audit trail files (default: audit/ in the data directory).")
+    var auditDir: String?
 
     @Option(name: .long, help: "Largest single transfer, as a decimal amount.")
     var maxAmount = "1000000.00"
@@ -94,6 +127,18 @@ struct Run: AsyncParsableCommand {
             configuration.replayWindowMs = self.replayWindowSeconds * 1000
             configuration.idleTimeoutMs = self.idleTimeoutSeconds * 1000
             configuration.maximumConnections = self.maxConnections
+            configuration.plaintext = self.plaintext
+            configuration.tlsCertificatePath = self.tlsCertificate
+            configuration.tlsKeyPath = self.tlsKey
+            configuration.maximumConnectionsPerAddress = self.maxConnectionsPerAddress
+            configuration.handshakeTimeoutMs = self.handshakeTimeoutSeconds * 1000
+            configuration.frameTimeoutMs = self.frameTimeoutSeconds * 1000
+            configuration.requestsPerSecond = self.requestsPerSecond
+            configuration.requestBurst = self.requestsPerSecond * 2
+            configuration.maximumPendingPasswordJobs = self.maxPendingPasswordJobs
+            configuration.maximumFrameBytes = self.maxFrameBytes
+            configuration.loginThrottle.maximumFailuresPerAccountPerHour = self.maxFailedLoginsPerHour
+            configuration.auditDirectory = self.auditDir
             configuration.maximumAmountCents = try Amount.parse(self.maxAmount, maximumCents: Int64.max).cents
             try configuration.validate()
         } catch {

@@ -33,7 +33,11 @@ struct ConnectionOptions: ParsableArguments {
     func loadConfiguration() throws -> ClientConfiguration {
         let path = try self.configurationPath()
         do {
-            return try ClientConfiguration.load(from: path)
+            let configuration = try ClientConfiguration.load(from: path)
+            if configuration.transport == .plaintext {
+                FileHandle.standardError.write(Data("integra: WARNING: plaintext transport (no TLS): the password is readable on the wire. For loopback debugging only.\n".utf8))
+            }
+            return configuration
         } catch {
             throw IntegraClientError(kind: .configuration, message: error.message)
         }

@@ -1,0 +1,106 @@
+import Crypto
+import Foundation
+public import IntegraProtocol
+public import NIOSSL
+import SwiftASN1
+import X509
+
+/// The server's TLS 1.3 identity: a certificate and private key, created self-signed in the data
+/// directory on first start (`tls-certificate.pem`, and `tls-key.pem` with mode 0600) unless the
+/// operator names their own. Clients pin the SHA-256 of the certificate's public key.
+public struct ServerTLS: Sendable {
+    public let context: NIOSSLContext
+    /// SHA-256 of the leaf certificate's DER SubjectPublicKeyInfo: the pin in `client.json`.
+    public let publicKeySHA256: [UInt8]
+
+    static let certificateFile = "tls-certificate.pem"
+    static let keyFile = "tls-key.pem"
+
+    /// Loads the configured certificate and key, or those of the data directory, creating a
+    /// self-signed pair there if none exists.
+    public static func load(_ configuration: ServerConfiguration) throws(ConfigurationError) -> ServerTLS {
+        let certificatePath: String
+        let keyPath: String
+        switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
+        case (let certificate?, let key?):
+            (certificatePath, keyPath) = (certificate, key)
+        case (nil, nil):
+            certificatePath = "\(configuration.dataDirectory)/\(Self.certificateFile)"
+            keyPath = "\(configuration.dataDirectory)/\(Self.keyFile)"
+            let haveCertificate = FileManager.default.fileExists(atPath: certificatePath)
+            let haveKey = FileManager.default.fileExists(atPath: keyPath)
+            guard haveCertificate == haveKey else {
+                throw ConfigurationError("the data directory has only one of \(Self.certificateFile) and \(Self.keyFile)")
+            }
+            if !haveCertificate {
+                try Self.createSelfSigned(certificatePath: certificatePath, keyPath: keyPath, host: configuration.host)
+            }
+        default:
+            throw ConfigurationError("give both a TLS certificate and its key, or neither")
+        }
+        return try Self.load(certificatePath: certificatePath, keyPath: keyPath)
+    }
+
+    static func load(certificatePath: String, keyPath: String) throws(ConfigurationError) -> ServerTLS {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+            guard let leaf = chain.first else { throw ConfigurationError("\(certificatePath) holds no certificate") }
+            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            tls.minimumTLSVersion = .tlsv13
+            tls.maximumTLSVersion = .tlsv13
+            let pin = Array(SHA256.hash(data: try leaf.extractPublicKey().toSPKIBytes()))
+            return ServerTLS(context: try NIOSSLContext(configuration: tls), publicKeySHA256: pin)
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError("cannot load the TLS certificate \(certificatePath) and key \(keyPath): \(error)")
+        }
+    }
+
+    /// A P-256 key and a self-signed certificate naming `localhost`, the loopback addresses and
+    /// the listening host. Valid for ten years: clients pin the key, not a chain of trust.
+    static func createSelfSigned(certificatePath: String, keyPath: String, host: String) throws(ConfigurationError) {
+        do {
+            let key = P256.Signing.PrivateKey()
+            let name = try DistinguishedName {
+                OrganizationName("Integra")
+                CommonName("Integra server")
+            }
+            var names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
+            if let address = Self.ipAddressBytes(host) {
+                if address != [127, 0, 0, 1] { names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(address)))) }
+            } else if host != "localhost" {
+                names.append(.dnsName(host))
+            }
+            let now = Date()
+            let certificate = try Certificate(
+                version: .v3, serialNumber: Certificate.SerialNumber(),
+                publicKey: Certificate.PublicKey(key.publicKey),
+                notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(10 * 365 * 86_400),
+                issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.notCertificateAuthority)
+                    Critical(KeyUsage(digitalSignature: true))
+                    try ExtendedKeyUsage([.serverAuth])
+                    SubjectAlternativeNames(names)
+                },
+                issuerPrivateKey: Certificate.PrivateKey(key))
+            try SecretFile.write(Data(key.pemRepresentation.utf8), to: keyPath)
+            try Data(try certificate.serializeAsPEM().pemString.utf8).write(to: URL(fileURLWithPath: certificatePath), options: .atomic)
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError("cannot create a TLS certificate: \(error)")
+        }
+    }
+
+    /// The bytes of an IPv4 or IPv6 literal, or nil for a host name.
+    static func ipAddressBytes(_ host: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+}
