@@ -2,13 +2,14 @@ import Foundation
 public import IntegraLedger
 import IntegraProtocol
 public import Logging
+public import ServiceLifecycle
 import NIOCore
 
 /// A running Integra server with everything it owns: keys, store, bcrypt pool, group committer.
 ///
 /// `start` is the quick start: on a new data directory it generates the keys, writes
 /// `client.json`, and (unless disabled) creates funded demo users whose passwords it reports once.
-public final class IntegraDeployment: Sendable {
+public final class IntegraDeployment: Service, Sendable {
     public let server: IntegraServer
     public let store: any LedgerStore
     public let keys: DeploymentKeys
@@ -81,9 +82,14 @@ public final class IntegraDeployment: Sendable {
         }
     }
 
-    /// Serves until `shutdown()`; then waits for pending commits and releases everything.
+    /// Serves until `shutdown()` or a graceful shutdown of the service group; then waits for
+    /// pending commits and releases everything.
     public func run() async throws {
-        try await self.server.run()
+        try await withGracefulShutdownHandler {
+            try await self.server.run()
+        } onGracefulShutdown: {
+            Task { await self.server.shutdown() }
+        }
         await self.committer.drain()
         _ = try? await Checkpointer(identityKey: self.keys.identityKey, dataDirectory: self.configuration.dataDirectory)
             .checkpoint(store: self.store, nowMs: WallClock.nowMs())

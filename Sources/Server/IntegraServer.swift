@@ -17,16 +17,22 @@ public final class IntegraServer: Sendable {
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let openConnections = Atomic<Int>(0)
+    private let requestsInFlight = Atomic<Int>(0)
+    /// Requests being performed or answered right now.
+    var requestsInFlightCount: Int { self.requestsInFlight.load(ordering: .acquiring) }
+    private let shuttingDown = Atomic<Bool>(false)
     private let addresses: AddressLimiter
     private let throttle: Mutex<LoginThrottle>
     private let checkpointer: Checkpointer
     public let auditTrail: AuditTrail
 
     /// The address the server listens on (with the real port when port 0 was asked for).
-    public var localAddress: SocketAddress { self.serverChannel.channel.localAddress! }
+    public let localAddress: SocketAddress
 
     private init(serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, service: LedgerService, keys: DeploymentKeys, configuration: ServerConfiguration, auditTrail: AuditTrail, logger: Logger) {
         self.serverChannel = serverChannel
+        guard let localAddress = serverChannel.channel.localAddress else { preconditionFailure("a bound channel has a local address") }
+        self.localAddress = localAddress
         self.service = service
         self.machineConfiguration = ServerConnectionStateMachine.Configuration(
             clientKey: keys.clientKey, identityKey: keys.identityKey, replayWindowMs: configuration.replayWindowMs)
@@ -87,8 +93,20 @@ public final class IntegraServer: Sendable {
                     }
                 }
             }
+            // Accepting has stopped: let the requests in flight finish (their commits included),
+            // then close every connection.
+            await self.drainRequests()
             group.cancelAll()
         }
+    }
+
+    private func drainRequests() async {
+        let deadline = ContinuousClock.now + .milliseconds(self.configuration.shutdownGraceMs)
+        while self.requestsInFlight.load(ordering: .acquiring) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        let left = self.requestsInFlight.load(ordering: .acquiring)
+        if left > 0 { self.logger.warning("shutdown: requests still in flight after the grace period", metadata: ["requests": "\(left)"]) }
     }
 
     /// Applies the connection limits, in total and per address. The caller closes a connection
@@ -109,8 +127,10 @@ public final class IntegraServer: Sendable {
         return false
     }
 
-    /// Stops accepting connections; `run()` then closes the open ones and returns.
+    /// Stops accepting connections; `run()` then lets requests in flight finish, closes the
+    /// connections and returns. Requests that arrive meanwhile get `server_busy` (retryable).
     public func shutdown() async {
+        self.shuttingDown.store(true, ordering: .releasing)
         try? await self.serverChannel.channel.close()
     }
 
@@ -125,6 +145,9 @@ public final class IntegraServer: Sendable {
                 try await outbound.write(machine.connectionOpened(nowMs: WallClock.nowMs()))
                 var frames = inbound.makeAsyncIterator()
                 while true {
+                    // Requests of this round count as in flight until their answer is written.
+                    var performed = 0
+                    defer { if performed > 0 { self.requestsInFlight.wrappingSubtract(performed, ordering: .acquiringAndReleasing) } }
                     var action: ServerConnectionStateMachine.Action
                     do {
                         guard let frame = try await frames.next() else { return }
@@ -134,7 +157,11 @@ public final class IntegraServer: Sendable {
                     }
                     while case .perform(let request, let context) = action {
                         let result: RequestResult
-                        if rate.admit(nowMs: WallClock.nowMs()) {
+                        performed += 1
+                        self.requestsInFlight.wrappingAdd(1, ordering: .acquiringAndReleasing)
+                        if self.shuttingDown.load(ordering: .acquiring) {
+                            result = .failed(ProtocolError(.serverBusy, "the server is shutting down; retry shortly"))
+                        } else if rate.admit(nowMs: WallClock.nowMs()) {
                             result = await self.perform(request, context: context, address: address)
                         } else {
                             result = .failed(ProtocolError(.rateLimited, "more than \(self.configuration.requestsPerSecond) requests per second; slow down"))

@@ -52,6 +52,8 @@ public struct ServerConfiguration: Sendable {
     public var checkpointIntervalMs: Int64 = 10_000
     /// How often expired nonces are pruned.
     public var noncePruneIntervalMs: Int64 = 30_000
+    /// On shutdown, how long requests in flight may take to finish before connections are closed.
+    public var shutdownGraceMs: Int64 = 10_000
     /// Create demo users on a new data directory.
     public var createDemoUsers = true
 

@@ -1,11 +1,11 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import IntegraLedger
 import IntegraProtocol
 import IntegraServer
 import Crypto
 import Logging
+import ServiceLifecycle
 
 @main
 struct IntegraServerCommand: AsyncParsableCommand {
@@ -154,9 +154,11 @@ struct Run: AsyncParsableCommand {
             print("Try: echo '\(demoUsers[0].password)' | integra balance --user \(demoUsers[0].name) --password-stdin")
             fflush(nil)
         }
-        let signals = ShutdownSignals { await deployment.shutdown() }
-        defer { signals.cancel() }
-        try await deployment.run()
+        // SIGTERM and SIGINT shut down gracefully: stop accepting, let requests in flight
+        // finish, flush the group commit, sign a last checkpoint, exit 0.
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [deployment], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
         logger.notice("stopped")
     }
 }
@@ -315,24 +317,5 @@ struct CommandFailure: Error, CustomStringConvertible {
 
     static func wrap<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let error as CommandFailure { throw error } catch { throw CommandFailure("\(error)") }
-    }
-}
-
-/// Calls `handler` once on SIGINT or SIGTERM.
-final class ShutdownSignals {
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ handler: @escaping @Sendable () async -> Void) {
-        self.sources = [SIGINT, SIGTERM].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { Task { await handler() } }
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        for source in self.sources { source.cancel() }
     }
 }
