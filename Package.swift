@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "integra-server", targets: ["IntegraServerCLI"]),
         .executable(name: "integra", targets: ["IntegraCLI"]),
         .library(name: "IntegraClient", targets: ["IntegraClient"]),
+        .executable(name: "integra-bank", targets: ["IntegraBank"]),
     ],
     traits: [
         .trait(name: "MariaDB", description: "The MariaDB store, through MariaDB's own client library (libmariadb-dev)."),
@@ -136,6 +137,19 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Executables/integra",
+            swiftSettings: swiftSettings
+        ),
+        // `integra-bank`: the bank workload and invariant check of scripts/fault-test.
+        .executableTarget(
+            name: "IntegraBank",
+            dependencies: [
+                "IntegraClient",
+                "IntegraProtocol",
+                "IntegraLedger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/Tools/Bank",
             swiftSettings: swiftSettings
         ),
         .testTarget(
