@@ -57,6 +57,11 @@ def edge_cases():
         "history-page-two-entries": frame(0x87, field(1, field(1, entry) + field(1, entry)) + field(2, u64(1)), direction=2),
         "inclusion-proof-two-digests": frame(0x89, field(1, u64(5)) + field(2, bytes(64)) + field(3, u64(7)) + field(4, bytes(32))
                                              + field(5, u64(BASE_MS)) + field(6, bytes(64)), direction=2),
+        # Inputs that crashed the inclusion-proof check (FuzzRegressionTests).
+        "proof-position-overflow": frame(0x89, field(1, u64(2**64 - 1)) + field(2, bytes(32)) + field(3, u64(0)) + field(4, bytes(32))
+                                         + field(5, u64(0)) + field(6, bytes(64)), direction=2),
+        "proof-position-beyond-ledger": frame(0x89, field(1, u64(2**63)) + field(2, b"") + field(3, u64(2**63)) + field(4, bytes(32))
+                                              + field(5, u64(0)) + field(6, bytes(64)), direction=2),
         "error-unknown-code": frame(0xFF, field(1, b"\x03\xe7") + field(2, b"?"), direction=2),
         "unknown-type": frame(0x42, b""),
         "wrong-version": frame(5, b"", version=2),
