@@ -24,39 +24,34 @@ enum MessageChecks {
     }
 
     static func checkClientMessage(type: UInt8, body: ByteBuffer, summary: inout FuzzRunSummary) {
-        let message: ClientMessage
-        do {
-            message = try ClientMessage.decode(type: type, body: body)
-        } catch {
-            Self.checkDecodingError(error, type: type, clientSide: true)
-            return
-        }
-        FuzzProperty.require(message.type.rawValue == type, "decoding type \(type) returned a \(message.type)")
-        let encoded = Self.encode(message.encodeBody)
-        FuzzProperty.require(encoded.readableBytes == body.readableBytes, "\(message.type) re-encodes to \(encoded.readableBytes) bytes from \(body.readableBytes)")
-        let again = try? ClientMessage.decode(type: type, body: encoded)
-        FuzzProperty.require(again == message, "\(message.type) does not survive encode then decode")
-        FuzzProperty.require(Self.encode(message.encodeBody) == encoded, "\(message.type) encodes differently twice")
+        guard let message = Self.checkRoundTrip(ClientMessage.self, type: type, body: body) else { return }
         summary.decodedClientTypes.insert(message.type)
         DomainChecks.clientMessage(message, summary: &summary)
     }
 
     static func checkServerMessage(type: UInt8, body: ByteBuffer, summary: inout FuzzRunSummary) {
-        let message: ServerMessage
+        guard let message = Self.checkRoundTrip(ServerMessage.self, type: type, body: body) else { return }
+        summary.decodedServerTypes.insert(message.type)
+        DomainChecks.serverMessage(message, summary: &summary)
+    }
+
+    /// Decodes the body as `type`: a failure has the right code; a success re-encodes to a body
+    /// of the same size that decodes to the same message, and encodes the same way every time.
+    static func checkRoundTrip<Message: WireMessage>(_: Message.Type, type: UInt8, body: ByteBuffer) -> Message? {
+        let message: Message
         do {
-            message = try ServerMessage.decode(type: type, body: body)
+            message = try Message.decode(type: type, body: body)
         } catch {
-            Self.checkDecodingError(error, type: type, clientSide: false)
-            return
+            Self.checkDecodingError(error, type: type, clientSide: Message.isClientSide)
+            return nil
         }
         FuzzProperty.require(message.type.rawValue == type, "decoding type \(type) returned a \(message.type)")
         let encoded = Self.encode(message.encodeBody)
         FuzzProperty.require(encoded.readableBytes == body.readableBytes, "\(message.type) re-encodes to \(encoded.readableBytes) bytes from \(body.readableBytes)")
-        let again = try? ServerMessage.decode(type: type, body: encoded)
+        let again = try? Message.decode(type: type, body: encoded)
         FuzzProperty.require(again == message, "\(message.type) does not survive encode then decode")
         FuzzProperty.require(Self.encode(message.encodeBody) == encoded, "\(message.type) encodes differently twice")
-        summary.decodedServerTypes.insert(message.type)
-        DomainChecks.serverMessage(message, summary: &summary)
+        return message
     }
 
     /// An unknown type is `unexpectedMessage`, a bad body of the right side's type is
@@ -76,6 +71,22 @@ enum MessageChecks {
         body(&writer)
         return writer.buffer
     }
+}
+
+/// What the round-trip check needs of `ClientMessage` and `ServerMessage`.
+protocol WireMessage: Equatable {
+    static var isClientSide: Bool { get }
+    static func decode(type: UInt8, body: ByteBuffer) throws(ProtocolError) -> Self
+    var type: MessageType { get }
+    func encodeBody(into writer: inout FieldWriter)
+}
+
+extension ClientMessage: WireMessage {
+    static var isClientSide: Bool { true }
+}
+
+extension ServerMessage: WireMessage {
+    static var isClientSide: Bool { false }
 }
 
 extension MessageType {
