@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "integra", targets: ["IntegraCLI"]),
         .library(name: "IntegraClient", targets: ["IntegraClient"]),
         .executable(name: "integra-bank", targets: ["IntegraBank"]),
+        .executable(name: "integra-fuzz", targets: ["IntegraFuzz"]),
     ],
     traits: [
         .trait(name: "MariaDB", description: "The MariaDB store, through MariaDB's own client library (libmariadb-dev)."),
@@ -152,6 +153,27 @@ let package = Package(
             path: "Sources/Tools/Bank",
             swiftSettings: swiftSettings
         ),
+        // The fuzz harness: one input drives the frame parser, the message codecs, the field
+        // reader, the ledger's text rules and both connection state machines (docs/FUZZING.md).
+        .target(
+            name: "IntegraFuzzHarness",
+            dependencies: [
+                "IntegraProtocol",
+                "IntegraLedger",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Tools/Fuzz/Harness",
+            swiftSettings: swiftSettings
+        ),
+        // `integra-fuzz`: the libFuzzer target when built by scripts/fuzz (-DINTEGRA_LIBFUZZER),
+        // otherwise a replayer of fuzz inputs.
+        .executableTarget(
+            name: "IntegraFuzz",
+            dependencies: ["IntegraFuzzHarness"],
+            path: "Sources/Tools/Fuzz/integra-fuzz",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegraTests",
             dependencies: [
@@ -161,6 +183,7 @@ let package = Package(
                 "IntegraMariaDBStore",
                 "IntegraServer",
                 "IntegraClient",
+                "IntegraFuzzHarness",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

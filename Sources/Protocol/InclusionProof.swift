@@ -37,10 +37,12 @@ public struct InclusionProof: Hashable, Sendable {
     }
 
     /// Whether the proof shows that `receipt` (already checked for its own signature) is in the
-    /// ledger the server signed.
+    /// ledger the server signed. Positions past the ledger's Int64 range prove nothing.
     public func proves(_ receipt: TransferConfirmation, identity: Curve25519.Signing.PublicKey) -> Bool {
+        let (lastPosition, overflow) = self.position.addingReportingOverflow(UInt64(self.digests.count / 32))
         guard self.position == receipt.position, self.digests.count % 32 == 0,
-              self.checkpointPosition == self.position + UInt64(self.digests.count / 32),
+              !overflow, self.checkpointPosition == lastPosition,
+              let signedPosition = Int64(exactly: self.checkpointPosition),
               receipt.chainHash.count == 32, self.checkpointChainHash.count == 32
         else { return false }
         var hash = receipt.chainHash
@@ -53,7 +55,7 @@ public struct InclusionProof: Hashable, Sendable {
             offset += 32
         }
         guard hash == self.checkpointChainHash else { return false }
-        let payload = Self.checkpointPayload(position: Int64(self.checkpointPosition), chainHash: self.checkpointChainHash, createdAtMs: self.checkpointCreatedAtMs)
+        let payload = Self.checkpointPayload(position: signedPosition, chainHash: self.checkpointChainHash, createdAtMs: self.checkpointCreatedAtMs)
         return identity.isValidSignature(self.checkpointSignature, for: payload)
     }
 }
