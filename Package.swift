@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "integra-server", targets: ["IntegraServerCLI"]),
         .executable(name: "integra", targets: ["IntegraCLI"]),
+        .executable(name: "integra-bench", targets: ["IntegraBenchCLI"]),
         .library(name: "IntegraClient", targets: ["IntegraClient"]),
     ],
     traits: [
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
     ],
     targets: [
         // Wire format, keys and the pure connection state machines. No I/O.
@@ -128,6 +130,29 @@ let package = Package(
             path: "Sources/Executables/integra",
             swiftSettings: swiftSettings
         ),
+        // The load generator's parts: workloads, server processes, statistics, JSON and plots.
+        .target(
+            name: "IntegraBench",
+            dependencies: [
+                "IntegraClient",
+                "IntegraProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            path: "Sources/Bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "IntegraBenchCLI",
+            dependencies: [
+                "IntegraBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Executables/integra-bench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegraTests",
             dependencies: [
@@ -137,6 +162,7 @@ let package = Package(
                 "IntegraMariaDBStore",
                 "IntegraServer",
                 "IntegraClient",
+                "IntegraBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -10,6 +10,8 @@ import Synchronization
 public final class IntegraServer: Sendable {
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let service: LedgerService
+    /// Answers requests: the ledger service, or the echo service in echo mode.
+    private let performer: any RequestPerformer
     private let machineConfiguration: ServerConnectionStateMachine.Configuration
     private let configuration: ServerConfiguration
     private let logger: Logger
@@ -22,6 +24,8 @@ public final class IntegraServer: Sendable {
     private init(serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, service: LedgerService, keys: DeploymentKeys, configuration: ServerConfiguration, logger: Logger) {
         self.serverChannel = serverChannel
         self.service = service
+        self.performer = configuration.echo
+            ? EchoService(identityKey: keys.identityKey, maximumAmountCents: configuration.maximumAmountCents) : service
         self.machineConfiguration = ServerConnectionStateMachine.Configuration(
             clientKey: keys.clientKey, identityKey: keys.identityKey, replayWindowMs: configuration.replayWindowMs)
         self.configuration = configuration
@@ -95,7 +99,7 @@ public final class IntegraServer: Sendable {
                         action = machine.decodingFailed(error, nowMs: WallClock.nowMs())
                     }
                     while case .perform(let request, let context) = action {
-                        let result = await self.service.perform(request, context: context)
+                        let result = await self.performer.perform(request, context: context)
                         if case .failed(let error) = result {
                             logger.notice("request rejected", metadata: ["code": "\(error.code.name)"])
                         }

@@ -36,6 +36,9 @@ public struct ServerConfiguration: Sendable {
     public var noncePruneIntervalMs: Int64 = 30_000
     /// Create demo users on a new data directory.
     public var createDemoUsers = true
+    /// Echo mode, a benchmark baseline: the same frames and checks, but requests are answered by
+    /// `EchoService` without the store and without checking passwords. Never for customers.
+    public var echo = false
 
     public static let minimumBcryptCost: UInt8 = 10
 
