@@ -115,6 +115,8 @@ public struct BenchReport: Sendable, Encodable {
         case baselineValue = "baseline_value"
         case baselineRatio = "baseline_ratio"
         case plotPath = "plot"
+        case serverCPUMicrosecondsPerOperation = "server_cpu_us_per_op"
+        case benchCPUMicrosecondsPerOperation = "bench_cpu_us_per_op"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -135,6 +137,8 @@ public struct BenchReport: Sendable, Encodable {
         try container.encode(Self.rounded(self.result.maxMs), forKey: .maxMs)
         try container.encode(Self.rounded(self.result.meanMs), forKey: .meanMs)
         try container.encode(self.result.errors, forKey: .errors)
+        try container.encodeIfPresent(self.result.serverCPUMicrosecondsPerOperation.map(Self.rounded), forKey: .serverCPUMicrosecondsPerOperation)
+        try container.encodeIfPresent(self.result.benchCPUMicrosecondsPerOperation.map(Self.rounded), forKey: .benchCPUMicrosecondsPerOperation)
         try container.encode(self.result.errors.values.reduce(0, +), forKey: .errorCount)
         try container.encode(self.baseline?.kind, forKey: .baselineKind)
         try container.encode(self.baseline.map { Self.rounded($0.value) }, forKey: .baselineValue)
@@ -168,11 +172,15 @@ extension LatencySummary: Encodable {
         case completed, errors
         case throughputPerSecond = "throughput_per_s"
         case p50Ms = "p50_ms", p90Ms = "p90_ms", p99Ms = "p99_ms", p999Ms = "p999_ms", maxMs = "max_ms", meanMs = "mean_ms"
+        case serverCPUMicrosecondsPerOperation = "server_cpu_us_per_op"
+        case benchCPUMicrosecondsPerOperation = "bench_cpu_us_per_op"
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.completed, forKey: .completed)
+        try container.encodeIfPresent(self.serverCPUMicrosecondsPerOperation.map(BenchReport.rounded), forKey: .serverCPUMicrosecondsPerOperation)
+        try container.encodeIfPresent(self.benchCPUMicrosecondsPerOperation.map(BenchReport.rounded), forKey: .benchCPUMicrosecondsPerOperation)
         try container.encode(self.errors, forKey: .errors)
         try container.encode(BenchReport.rounded(self.throughputPerSecond), forKey: .throughputPerSecond)
         try container.encode(BenchReport.rounded(self.p50Ms), forKey: .p50Ms)

@@ -43,7 +43,7 @@ public struct BenchRunner: Sendable {
             if self.options.baseline {
                 let server = try await LocalServer.start(binary: try self.serverBinary(), dataDirectory: "\(work)/echo", database: nil, echo: true)
                 await servers.add(server)
-                echo = TransferTarget(configuration: server.configuration, address: server.address, credentials: target.credentials, timeoutMs: self.options.timeoutMs)
+                echo = TransferTarget(configuration: server.configuration, address: server.address, credentials: target.credentials, timeoutMs: self.options.timeoutMs, serverPID: server.process.pid)
             }
             report = try await SessionsWorkload(options: self.options, progress: self.progress, cores: cores).run(target: target, echo: echo)
         case .seed:
@@ -78,7 +78,7 @@ public struct BenchRunner: Sendable {
         self.progress.log("creating and funding \(count) customers (bcrypt cost \(self.options.bcryptCost))")
         let credentials = try await Credential.provision(
             count: count, on: server, bcryptCost: self.options.bcryptCost, parallelism: max(1, System.coreCount), workDirectory: work)
-        return TransferTarget(configuration: server.configuration, address: server.address, credentials: credentials, timeoutMs: self.options.timeoutMs)
+        return TransferTarget(configuration: server.configuration, address: server.address, credentials: credentials, timeoutMs: self.options.timeoutMs, serverPID: server.process.pid)
     }
 
     private func seed(target: TransferTarget, cores: Int) async throws -> BenchReport {

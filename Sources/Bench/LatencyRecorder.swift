@@ -63,4 +63,8 @@ public struct LatencySummary: Hashable, Sendable {
     public var maxMs: Double
     public var meanMs: Double
     public var errors: [String: Int]
+    /// CPU time of the server process per completed operation, when the bench started the server.
+    public var serverCPUMicrosecondsPerOperation: Double?
+    /// CPU time of the load generator per completed operation.
+    public var benchCPUMicrosecondsPerOperation: Double?
 }

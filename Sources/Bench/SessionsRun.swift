@@ -15,10 +15,12 @@ struct SessionsRun: Sendable {
     let timeline: Timeline?
     let label: String
 
-    /// Runs the sessions; returns their merged latencies.
-    func run() async -> LatencyRecorder {
-        let gate = StartGate(expected: self.sessions)
-        return await withTaskGroup(of: LatencyRecorder.self) { group in
+    /// Runs the sessions; returns their merged latencies and the CPU used in the measured window.
+    /// `gate` opens when every session is logged in (pass one to start other load then).
+    func run(gate: StartGate? = nil) async -> (LatencyRecorder, CPUUsage) {
+        let gate = gate ?? StartGate(expected: self.sessions)
+        async let windowStart = CPUUsage.sample(serverPID: self.target.serverPID, after: gate, warmupSeconds: self.warmupSeconds)
+        let recorder = await withTaskGroup(of: LatencyRecorder.self) { group in
             for index in 0..<self.sessions {
                 group.addTask { await self.session(index, gate: gate) }
             }
@@ -26,6 +28,8 @@ struct SessionsRun: Sendable {
             for await recorder in group { merged.merge(recorder) }
             return merged
         }
+        let end = CPUUsage.now(serverPID: self.target.serverPID)
+        return (recorder, end - (await windowStart))
     }
 
     private func session(_ index: Int, gate: StartGate) async -> LatencyRecorder {
@@ -43,7 +47,11 @@ struct SessionsRun: Sendable {
                 }
                 break
             } catch {
-                if state.start == nil { state.start = await gate.arrive() }
+                // A session that could not log in tries again before the start; only one that
+                // keeps failing lets the others start without it.
+                if state.start == nil && attempts >= SessionState.maximumLoginAttemptsBeforeStart {
+                    state.start = await gate.arrive()
+                }
                 if state.isMeasuring(self.window) { state.recorder.recordError(TransferTarget.errorName(error)) }
                 if state.isOver(self.window) { break }
                 self.progress.addFailure()
@@ -102,6 +110,7 @@ struct SessionState {
     }
 
     static let maximumConnectionAttempts = 1000
+    static let maximumLoginAttemptsBeforeStart = 5
 
     var recorder = LatencyRecorder()
     var timelineBuffer: TimelineBuffer?
@@ -121,5 +130,35 @@ struct SessionState {
     func isOver(_ window: Window) -> Bool {
         guard let start else { return false }
         return (ContinuousClock.now - start).nanoseconds >= window.warmupNs + window.durationNs
+    }
+}
+
+/// CPU seconds of the server (if the bench started it) and of the bench itself.
+struct CPUUsage: Sendable {
+    var serverSeconds: Double?
+    var benchSeconds: Double
+
+    static func now(serverPID: Int32?) -> CPUUsage {
+        CPUUsage(serverSeconds: serverPID.flatMap(CPUTime.seconds(pid:)), benchSeconds: CPUTime.ownSeconds())
+    }
+
+    /// A sample at the start of the measured window: the sessions' start plus the warm-up.
+    static func sample(serverPID: Int32?, after gate: StartGate, warmupSeconds: Double) async -> CPUUsage {
+        let start = await gate.started()
+        try? await Task.sleep(until: start + .seconds(warmupSeconds), clock: .continuous)
+        return Self.now(serverPID: serverPID)
+    }
+
+    static func - (end: CPUUsage, start: CPUUsage) -> CPUUsage {
+        var serverSeconds: Double? = nil
+        if let endServer = end.serverSeconds, let startServer = start.serverSeconds { serverSeconds = endServer - startServer }
+        return CPUUsage(serverSeconds: serverSeconds, benchSeconds: end.benchSeconds - start.benchSeconds)
+    }
+
+    /// Fills in the per-operation CPU of a summary.
+    func apply(to summary: inout LatencySummary) {
+        guard summary.completed > 0 else { return }
+        summary.serverCPUMicrosecondsPerOperation = self.serverSeconds.map { $0 * 1e6 / Double(summary.completed) }
+        summary.benchCPUMicrosecondsPerOperation = self.benchSeconds * 1e6 / Double(summary.completed)
     }
 }

@@ -42,14 +42,16 @@ struct SessionsWorkload: Sendable {
 
     var storeName: String { self.options.server == nil ? self.options.store.rawValue : "external" }
 
-    func measure(_ target: TransferTarget, sessions: Int, rate: Double?, timeline: Timeline?, label: String) async throws -> LatencySummary {
+    func measure(_ target: TransferTarget, sessions: Int, rate: Double?, timeline: Timeline?, label: String, gate: StartGate? = nil) async throws -> LatencySummary {
         let run = SessionsRun(
             target: target, sessions: sessions, ratePerSecond: rate, warmupSeconds: self.options.warmupSeconds,
             durationSeconds: self.options.durationSeconds, progress: self.progress, timeline: timeline, label: label)
-        let recorder = try await self.progress.reporting("\(label) sessions=\(sessions)\(rate.map { " rate=\(Int($0))/s" } ?? "")", unit: "transfers") {
-            await run.run()
+        let (recorder, cpu) = try await self.progress.reporting("\(label) sessions=\(sessions)\(rate.map { " rate=\(Int($0))/s" } ?? "")", unit: "transfers") {
+            await run.run(gate: gate)
         }
-        return recorder.summary(elapsedSeconds: self.options.durationSeconds)
+        var summary = recorder.summary(elapsedSeconds: self.options.durationSeconds)
+        cpu.apply(to: &summary)
+        return summary
     }
 }
 
@@ -73,15 +75,20 @@ struct StormWorkload: Sendable {
             rate = max(1, closed.throughputPerSecond / 2)
         }
         let calm = try await sessions.measure(target, sessions: self.options.sessions, rate: rate, timeline: nil, label: "calm")
+        // The storm starts once every session is logged in: what is measured is how it slows
+        // the transfers of sessions already open, from the warm-up on.
         let stop = Atomic<Bool>(false)
+        let gate = StartGate(expected: self.options.sessions)
         let storm = LoginStorm(target: target, connections: self.options.stormConnections)
-        let stormStarted = ContinuousClock.now
-        async let logins = storm.run { stop.load(ordering: .relaxed) }
+        async let logins = { () async -> (LatencyRecorder, Double) in
+            let started = await gate.started()
+            let recorder = await storm.run { stop.load(ordering: .relaxed) }
+            return (recorder, (ContinuousClock.now - started).seconds)
+        }()
         let timeline = Timeline(capacitySeconds: Int(self.options.durationSeconds.rounded(.up)) + 1)
-        let stormy = try await sessions.measure(target, sessions: self.options.sessions, rate: rate, timeline: timeline, label: "storm")
+        let stormy = try await sessions.measure(target, sessions: self.options.sessions, rate: rate, timeline: timeline, label: "storm", gate: gate)
         stop.store(true, ordering: .relaxed)
-        let loginRecorder = await logins
-        let stormSeconds = (ContinuousClock.now - stormStarted).seconds
+        let (loginRecorder, stormSeconds) = await logins
         var report = BenchReport(
             workload: .storm, store: sessions.storeName, mode: "open", sessions: self.options.sessions,
             durationSeconds: self.options.durationSeconds, targetRatePerSecond: rate, result: stormy,

@@ -4,6 +4,7 @@ actor StartGate {
     private var arrived = 0
     private var start: ContinuousClock.Instant?
     private var waiters: [CheckedContinuation<ContinuousClock.Instant, Never>] = []
+    private var observers: [CheckedContinuation<ContinuousClock.Instant, Never>] = []
 
     init(expected: Int) {
         precondition(expected >= 1)
@@ -17,11 +18,18 @@ actor StartGate {
         guard self.arrived < self.expected else {
             let start = ContinuousClock.now
             self.start = start
-            for waiter in self.waiters { waiter.resume(returning: start) }
+            for waiter in self.waiters + self.observers { waiter.resume(returning: start) }
             self.waiters = []
+            self.observers = []
             return start
         }
         return await withCheckedContinuation { self.waiters.append($0) }
+    }
+
+    /// Waits, without taking part, until the sessions start; returns the start instant.
+    func started() async -> ContinuousClock.Instant {
+        if let start { return start }
+        return await withCheckedContinuation { self.observers.append($0) }
     }
 }
 

@@ -7,10 +7,13 @@ public struct TransferTarget: Sendable {
     public let address: String
     public let credentials: [Credential]
     public let timeoutMs: Int64
+    /// The server's process id when the bench started it (for its CPU time).
+    public let serverPID: Int32?
     /// Makes transfer ids unique across runs against the same ledger.
     let runID: String
 
-    public init(configuration: ClientConfiguration, address: String, credentials: [Credential], timeoutMs: Int64) {
+    public init(configuration: ClientConfiguration, address: String, credentials: [Credential], timeoutMs: Int64, serverPID: Int32? = nil) {
+        self.serverPID = serverPID
         precondition(credentials.count >= 2, "transfers need a recipient")
         self.configuration = configuration
         self.address = address
