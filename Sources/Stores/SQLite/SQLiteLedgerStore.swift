@@ -244,7 +244,7 @@ public final class SQLiteLedgerStore: LedgerStore {
                 binds.append(.integer(Int(key.senderID)))
                 binds.append(.text(key.transferID.value))
             }
-            let rows = try await self.writer.query(Self.sealedEntrySelect + " WHERE (e.from_user, e.transfer_id) IN (VALUES \(placeholders))", binds)
+            let rows = try await self.writer.query(Self.sealedEntrySelect + Self.idempotencyKeyFilter(placeholders), binds)
             for row in rows {
                 let entry = try Self.entry(from: row)
                 existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
@@ -260,6 +260,13 @@ public final class SQLiteLedgerStore: LedgerStore {
             movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition, headHash: headHash, chainHashes: chainHashes), nowMs: nowMs)
         try await self.write(plan)
         return plan
+    }
+
+    /// Selects the entries with the given (sender, transfer id) keys through the unique index:
+    /// each key is one index search. (A row-value `IN (VALUES ...)` on the entries themselves made
+    /// SQLite scan the whole table, so every group commit cost time in the ledger's length.)
+    private static func idempotencyKeyFilter(_ placeholders: String) -> String {
+        " WHERE e.position IN (SELECT k.position FROM (VALUES \(placeholders)) AS wanted JOIN entries k ON k.from_user = wanted.column1 AND k.transfer_id = wanted.column2)"
     }
 
     private func write(_ plan: LedgerBatchPlanner.Plan) async throws {
