@@ -104,19 +104,15 @@ public struct BenchReport: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case workload, store, mode, sessions, completed, errors, baseline, sweep, timeline, storm, cores
+        case workload, store, mode, sessions, baseline, sweep, timeline, storm, cores
         case durationSeconds = "duration_s"
         case targetRatePerSecond = "target_rate_per_s"
         case peakThroughputPerSecond = "peak_throughput_per_s"
-        case throughputPerSecond = "throughput_per_s"
-        case p50Ms = "p50_ms", p90Ms = "p90_ms", p99Ms = "p99_ms", p999Ms = "p999_ms", maxMs = "max_ms", meanMs = "mean_ms"
         case errorCount = "error_count"
         case baselineKind = "baseline_kind"
         case baselineValue = "baseline_value"
         case baselineRatio = "baseline_ratio"
         case plotPath = "plot"
-        case serverCPUMicrosecondsPerOperation = "server_cpu_us_per_op"
-        case benchCPUMicrosecondsPerOperation = "bench_cpu_us_per_op"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -128,17 +124,8 @@ public struct BenchReport: Sendable, Encodable {
         try container.encode(Self.rounded(self.durationSeconds), forKey: .durationSeconds)
         try container.encode(self.targetRatePerSecond.map(Self.rounded), forKey: .targetRatePerSecond)
         try container.encodeIfPresent(self.peakThroughputPerSecond.map(Self.rounded), forKey: .peakThroughputPerSecond)
-        try container.encode(self.result.completed, forKey: .completed)
-        try container.encode(Self.rounded(self.result.throughputPerSecond), forKey: .throughputPerSecond)
-        try container.encode(Self.rounded(self.result.p50Ms), forKey: .p50Ms)
-        try container.encode(Self.rounded(self.result.p90Ms), forKey: .p90Ms)
-        try container.encode(Self.rounded(self.result.p99Ms), forKey: .p99Ms)
-        try container.encode(Self.rounded(self.result.p999Ms), forKey: .p999Ms)
-        try container.encode(Self.rounded(self.result.maxMs), forKey: .maxMs)
-        try container.encode(Self.rounded(self.result.meanMs), forKey: .meanMs)
-        try container.encode(self.result.errors, forKey: .errors)
-        try container.encodeIfPresent(self.result.serverCPUMicrosecondsPerOperation.map(Self.rounded), forKey: .serverCPUMicrosecondsPerOperation)
-        try container.encodeIfPresent(self.result.benchCPUMicrosecondsPerOperation.map(Self.rounded), forKey: .benchCPUMicrosecondsPerOperation)
+        // The result's statistics sit at the top level of the same object.
+        try self.result.encode(to: encoder)
         try container.encode(self.result.errors.values.reduce(0, +), forKey: .errorCount)
         try container.encode(self.baseline?.kind, forKey: .baselineKind)
         try container.encode(self.baseline.map { Self.rounded($0.value) }, forKey: .baselineValue)

@@ -1,5 +1,7 @@
 import Foundation
 @testable import IntegraBench
+import IntegraClient
+import IntegraLedger
 import IntegraProtocol
 import Testing
 
@@ -217,5 +219,53 @@ import Testing
 
     @Test func theBcryptLimitIsCoresOverVerifyTime() {
         #expect(BcryptLimit(verifyMs: 250, cores: 2).loginsPerSecond == 8)
+    }
+}
+
+@Suite struct CPUTimeTests {
+    @Test func userAndSystemTimeAreReadAfterTheCommandName() throws {
+        let stat = "4242 (integra server) S 1 4242 4242 0 -1 4194560 900 0 0 0 150 50 0 0 20 0 9 0 100 0 0"
+        let seconds = try #require(CPUTime.parse(stat: stat))
+        #expect(seconds == 200 / Double(sysconf(Int32(_SC_CLK_TCK))))
+        #expect(CPUTime.parse(stat: "garbage") == nil)
+    }
+
+    @Test func thisProcessHasUsedSomeCPU() throws {
+        let seconds = try #require(CPUTime.seconds(pid: getpid()))
+        #expect(seconds >= 0)
+        #expect(CPUTime.ownSeconds() > 0)
+    }
+}
+
+@Suite(.serialized) struct EchoModeTests {
+    @Test func echoModeAnswersLoginsAndTransfersWithVerifiedReceiptsAndStoresNothing() async throws {
+        let server = try await TestServer.start { $0.echo = true }
+        do {
+            let result = try await server.withClient { connection in
+                let login = try await connection.login(username: "Nobody", password: "not checked in echo mode")
+                let confirmation = try await connection.transfer(to: "Someone", amount: "1.5", transferID: "echo-1")
+                return (login, confirmation)
+            }
+            #expect(result.0.username == "nobody")
+            #expect(result.1.amount == "1.50" && result.1.recipient == "someone" && result.1.sender == "nobody")
+            #expect(try await server.store.summary().entries == 0)
+            #expect(try await server.store.user(named: Username("nobody")) == nil)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    @Test func echoModeStillRefusesAnInvalidTransfer() async throws {
+        let server = try await TestServer.start { $0.echo = true }
+        let error = await #expect(throws: IntegraClientError.self) {
+            try await server.withClient { connection in
+                try await connection.login(username: "nobody", password: "whatever it is")
+                _ = try await connection.transfer(to: "someone", amount: "1.505", transferID: "echo-2")
+            }
+        }
+        #expect(error?.name == "invalid_amount")
+        await server.stop()
     }
 }
