@@ -85,15 +85,17 @@ public struct BenchRunner: Sendable {
         var baseline: BenchReport.Baseline? = nil
         if self.options.baseline {
             let limit = BcryptLimit.measure(cost: self.options.bcryptCost, cores: cores)
-            self.progress.log(String(format: "bcrypt verify at cost %d: %.1f ms; limit %.2f logins/s on %d cores", self.options.bcryptCost, limit.verifyMs, limit.loginsPerSecond, cores))
+            self.progress.log(String(format: "bcrypt verify at cost %d: %.1f ms of CPU; limit %.2f logins/s on %d cores", self.options.bcryptCost, limit.verifyMs, limit.loginsPerSecond, cores))
             baseline = BenchReport.Baseline(kind: "bcrypt_limit_per_s", value: limit.loginsPerSecond, bcryptVerifyMs: limit.verifyMs)
         }
         let timeline = Timeline(capacitySeconds: Int(self.options.durationSeconds.rounded(.up)) + 1)
         let run = SeedRun(target: target, workers: self.options.sessions, warmupSeconds: self.options.warmupSeconds, durationSeconds: self.options.durationSeconds, progress: self.progress, timeline: timeline)
-        let recorder = try await self.progress.reporting("seed workers=\(self.options.sessions)", unit: "operations") { await run.run() }
+        let (recorder, cpu) = try await self.progress.reporting("seed workers=\(self.options.sessions)", unit: "operations") { await run.run() }
+        var summary = recorder.summary(elapsedSeconds: self.options.durationSeconds)
+        cpu.apply(to: &summary)
         var report = BenchReport(
             workload: .seed, store: self.storeName, mode: "closed", sessions: self.options.sessions, durationSeconds: self.options.durationSeconds,
-            targetRatePerSecond: nil, result: recorder.summary(elapsedSeconds: self.options.durationSeconds), baseline: baseline, cores: cores)
+            targetRatePerSecond: nil, result: summary, baseline: baseline, cores: cores)
         report.timeline = timeline.points()
         return report
     }

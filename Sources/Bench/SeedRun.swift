@@ -8,11 +8,16 @@ struct SeedRun: Sendable {
     let progress: Progress
     let timeline: Timeline?
 
-    func run() async -> LatencyRecorder {
+    /// Runs the workers; returns their merged latencies and the CPU used in the measured window.
+    func run() async -> (LatencyRecorder, CPUUsage) {
         let start = ContinuousClock.now
         let measureStart = start + .seconds(self.warmupSeconds)
         let end = measureStart + .seconds(self.durationSeconds)
-        return await withTaskGroup(of: LatencyRecorder.self) { group in
+        async let windowStart = { () async -> CPUUsage in
+            try? await Task.sleep(until: measureStart, clock: .continuous)
+            return CPUUsage.now(serverPID: self.target.serverPID)
+        }()
+        let recorder = await withTaskGroup(of: LatencyRecorder.self) { group in
             for index in 0..<self.workers {
                 group.addTask { await self.worker(index, measureStart: measureStart, end: end) }
             }
@@ -20,6 +25,7 @@ struct SeedRun: Sendable {
             for await recorder in group { merged.merge(recorder) }
             return merged
         }
+        return (recorder, CPUUsage.now(serverPID: self.target.serverPID) - (await windowStart))
     }
 
     private func worker(_ index: Int, measureStart: ContinuousClock.Instant, end: ContinuousClock.Instant) async -> LatencyRecorder {
