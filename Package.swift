@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "integra-server", targets: ["IntegraServerCLI"]),
         .executable(name: "integra", targets: ["IntegraCLI"]),
+        .executable(name: "integra-bench", targets: ["IntegraBenchCLI"]),
         .library(name: "IntegraClient", targets: ["IntegraClient"]),
         .executable(name: "integra-bank", targets: ["IntegraBank"]),
         .executable(name: "integra-fuzz", targets: ["IntegraFuzz"]),
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
     ],
     targets: [
         // Wire format, keys and the pure connection state machines. No I/O.
@@ -174,6 +176,29 @@ let package = Package(
             path: "Sources/Tools/Fuzz/integra-fuzz",
             swiftSettings: swiftSettings
         ),
+        // The load generator's parts: workloads, server processes, statistics, JSON and plots.
+        .target(
+            name: "IntegraBench",
+            dependencies: [
+                "IntegraClient",
+                "IntegraProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            path: "Sources/Bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "IntegraBenchCLI",
+            dependencies: [
+                "IntegraBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Executables/integra-bench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IntegraTests",
             dependencies: [
@@ -184,6 +209,7 @@ let package = Package(
                 "IntegraServer",
                 "IntegraClient",
                 "IntegraFuzzHarness",
+                "IntegraBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

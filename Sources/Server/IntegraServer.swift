@@ -13,6 +13,8 @@ import Synchronization
 public final class IntegraServer: Sendable {
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let service: LedgerService
+    /// Answers requests: the ledger service, or the echo service in echo mode.
+    private let performer: any RequestPerformer
     private let machineConfiguration: ServerConnectionStateMachine.Configuration
     private let configuration: ServerConfiguration
     private let logger: Logger
@@ -34,6 +36,8 @@ public final class IntegraServer: Sendable {
         guard let localAddress = serverChannel.channel.localAddress else { preconditionFailure("a bound channel has a local address") }
         self.localAddress = localAddress
         self.service = service
+        self.performer = configuration.echo
+            ? EchoService(identityKey: keys.identityKey, maximumAmountCents: configuration.maximumAmountCents) : service
         self.machineConfiguration = ServerConnectionStateMachine.Configuration(
             clientKey: keys.clientKey, identityKey: keys.identityKey, replayWindowMs: configuration.replayWindowMs)
         self.configuration = configuration
@@ -197,7 +201,7 @@ public final class IntegraServer: Sendable {
             let account = Self.throttleKey(username)
             let decision = self.throttle.withLock { $0.loginAttempted(account: account, address: address, nowMs: WallClock.nowMs()) }
             if case .throttled(let retryAfterMs) = decision { return Self.throttled(retryAfterMs) }
-            let result = await self.service.perform(request, context: context)
+            let result = await self.performer.perform(request, context: context)
             let outcome: LoginThrottle.Outcome
             switch result {
             case .loginSucceeded: outcome = .succeeded
@@ -209,9 +213,9 @@ public final class IntegraServer: Sendable {
         case .register:
             let decision = self.throttle.withLock { $0.registrationAttempted(address: address, nowMs: WallClock.nowMs()) }
             if case .throttled(let retryAfterMs) = decision { return Self.throttled(retryAfterMs) }
-            return await self.service.perform(request, context: context)
+            return await self.performer.perform(request, context: context)
         default:
-            return await self.service.perform(request, context: context)
+            return await self.performer.perform(request, context: context)
         }
     }
 

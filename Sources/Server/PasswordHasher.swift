@@ -1,3 +1,4 @@
+import Foundation
 import HummingbirdBcrypt
 import NIOPosix
 import Synchronization
@@ -5,12 +6,17 @@ import Synchronization
 /// Runs bcrypt on its own bounded thread pool so event loops and the store never wait on it.
 ///
 /// At most `maximumPending` jobs may queue; beyond that a job is refused at once (`Busy`) so a
-/// login storm sheds load instead of exhausting memory.
+/// login storm sheds load instead of exhausting memory. The pool's threads run at a lower
+/// scheduling priority (nice +10): when logins and transfers compete for the cores, transfers go
+/// first, and a login storm cannot starve sessions that are already logged in. With idle cores,
+/// bcrypt still gets all of them.
 public final class PasswordHasher: Sendable {
     /// Too many hash jobs are waiting.
     public struct Busy: Error {}
 
     public let cost: UInt8
+    /// The nice value of the bcrypt threads (0 is normal, 19 the lowest priority).
+    public static let threadNiceness: Int32 = 10
     private let threadPool: NIOThreadPool
     private let maximumPending: Int
     private let pending = Atomic<Int>(0)
@@ -55,6 +61,18 @@ public final class PasswordHasher: Sendable {
         let queued = self.pending.wrappingAdd(1, ordering: .relaxed).newValue
         defer { self.pending.wrappingSubtract(1, ordering: .relaxed) }
         guard queued <= self.maximumPending else { throw Busy() }
-        return try await self.threadPool.runIfActive(body)
+        return try await self.threadPool.runIfActive {
+            Self.lowerThreadPriority()
+            return body()
+        }
+    }
+
+    /// Lowers this thread's priority (on Linux, nice applies per thread). Idempotent and cheap
+    /// next to a bcrypt run; a failure leaves the normal priority, which is only slower.
+    private static func lowerThreadPriority() {
+        #if os(Linux)
+        // Who 0 is the calling thread: on Linux the nice value belongs to each thread.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.threadNiceness)
+        #endif
     }
 }

@@ -56,6 +56,9 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGraceMs: Int64 = 10_000
     /// Create demo users on a new data directory.
     public var createDemoUsers = true
+    /// Echo mode, a benchmark baseline: the same frames and checks, but requests are answered by
+    /// `EchoService` without the store and without checking passwords. Never for customers.
+    public var echo = false
 
     public static let minimumBcryptCost: UInt8 = 10
 
@@ -100,6 +103,9 @@ public struct ServerConfiguration: Sendable {
         }
         guard !self.plaintext || Self.isLoopback(self.host) else {
             throw ConfigurationError("--plaintext serves passwords readable on the wire; it is allowed on a loopback address only (127.0.0.1, ::1, localhost)")
+        }
+        guard !self.echo || Self.isLoopback(self.host) else {
+            throw ConfigurationError("--echo lets every login in without a password; it is allowed on a loopback address only")
         }
         guard (self.tlsCertificatePath == nil) == (self.tlsKeyPath == nil) else {
             throw ConfigurationError("give both a TLS certificate and its key, or neither")

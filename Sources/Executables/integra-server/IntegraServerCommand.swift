@@ -107,6 +107,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Flag(name: .long, help: "Benchmark baseline only: same frames and checks, but no store, no password check; every login succeeds.")
+    var echo = false
+
     func run() async throws {
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -122,7 +125,8 @@ struct Run: AsyncParsableCommand {
             let address = try ServerAddress.parse(self.listen)
             configuration.host = address.host
             configuration.port = address.port
-            configuration.createDemoUsers = !self.noDemoUsers
+            configuration.createDemoUsers = !self.noDemoUsers && !self.echo
+            configuration.echo = self.echo
             configuration.bcryptCost = self.bcryptCost
             configuration.replayWindowMs = self.replayWindowSeconds * 1000
             configuration.idleTimeoutMs = self.idleTimeoutSeconds * 1000
@@ -143,6 +147,9 @@ struct Run: AsyncParsableCommand {
             try configuration.validate()
         } catch {
             throw CommandFailure("\(error)")
+        }
+        if self.echo {
+            logger.warning("echo mode: requests are answered without the store and without checking passwords; for benchmarks only")
         }
         let (deployment, demoUsers) = try await CommandFailure.wrap { try await IntegraDeployment.start(configuration: configuration, logger: logger) }
         if !demoUsers.isEmpty {

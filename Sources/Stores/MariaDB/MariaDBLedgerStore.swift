@@ -220,7 +220,7 @@ public final class MariaDBLedgerStore: LedgerStore {
                 parameters.append(.int(key.senderID))
                 parameters.append(.text(key.transferID.value))
             }
-            let rows = try connection.query(Self.sealedEntrySelect + " WHERE (e.from_user, e.transfer_id) IN (\(placeholders))", parameters)
+            let rows = try connection.query(Self.idempotencySelect + " WHERE (e.from_user, e.transfer_id) IN (\(placeholders))", parameters)
             for row in rows.rows.indices {
                 let entry = try Self.entry(rows, row)
                 existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
@@ -232,6 +232,12 @@ public final class MariaDBLedgerStore: LedgerStore {
         try Self.write(plan, seal: seal, connection: connection)
         return plan
     }
+
+    /// The sealed-entry select for looking entries up by (sender, transfer id) in a group commit.
+    /// STRAIGHT_JOIN makes MariaDB start from `entries` and use a range on the unique
+    /// `entries_idempotency` key; left to itself it started from the senders and read every entry
+    /// of each sender, so every group commit cost time in the ledger's length.
+    private static let idempotencySelect = sealedEntrySelect.replacingOccurrences(of: "SELECT e.position", with: "SELECT STRAIGHT_JOIN e.position")
 
     private static func write(_ plan: LedgerBatchPlanner.Plan, seal: LedgerSeal, connection: MariaDBConnection) throws {
         let sealed = Array(zip(plan.newEntries, plan.chainHashes))

@@ -20,6 +20,8 @@ public final class SQLiteLedgerStore: LedgerStore {
     private let commitInFlight = Mutex(false)
     /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
     private static let rowsPerStatement = 100
+    /// WAL pages between automatic checkpoints.
+    private static let walAutocheckpointPages = 8192
 
     private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPools: [NIOThreadPool], seal: LedgerSeal) {
         self.seal = seal
@@ -41,8 +43,15 @@ public final class SQLiteLedgerStore: LedgerStore {
             for connection in [writer, reader] {
                 _ = try await connection.query("PRAGMA busy_timeout = 10000")
                 _ = try await connection.query("PRAGMA foreign_keys = ON")
+                // Statement journals (for multi-row statements that could fail halfway) in memory,
+                // not in temporary files written on every group commit. Durability is unchanged:
+                // it comes from the WAL, synced at every commit.
+                _ = try await connection.query("PRAGMA temp_store = MEMORY")
             }
             _ = try await writer.query("PRAGMA journal_mode = WAL")
+            // Checkpoint the WAL into the database file every 8,192 pages (32 MiB) rather than
+            // every 1,000: pages that many group commits touch are copied back once, not each time.
+            _ = try await writer.query("PRAGMA wal_autocheckpoint = \(Self.walAutocheckpointPages)")
             for connection in [writer, reader] {
                 _ = try await connection.query("PRAGMA synchronous = FULL")
             }
@@ -235,7 +244,7 @@ public final class SQLiteLedgerStore: LedgerStore {
                 binds.append(.integer(Int(key.senderID)))
                 binds.append(.text(key.transferID.value))
             }
-            let rows = try await self.writer.query(Self.sealedEntrySelect + " WHERE (e.from_user, e.transfer_id) IN (VALUES \(placeholders))", binds)
+            let rows = try await self.writer.query(Self.sealedEntrySelect + Self.idempotencyKeyFilter(placeholders), binds)
             for row in rows {
                 let entry = try Self.entry(from: row)
                 existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
@@ -251,6 +260,13 @@ public final class SQLiteLedgerStore: LedgerStore {
             movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition, headHash: headHash, chainHashes: chainHashes), nowMs: nowMs)
         try await self.write(plan)
         return plan
+    }
+
+    /// Selects the entries with the given (sender, transfer id) keys through the unique index:
+    /// each key is one index search. (A row-value `IN (VALUES ...)` on the entries themselves made
+    /// SQLite scan the whole table, so every group commit cost time in the ledger's length.)
+    private static func idempotencyKeyFilter(_ placeholders: String) -> String {
+        " WHERE e.position IN (SELECT k.position FROM (VALUES \(placeholders)) AS wanted JOIN entries k ON k.from_user = wanted.column1 AND k.transfer_id = wanted.column2)"
     }
 
     private func write(_ plan: LedgerBatchPlanner.Plan) async throws {
