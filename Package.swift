@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "integra-server", targets: ["IntegraServerCLI"]),
         .executable(name: "integra", targets: ["IntegraCLI"]),
+        .executable(name: "integra-bench", targets: ["IntegraBenchCLI"]),
         .library(name: "IntegraClient", targets: ["IntegraClient"]),
     ],
     traits: [
@@ -126,6 +127,18 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Executables/integra",
+            swiftSettings: swiftSettings
+        ),
+        // Benchmark helpers (fills a ledger for timing `integra-server verify`).
+        .executableTarget(
+            name: "IntegraBenchCLI",
+            dependencies: [
+                "IntegraServer",
+                "IntegraLedger",
+                "IntegraProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Executables/integra-bench",
             swiftSettings: swiftSettings
         ),
         .testTarget(
