@@ -272,10 +272,12 @@ public final class MariaDBLedgerStore: LedgerStore {
 
     // MARK: Reads
 
+    /// Entries drive the join (STRAIGHT_JOIN): left to itself, the optimizer may start from the
+    /// small users table and sort every later entry for each page read.
     private static let entrySelect = """
         SELECT e.position, e.kind, e.transfer_id, e.from_user, e.to_user, e.amount_cents,
                e.from_balance_after, e.to_balance_after, e.created_at_ms, fu.username, tu.username
-        FROM entries e JOIN users fu ON fu.id = e.from_user JOIN users tu ON tu.id = e.to_user
+        FROM entries e STRAIGHT_JOIN users fu ON fu.id = e.from_user STRAIGHT_JOIN users tu ON tu.id = e.to_user
         """
 
     private static let sealedEntrySelect = entrySelect.replacingOccurrences(of: "fu.username, tu.username", with: "fu.username, tu.username, e.chain_hash, e.mac")
