@@ -377,6 +377,11 @@ public final class MariaDBLedgerStore: LedgerStore {
         }
     }
 
+    /// Streams rows straight into pages (see `MariaDBSealedEntryReader`).
+    public func makeSealedEntryReader() async throws(LedgerError) -> any SealedEntryReader {
+        MariaDBSealedEntryReader(store: self)
+    }
+
     public func head() async throws(LedgerError) -> (position: Int64, chainHash: [UInt8]) {
         try await self.run { connection in
             let rows = try connection.query("SELECT position, chain_hash FROM ledger_head WHERE id = 1")
@@ -429,7 +434,7 @@ public final class MariaDBLedgerStore: LedgerStore {
     }
 
     /// Runs blocking work on a pooled connection; every failure becomes the store's expected error.
-    private func run<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws(LedgerError) -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws(LedgerError) -> T {
         do {
             return try await self.pool.withConnection(body)
         } catch let error as LedgerError {
