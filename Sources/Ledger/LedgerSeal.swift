@@ -51,22 +51,24 @@ public struct LedgerSeal: Sendable {
     /// The canonical bytes of an entry: every field, fixed-width big-endian integers and
     /// length-prefixed UTF-8 strings, after a domain label.
     public static func encoding(of entry: LedgerEntry) -> [UInt8] {
-        var bytes: [UInt8] = []
         var transferID = entry.transferID.value
         var from = entry.from.canonical
         var to = entry.to.canonical
-        transferID.withUTF8 { transferID in
+        return transferID.withUTF8 { transferID in
             from.withUTF8 { from in
                 to.withUTF8 { to in
-                    Self.appendEncoding(of: EntryFields(
+                    let fields = EntryFields(
                         position: entry.position, kind: entry.kind.rawValue, transferID: transferID,
                         fromUserID: entry.fromUserID, from: from, toUserID: entry.toUserID, to: to,
                         amountCents: entry.amount.cents, fromBalanceAfterCents: entry.fromBalanceAfterCents,
-                        toBalanceAfterCents: entry.toBalanceAfterCents, createdAtMs: entry.createdAtMs), to: &bytes)
+                        toBalanceAfterCents: entry.toBalanceAfterCents, createdAtMs: entry.createdAtMs)
+                    return [UInt8](unsafeUninitializedCapacity: fields.encodedByteCount) { bytes, count in
+                        fields.encode(into: UnsafeMutableRawBufferPointer(bytes))
+                        count = fields.encodedByteCount
+                    }
                 }
             }
         }
-        return bytes
     }
 
     /// An entry's fields as its encoding needs them; the strings are UTF-8 bytes that must stay
@@ -83,25 +85,43 @@ public struct LedgerSeal: Sendable {
         var fromBalanceAfterCents: Int64
         var toBalanceAfterCents: Int64
         var createdAtMs: Int64
-    }
 
-    private static let entryLabel = Array("integra/1 entry".utf8)
+        private static let label = Array("integra/1 entry".utf8)
 
-    /// Appends the canonical encoding of an entry (see `encoding(of:)`) to `bytes`.
-    static func appendEncoding(of entry: EntryFields, to bytes: inout [UInt8]) {
-        bytes.reserveCapacity(bytes.count + Self.entryLabel.count + 8 * 8 + 3 * 2 + entry.transferID.count + entry.from.count + entry.to.count)
-        bytes.append(contentsOf: Self.entryLabel)
-        Self.append(entry.position, to: &bytes)
-        Self.append(entry.kind, to: &bytes)
-        Self.append(utf8: entry.transferID, to: &bytes)
-        Self.append(entry.fromUserID, to: &bytes)
-        Self.append(utf8: entry.from, to: &bytes)
-        Self.append(entry.toUserID, to: &bytes)
-        Self.append(utf8: entry.to, to: &bytes)
-        Self.append(entry.amountCents, to: &bytes)
-        Self.append(entry.fromBalanceAfterCents, to: &bytes)
-        Self.append(entry.toBalanceAfterCents, to: &bytes)
-        Self.append(entry.createdAtMs, to: &bytes)
+        /// Bytes in the canonical encoding: the label, eight integers and three length-prefixed strings.
+        var encodedByteCount: Int { Self.label.count + 8 * 8 + 3 * 2 + self.transferID.count + self.from.count + self.to.count }
+
+        /// Writes the canonical encoding (see `LedgerSeal.encoding(of:)`) into `bytes`, which must
+        /// have exactly `encodedByteCount` bytes.
+        func encode(into bytes: UnsafeMutableRawBufferPointer) {
+            precondition(bytes.count == self.encodedByteCount)
+            var offset = 0
+            func write(_ value: Int64) {
+                bytes.storeBytes(of: value.bigEndian, toByteOffset: offset, as: Int64.self)
+                offset += 8
+            }
+            func write(_ utf8: UnsafeBufferPointer<UInt8>) {
+                precondition(utf8.count <= Int(UInt16.max))
+                bytes.storeBytes(of: UInt16(utf8.count).bigEndian, toByteOffset: offset, as: UInt16.self)
+                offset += 2
+                UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + utf8.count]).copyMemory(from: UnsafeRawBufferPointer(utf8))
+                offset += utf8.count
+            }
+            Self.label.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: bytes[..<$0.count]).copyMemory(from: $0) }
+            offset = Self.label.count
+            write(self.position)
+            write(self.kind)
+            write(self.transferID)
+            write(self.fromUserID)
+            write(self.from)
+            write(self.toUserID)
+            write(self.to)
+            write(self.amountCents)
+            write(self.fromBalanceAfterCents)
+            write(self.toBalanceAfterCents)
+            write(self.createdAtMs)
+            precondition(offset == bytes.count)
+        }
     }
 
     /// The MAC stored with an entry: over its position and chain hash (which covers its content).
@@ -172,12 +192,7 @@ public struct LedgerSeal: Sendable {
     }
 
     private static func append(_ text: String, to bytes: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { Self.append(utf8: $0, to: &bytes) }
-    }
-
-    /// A length-prefixed string: u16 byte count, then the UTF-8 bytes.
-    private static func append(utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        let utf8 = Array(text.utf8)
         precondition(utf8.count <= Int(UInt16.max))
         withUnsafeBytes(of: UInt16(utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: utf8)

@@ -142,10 +142,8 @@ public struct LedgerVerifier {
                         let tasks = (view.rows.count + Self.rowsPerTask - 1) / Self.rowsPerTask
                         DispatchQueue.concurrentPerform(iterations: tasks) { task in
                             let hasher = seal.makeEntryHasher()
-                            var encoding: [UInt8] = []
-                            encoding.reserveCapacity(256)
                             for index in task * Self.rowsPerTask..<min((task + 1) * Self.rowsPerTask, view.rows.count) {
-                                shared.verdicts[index] = Self.verdict(index, view: view, previous: shared.previousHash(index, view: view), hasher: hasher, encoding: &encoding)
+                                shared.verdicts[index] = Self.verdict(index, view: view, previous: shared.previousHash(index, view: view), hasher: hasher)
                             }
                         }
                     }
@@ -170,28 +168,28 @@ public struct LedgerVerifier {
         }
     }
 
-    private static func verdict(
-        _ index: Int, view: SealedEntryPage.View, previous: UnsafeRawBufferPointer, hasher: EntrySealHasher, encoding: inout [UInt8]
-    ) -> Verdict {
+    private static func verdict(_ index: Int, view: SealedEntryPage.View, previous: UnsafeRawBufferPointer, hasher: EntrySealHasher) -> Verdict {
         let row = view.rows[index]
         // A chain hash or MAC that is not 32 bytes long was never sealed by this deployment.
         guard row.chainHashIsRegular, row.macIsRegular else { return [] }
         let stored = view.chainHash(index)
-        encoding.removeAll(keepingCapacity: true)
-        LedgerSeal.appendEncoding(of: LedgerSeal.EntryFields(
+        let fields = LedgerSeal.EntryFields(
             position: row.position, kind: row.kind, transferID: view.string(row.transferID),
             fromUserID: row.fromUserID, from: view.string(row.from), toUserID: row.toUserID, to: view.string(row.to),
             amountCents: row.amountCents, fromBalanceAfterCents: row.fromBalanceAfterCents,
-            toBalanceAfterCents: row.toBalanceAfterCents, createdAtMs: row.createdAtMs), to: &encoding)
-        return withUnsafeTemporaryAllocation(byteCount: 2 * LedgerSeal.hashByteCount, alignment: 8) { scratch in
+            toBalanceAfterCents: row.toBalanceAfterCents, createdAtMs: row.createdAtMs)
+        let hashes = 2 * LedgerSeal.hashByteCount
+        return withUnsafeTemporaryAllocation(byteCount: hashes + fields.encodedByteCount, alignment: 8) { scratch in
             let first = UnsafeMutableRawBufferPointer(rebasing: scratch[..<LedgerSeal.hashByteCount])
-            let second = UnsafeMutableRawBufferPointer(rebasing: scratch[LedgerSeal.hashByteCount...])
+            let second = UnsafeMutableRawBufferPointer(rebasing: scratch[LedgerSeal.hashByteCount..<hashes])
             let sealValid = LedgerSeal.withEntryMACInput(position: row.position, chainHash: stored) { input in
                 hasher.authenticationCode(input, into: first)
                 return LedgerSeal.constantTimeEqual(UnsafeRawBufferPointer(first), view.mac(index))
             }
             guard sealValid else { return [] }
-            encoding.withUnsafeBytes { hasher.digest($0, into: first) }
+            let encoding = UnsafeMutableRawBufferPointer(rebasing: scratch[hashes...])
+            fields.encode(into: encoding)
+            hasher.digest(UnsafeRawBufferPointer(encoding), into: first)
             hasher.link(previous: previous, entryDigest: UnsafeRawBufferPointer(first), into: second)
             return UnsafeRawBufferPointer(second).elementsEqual(stored) ? [.sealValid, .linkValid] : [.sealValid]
         }

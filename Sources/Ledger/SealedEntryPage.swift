@@ -1,10 +1,10 @@
-/// A reusable page of sealed entries in compact form: what `LedgerStore.readSealedEntries` fills
-/// and `LedgerVerifier` checks, without a `LedgerEntry`, `String` or array per row.
+/// A reusable page of sealed entries in compact form: what a `SealedEntryReader` fills and
+/// `LedgerVerifier` checks, without a `LedgerEntry`, `String` or array per row.
 ///
-/// Numbers sit in one row array, strings in one byte arena, chain hashes and MACs in fixed
-/// 32-byte slots; after the first pages nothing is allocated. A page is filled by one store call
-/// at a time and read only after that call returned (the caller hands it over and takes it back,
-/// hence `@unchecked Sendable`).
+/// Numbers sit in one row buffer, strings in one byte arena, chain hashes and MACs in fixed
+/// 32-byte slots, all allocated with the page (the arena grows to the largest page seen); filling
+/// it again allocates nothing. A page is filled by one reader call at a time and read only after
+/// that call returned (the caller hands it over and takes it back, hence `@unchecked Sendable`).
 public final class SealedEntryPage: @unchecked Sendable {
     /// The most rows the page holds.
     public let capacity: Int
@@ -32,37 +32,47 @@ public final class SealedEntryPage: @unchecked Sendable {
         var macIsRegular: Bool
     }
 
-    private(set) var rows: [Row] = []
-    private(set) var strings: [UInt8] = []
+    // The page is used by one thread at a time (see above), so its hot fields skip the runtime's
+    // exclusivity bookkeeping.
+    private let rows: UnsafeMutablePointer<Row>
     /// 32 bytes per row.
-    private(set) var chainHashes: [UInt8]
+    private let chainHashes: UnsafeMutablePointer<UInt8>
     /// 32 bytes per row.
-    private(set) var macs: [UInt8]
+    private let macs: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var strings: UnsafeMutableBufferPointer<UInt8>
+    @exclusivity(unchecked) private var stringBytes = 0
+    /// Rows in the page.
+    @exclusivity(unchecked) public private(set) var count = 0
     /// Chain hashes that are not 32 bytes long (absent ones are empty), by row.
-    private(set) var irregularChainHashes: [Int: [UInt8]] = [:]
+    @exclusivity(unchecked) private var irregularChainHashes: [Int: [UInt8]] = [:]
 
     public init(capacity: Int, maximumStringBytes: Int = 16 << 20) {
         precondition(capacity >= 1 && maximumStringBytes >= 1)
         self.capacity = capacity
         self.maximumStringBytes = maximumStringBytes
-        self.chainHashes = [UInt8](repeating: 0, count: capacity * LedgerSeal.hashByteCount)
-        self.macs = [UInt8](repeating: 0, count: capacity * LedgerSeal.hashByteCount)
-        self.rows.reserveCapacity(capacity)
+        self.rows = .allocate(capacity: capacity)
+        self.chainHashes = .allocate(capacity: capacity * LedgerSeal.hashByteCount)
+        self.macs = .allocate(capacity: capacity * LedgerSeal.hashByteCount)
+        self.strings = .allocate(capacity: min(capacity * 64, maximumStringBytes))
     }
 
-    /// Rows in the page.
-    public var count: Int { self.rows.count }
+    deinit {
+        self.rows.deallocate()
+        self.chainHashes.deallocate()
+        self.macs.deallocate()
+        self.strings.deallocate()
+    }
 
     /// Whether a store must stop adding rows.
-    public var isFull: Bool { self.rows.count >= self.capacity || self.strings.count >= self.maximumStringBytes }
+    public var isFull: Bool { self.count >= self.capacity || self.stringBytes >= self.maximumStringBytes }
 
     /// The position of the last row, if any.
-    public var lastPosition: Int64? { self.rows.last?.position }
+    public var lastPosition: Int64? { self.count > 0 ? self.rows[self.count - 1].position : nil }
 
     /// Empties the page, keeping its storage.
     public func removeAll() {
-        self.rows.removeAll(keepingCapacity: true)
-        self.strings.removeAll(keepingCapacity: true)
+        self.count = 0
+        self.stringBytes = 0
         if !self.irregularChainHashes.isEmpty { self.irregularChainHashes.removeAll() }
     }
 
@@ -79,26 +89,28 @@ public final class SealedEntryPage: @unchecked Sendable {
         precondition(!self.isFull, "append to a full page")
         guard EntryKind(rawValue: kind) != nil else { throw Self.unexpected("kind", position) }
         guard amountCents > 0 else { throw Self.unexpected("amount_cents", position) }
-        let transferIDRange = try self.store(transferID, column: "transfer_id", position: position)
-        let fromRange = try self.store(from, column: "from_name", position: position)
-        let toRange = try self.store(to, column: "to_name", position: position)
-        let index = self.rows.count
+        guard transferID.count <= Self.maximumFieldBytes else { throw Self.unexpected("transfer_id", position) }
+        guard from.count <= Self.maximumFieldBytes else { throw Self.unexpected("from_name", position) }
+        guard to.count <= Self.maximumFieldBytes else { throw Self.unexpected("to_name", position) }
+        self.reserveStrings(transferID.count + from.count + to.count)
+        let index = self.count
         let slot = index * LedgerSeal.hashByteCount
         let chainHashIsRegular = chainHash?.count == LedgerSeal.hashByteCount
         if let chainHash, chainHashIsRegular {
-            self.chainHashes.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: slot).copyMemory(from: chainHash.baseAddress!, byteCount: chainHash.count) }
+            UnsafeMutableRawPointer(self.chainHashes + slot).copyMemory(from: chainHash.baseAddress!, byteCount: LedgerSeal.hashByteCount)
         } else {
             self.irregularChainHashes[index] = chainHash.map { Array($0) } ?? []
         }
         let macIsRegular = mac?.count == LedgerSeal.hashByteCount
         if let mac, macIsRegular {
-            self.macs.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: slot).copyMemory(from: mac.baseAddress!, byteCount: mac.count) }
+            UnsafeMutableRawPointer(self.macs + slot).copyMemory(from: mac.baseAddress!, byteCount: LedgerSeal.hashByteCount)
         }
-        self.rows.append(Row(
+        (self.rows + index).initialize(to: Row(
             position: position, kind: kind, fromUserID: fromUserID, toUserID: toUserID, amountCents: amountCents,
             fromBalanceAfterCents: fromBalanceAfterCents, toBalanceAfterCents: toBalanceAfterCents, createdAtMs: createdAtMs,
-            transferID: transferIDRange, from: fromRange, to: toRange,
+            transferID: self.store(transferID), from: self.store(from), to: self.store(to),
             chainHashIsRegular: chainHashIsRegular, macIsRegular: macIsRegular))
+        self.count = index + 1
     }
 
     /// Adds an entry read the general way (`LedgerStore.sealedEntries`).
@@ -134,16 +146,19 @@ public final class SealedEntryPage: @unchecked Sendable {
 
     /// Row `index` as a `SealedEntry` (for tests and tools; the verifier reads the compact form).
     public func sealedEntry(at index: Int) -> SealedEntry {
-        let row = self.rows[index]
-        let slot = index * LedgerSeal.hashByteCount
-        return SealedEntry(
-            entry: LedgerEntry(
-                position: row.position, kind: EntryKind(rawValue: row.kind)!, transferID: TransferID(trusted: self.string(row.transferID)),
-                fromUserID: row.fromUserID, from: Username(trustedCanonical: self.string(row.from)),
-                toUserID: row.toUserID, to: Username(trustedCanonical: self.string(row.to)), amount: Amount(cents: row.amountCents),
-                fromBalanceAfterCents: row.fromBalanceAfterCents, toBalanceAfterCents: row.toBalanceAfterCents, createdAtMs: row.createdAtMs),
-            chainHash: row.chainHashIsRegular ? Array(self.chainHashes[slot..<slot + LedgerSeal.hashByteCount]) : self.irregularChainHashes[index],
-            mac: row.macIsRegular ? Array(self.macs[slot..<slot + LedgerSeal.hashByteCount]) : nil)
+        precondition(index >= 0 && index < self.count)
+        return self.withView { view in
+            let row = view.rows[index]
+            func string(_ range: Range<Int>) -> String { String(decoding: view.string(range), as: UTF8.self) }
+            return SealedEntry(
+                entry: LedgerEntry(
+                    position: row.position, kind: EntryKind(rawValue: row.kind)!, transferID: TransferID(trusted: string(row.transferID)),
+                    fromUserID: row.fromUserID, from: Username(trustedCanonical: string(row.from)),
+                    toUserID: row.toUserID, to: Username(trustedCanonical: string(row.to)), amount: Amount(cents: row.amountCents),
+                    fromBalanceAfterCents: row.fromBalanceAfterCents, toBalanceAfterCents: row.toBalanceAfterCents, createdAtMs: row.createdAtMs),
+                chainHash: row.chainHashIsRegular ? Array(view.chainHash(index)) : self.irregularChainHashes[index],
+                mac: row.macIsRegular ? Array(view.mac(index)) : nil)
+        }
     }
 
     /// The page's storage as pointers, for reading it from several threads at once.
@@ -168,35 +183,41 @@ public final class SealedEntryPage: @unchecked Sendable {
         }
     }
 
-    /// Calls `body` with pointers to the page's storage, valid only during the call.
+    /// Calls `body` with pointers to the page's rows, valid only during the call.
     func withView<R>(_ body: (View) -> R) -> R {
-        self.rows.withUnsafeBufferPointer { rows in
-            self.strings.withUnsafeBufferPointer { strings in
-                self.chainHashes.withUnsafeBytes { chainHashes in
-                    self.macs.withUnsafeBytes { macs in
-                        body(View(rows: rows, strings: strings, chainHashes: chainHashes, macs: macs))
-                    }
-                }
-            }
-        }
+        let slots = self.count * LedgerSeal.hashByteCount
+        return body(View(
+            rows: UnsafeBufferPointer(start: self.rows, count: self.count),
+            strings: UnsafeBufferPointer(rebasing: self.strings[..<self.stringBytes]),
+            chainHashes: UnsafeRawBufferPointer(start: self.chainHashes, count: slots),
+            macs: UnsafeRawBufferPointer(start: self.macs, count: slots)))
     }
 
     /// The stored chain hash of row `index` as the verifier reports it (absent = empty).
     func chainHash(at index: Int) -> [UInt8] {
+        precondition(index >= 0 && index < self.count)
         guard self.rows[index].chainHashIsRegular else { return self.irregularChainHashes[index] ?? [] }
-        let slot = index * LedgerSeal.hashByteCount
-        return Array(self.chainHashes[slot..<slot + LedgerSeal.hashByteCount])
+        return Array(UnsafeBufferPointer(start: self.chainHashes + index * LedgerSeal.hashByteCount, count: LedgerSeal.hashByteCount))
     }
 
-    private func string(_ range: Range<Int>) -> String {
-        String(decoding: self.strings[range], as: UTF8.self)
+    /// Makes room for `byteCount` more string bytes (the arena only grows).
+    private func reserveStrings(_ byteCount: Int) {
+        let needed = self.stringBytes + byteCount
+        guard needed > self.strings.count else { return }
+        let grown = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(needed, 2 * self.strings.count))
+        _ = grown.initialize(from: self.strings[..<self.stringBytes])
+        self.strings.deallocate()
+        self.strings = grown
     }
 
-    private func store(_ bytes: UnsafeRawBufferPointer, column: String, position: Int64) throws(LedgerError) -> Range<Int> {
-        guard bytes.count <= Self.maximumFieldBytes else { throw Self.unexpected(column, position) }
-        let start = self.strings.count
-        self.strings.append(contentsOf: bytes)
-        return start..<self.strings.count
+    /// Copies bytes into the arena (room reserved before).
+    private func store(_ bytes: UnsafeRawBufferPointer) -> Range<Int> {
+        let start = self.stringBytes
+        if let source = bytes.baseAddress, bytes.count > 0 {
+            UnsafeMutableRawPointer(self.strings.baseAddress! + start).copyMemory(from: source, byteCount: bytes.count)
+        }
+        self.stringBytes = start + bytes.count
+        return start..<self.stringBytes
     }
 
     private static func unexpected(_ column: String, _ position: Int64) -> LedgerError {
