@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "integra-bench", targets: ["IntegraBenchCLI"]),
         .library(name: "IntegraClient", targets: ["IntegraClient"]),
         .executable(name: "integra-bank", targets: ["IntegraBank"]),
+        .executable(name: "integra-ledger-fill", targets: ["IntegraLedgerFill"]),
         .executable(name: "integra-fuzz", targets: ["IntegraFuzz"]),
     ],
     traits: [
@@ -197,6 +198,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Executables/integra-bench",
+            swiftSettings: swiftSettings
+        ),
+        // `integra-ledger-fill`: fills a fresh ledger quickly, for timing `integra-server verify`
+        // (scripts/verify-bench).
+        .executableTarget(
+            name: "IntegraLedgerFill",
+            dependencies: [
+                "IntegraServer",
+                "IntegraLedger",
+                "IntegraProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Tools/LedgerFill",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -8,15 +8,22 @@ public import Crypto
 /// from the deployment's storage key, which lives in a key file, never in the database: someone
 /// with database access can edit rows but cannot make their MACs right.
 public struct LedgerSeal: Sendable {
+    /// HMAC-SHA256 keyed with the row-seal key, before any message: every MAC starts from a copy,
+    /// so the key is not processed again for each row.
+    private let keyedMAC: HMAC<SHA256>
     private let key: SymmetricKey
 
     /// The chain hash "before" the first entry.
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
+    /// Bytes in a chain hash, an entry digest and a MAC.
+    public static let hashByteCount = 32
 
     public init(storageKey: SymmetricKey) {
-        self.key = HKDF<SHA256>.deriveKey(
+        let key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: storageKey, salt: Array("integra/1 storage".utf8),
             info: Array("integra/1 row seal".utf8), outputByteCount: 32)
+        self.key = key
+        self.keyedMAC = HMAC<SHA256>(key: key)
     }
 
     /// SHA-256(previous chain hash ‖ SHA-256(canonical encoding of the entry)).
@@ -44,28 +51,103 @@ public struct LedgerSeal: Sendable {
     /// The canonical bytes of an entry: every field, fixed-width big-endian integers and
     /// length-prefixed UTF-8 strings, after a domain label.
     public static func encoding(of entry: LedgerEntry) -> [UInt8] {
-        var bytes = Array("integra/1 entry".utf8)
-        bytes.reserveCapacity(160)
-        Self.append(entry.position, to: &bytes)
-        Self.append(entry.kind.rawValue, to: &bytes)
-        Self.append(entry.transferID.value, to: &bytes)
-        Self.append(entry.fromUserID, to: &bytes)
-        Self.append(entry.from.canonical, to: &bytes)
-        Self.append(entry.toUserID, to: &bytes)
-        Self.append(entry.to.canonical, to: &bytes)
-        Self.append(entry.amount.cents, to: &bytes)
-        Self.append(entry.fromBalanceAfterCents, to: &bytes)
-        Self.append(entry.toBalanceAfterCents, to: &bytes)
-        Self.append(entry.createdAtMs, to: &bytes)
-        return bytes
+        var transferID = entry.transferID.value
+        var from = entry.from.canonical
+        var to = entry.to.canonical
+        return transferID.withUTF8 { transferID in
+            from.withUTF8 { from in
+                to.withUTF8 { to in
+                    let fields = EntryFields(
+                        position: entry.position, kind: entry.kind.rawValue, transferID: transferID,
+                        fromUserID: entry.fromUserID, from: from, toUserID: entry.toUserID, to: to,
+                        amountCents: entry.amount.cents, fromBalanceAfterCents: entry.fromBalanceAfterCents,
+                        toBalanceAfterCents: entry.toBalanceAfterCents, createdAtMs: entry.createdAtMs)
+                    return [UInt8](unsafeUninitializedCapacity: fields.encodedByteCount) { bytes, count in
+                        fields.encode(into: UnsafeMutableRawBufferPointer(bytes))
+                        count = fields.encodedByteCount
+                    }
+                }
+            }
+        }
+    }
+
+    /// An entry's fields as its encoding needs them; the strings are UTF-8 bytes that must stay
+    /// valid while it is used.
+    struct EntryFields {
+        var position: Int64
+        var kind: Int64
+        var transferID: UnsafeBufferPointer<UInt8>
+        var fromUserID: Int64
+        var from: UnsafeBufferPointer<UInt8>
+        var toUserID: Int64
+        var to: UnsafeBufferPointer<UInt8>
+        var amountCents: Int64
+        var fromBalanceAfterCents: Int64
+        var toBalanceAfterCents: Int64
+        var createdAtMs: Int64
+
+        private static let label = Array("integra/1 entry".utf8)
+
+        /// Bytes in the canonical encoding: the label, eight integers and three length-prefixed strings.
+        var encodedByteCount: Int { Self.label.count + 8 * 8 + 3 * 2 + self.transferID.count + self.from.count + self.to.count }
+
+        /// Writes the canonical encoding (see `LedgerSeal.encoding(of:)`) into `bytes`, which must
+        /// have exactly `encodedByteCount` bytes.
+        func encode(into bytes: UnsafeMutableRawBufferPointer) {
+            precondition(bytes.count == self.encodedByteCount)
+            var offset = 0
+            func write(_ value: Int64) {
+                bytes.storeBytes(of: value.bigEndian, toByteOffset: offset, as: Int64.self)
+                offset += 8
+            }
+            func write(_ utf8: UnsafeBufferPointer<UInt8>) {
+                precondition(utf8.count <= Int(UInt16.max))
+                bytes.storeBytes(of: UInt16(utf8.count).bigEndian, toByteOffset: offset, as: UInt16.self)
+                offset += 2
+                UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + utf8.count]).copyMemory(from: UnsafeRawBufferPointer(utf8))
+                offset += utf8.count
+            }
+            Self.label.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: bytes[..<$0.count]).copyMemory(from: $0) }
+            offset = Self.label.count
+            write(self.position)
+            write(self.kind)
+            write(self.transferID)
+            write(self.fromUserID)
+            write(self.from)
+            write(self.toUserID)
+            write(self.to)
+            write(self.amountCents)
+            write(self.fromBalanceAfterCents)
+            write(self.toBalanceAfterCents)
+            write(self.createdAtMs)
+            precondition(offset == bytes.count)
+        }
     }
 
     /// The MAC stored with an entry: over its position and chain hash (which covers its content).
     public func entryMAC(position: Int64, chainHash: [UInt8]) -> [UInt8] {
-        var bytes = Array("integra/1 entry mac".utf8)
-        Self.append(position, to: &bytes)
-        bytes.append(contentsOf: chainHash)
-        return self.mac(bytes)
+        chainHash.withUnsafeBytes { chainHash in
+            Self.withEntryMACInput(position: position, chainHash: chainHash) { self.mac(Array($0)) }
+        }
+    }
+
+    private static let entryMACLabel = Array("integra/1 entry mac".utf8)
+
+    /// Calls `body` with an entry MAC's input, `"integra/1 entry mac" ‖ i64 position ‖ chain hash`,
+    /// built in a stack buffer.
+    static func withEntryMACInput<R>(position: Int64, chainHash: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let labelCount = Self.entryMACLabel.count
+        return withUnsafeTemporaryAllocation(byteCount: labelCount + 8 + chainHash.count, alignment: 8) { input in
+            Self.entryMACLabel.withUnsafeBytes { input.copyMemory(from: $0) }
+            input.storeBytes(of: position.bigEndian, toByteOffset: labelCount, as: Int64.self)
+            UnsafeMutableRawBufferPointer(rebasing: input[(labelCount + 8)...]).copyMemory(from: chainHash)
+            return body(UnsafeRawBufferPointer(input))
+        }
+    }
+
+    /// A hasher for the verifier's per-entry work, keyed with the row-seal key.
+    func makeEntryHasher() -> EntrySealHasher {
+        EntrySealHasher(key: self.key)
     }
 
     /// The MAC stored with an account row.
@@ -87,14 +169,22 @@ public struct LedgerSeal: Sendable {
 
     /// Constant-time check of a stored MAC.
     public func isValid(_ stored: [UInt8]?, expected: [UInt8]) -> Bool {
-        guard let stored, stored.count == expected.count else { return false }
+        guard let stored else { return false }
+        return stored.withUnsafeBytes { stored in expected.withUnsafeBytes { Self.constantTimeEqual(stored, $0) } }
+    }
+
+    /// Whether two byte strings are equal, in time that depends only on their lengths.
+    static func constantTimeEqual(_ one: UnsafeRawBufferPointer, _ other: UnsafeRawBufferPointer) -> Bool {
+        guard one.count == other.count else { return false }
         var difference: UInt8 = 0
-        for index in stored.indices { difference |= stored[index] ^ expected[index] }
+        for index in 0..<one.count { difference |= one[index] ^ other[index] }
         return difference == 0
     }
 
     private func mac(_ bytes: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: bytes, using: self.key))
+        var authenticator = self.keyedMAC
+        authenticator.update(data: bytes)
+        return Array(authenticator.finalize())
     }
 
     private static func append(_ value: Int64, to bytes: inout [UInt8]) {

@@ -85,75 +85,122 @@ public struct LedgerVerifier {
         self.violations.append(IntegrityViolation(kind: kind, message: message))
     }
 
-    /// Checks the next entries (in ascending position order). The per-entry work (the entry's
-    /// digest and its MAC) runs on all cores; only the chain links are sequential.
-    public mutating func check(_ entries: [SealedEntry]) {
-        let results = PageResults(count: entries.count)
-        defer { results.release() }
-        let seal = self.seal
-        let workers = min(max(1, entries.count / 512), 8)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var index = worker
-            while index < entries.count {
-                let sealed = entries[index]
-                results.set(index, digest: LedgerSeal.entryDigest(sealed.entry),
-                            sealValid: seal.isValid(sealed.mac, expected: seal.entryMAC(position: sealed.entry.position, chainHash: sealed.chainHash ?? [])))
-                index += workers
+    /// Checks the next page of entries (in ascending position order). The per-entry work (digest,
+    /// chain link and MAC) runs on all cores; only the bookkeeping (gaps, balances, findings) is
+    /// sequential.
+    public mutating func check(_ page: SealedEntryPage) {
+        guard page.count > 0 else { return }
+        let verdicts = self.verdicts(page)
+        let hasCheckpoints = !self.checkpointPositions.isEmpty
+        var previousPosition = self.previous.position
+        page.withView { view in
+            for index in 0..<view.rows.count {
+                let row = view.rows[index]
+                let position = row.position
+                self.entriesChecked += 1
+                let contiguous = position == previousPosition + 1
+                if !contiguous {
+                    self.report(.entriesMissing, "entries \(previousPosition + 1) to \(position - 1) are missing (deleted)")
+                }
+                if !verdicts[index].contains(.sealValid) {
+                    self.report(.entryNotSealed, "entry \(position) does not carry this deployment's seal (inserted, moved or forged)")
+                } else if contiguous, !verdicts[index].contains(.linkValid) {
+                    self.report(.entryChanged, "\(self.changedField(row)) changed in entry \(position)")
+                }
+                if hasCheckpoints, self.checkpointPositions.contains(position) { self.hashesAtCheckpoints[position] = page.chainHash(at: index) }
+                self.applyBalances(row)
+                previousPosition = position
             }
         }
-        let digests = results.digests
-        let sealsValid = results.sealsValid
-        for (index, sealed) in entries.enumerated() {
-            let entry = sealed.entry
-            let position = entry.position
-            self.entriesChecked += 1
-            let contiguous = position == self.previous.position + 1
-            if !contiguous {
-                self.report(.entriesMissing, "entries \(self.previous.position + 1) to \(position - 1) are missing (deleted)")
+        let last = page.count - 1
+        let lastHash = page.chainHash(at: last)
+        self.previous = (previousPosition, lastHash.count == LedgerSeal.hashByteCount ? lastHash : LedgerSeal.genesisHash)
+    }
+
+    /// What the parallel pass found about one entry.
+    struct Verdict: OptionSet {
+        let rawValue: UInt8
+        /// The entry's MAC is this deployment's, over its position and stored chain hash.
+        static let sealValid = Verdict(rawValue: 1)
+        /// The stored chain hash is SHA-256(previous entry's stored chain hash ‖ digest of this entry).
+        static let linkValid = Verdict(rawValue: 2)
+    }
+
+    /// Rows per unit of parallel work: big enough to amortise scheduling, small enough to balance.
+    private static let rowsPerTask = 1_024
+
+    /// Checks every entry's MAC and chain link on all cores. Each link only needs the previous
+    /// row's stored chain hash (or, for the first row, the last one of the previous page).
+    private func verdicts(_ page: SealedEntryPage) -> [Verdict] {
+        let seal = self.seal
+        var verdicts = [Verdict](repeating: [], count: page.count)
+        self.previous.hash.withUnsafeBytes { carried in
+            LedgerSeal.genesisHash.withUnsafeBytes { genesis in
+                verdicts.withUnsafeMutableBufferPointer { verdicts in
+                    page.withView { view in
+                        let shared = VerdictBuffer(verdicts: verdicts, carried: carried, genesis: genesis)
+                        let tasks = (view.rows.count + Self.rowsPerTask - 1) / Self.rowsPerTask
+                        DispatchQueue.concurrentPerform(iterations: tasks) { task in
+                            let hasher = seal.makeEntryHasher()
+                            for index in task * Self.rowsPerTask..<min((task + 1) * Self.rowsPerTask, view.rows.count) {
+                                shared.verdicts[index] = Self.verdict(index, view: view, previous: shared.previousHash(index, view: view), hasher: hasher)
+                            }
+                        }
+                    }
+                }
             }
-            let storedHash = sealed.chainHash ?? []
-            if !sealsValid[index] {
-                self.report(.entryNotSealed, "entry \(position) does not carry this deployment's seal (inserted, moved or forged)")
-            } else if contiguous, LedgerSeal.chainHash(previous: self.previous.hash, entryDigest: digests[index]) != storedHash {
-                self.report(.entryChanged, "\(self.changedField(entry)) changed in entry \(position)")
-            }
-            if self.checkpointPositions.contains(position) { self.hashesAtCheckpoints[position] = storedHash }
-            self.applyBalances(entry)
-            self.previous = (position, storedHash.count == 32 ? storedHash : LedgerSeal.genesisHash)
+        }
+        return verdicts
+    }
+
+    /// Output slots and the hashes the first row links to, shared by the workers of one page.
+    /// Each worker writes only its own indices.
+    private struct VerdictBuffer: @unchecked Sendable {
+        let verdicts: UnsafeMutableBufferPointer<Verdict>
+        let carried: UnsafeRawBufferPointer
+        let genesis: UnsafeRawBufferPointer
+
+        /// The chain hash entry `index` must link to, as the sequential rules define it: the
+        /// previous row's stored hash if it has 32 bytes, else the genesis hash.
+        func previousHash(_ index: Int, view: SealedEntryPage.View) -> UnsafeRawBufferPointer {
+            guard index > 0 else { return self.carried }
+            return view.rows[index - 1].chainHashIsRegular ? view.chainHash(index - 1) : self.genesis
         }
     }
 
-    /// Per-entry results of one page, written by several workers at disjoint indices (each index
-    /// by exactly one worker) and read only after they all finished.
-    private struct PageResults: @unchecked Sendable {
-        let digests: UnsafeMutableBufferPointer<[UInt8]>
-        let sealsValid: UnsafeMutableBufferPointer<Bool>
-
-        init(count: Int) {
-            self.digests = .allocate(capacity: count)
-            self.digests.initialize(repeating: [])
-            self.sealsValid = .allocate(capacity: count)
-            self.sealsValid.initialize(repeating: false)
-        }
-
-        func set(_ index: Int, digest: [UInt8], sealValid: Bool) {
-            self.digests[index] = digest
-            self.sealsValid[index] = sealValid
-        }
-
-        func release() {
-            self.digests.deinitialize()
-            self.digests.deallocate()
-            self.sealsValid.deallocate()
+    private static func verdict(_ index: Int, view: SealedEntryPage.View, previous: UnsafeRawBufferPointer, hasher: EntrySealHasher) -> Verdict {
+        let row = view.rows[index]
+        // A chain hash or MAC that is not 32 bytes long was never sealed by this deployment.
+        guard row.chainHashIsRegular, row.macIsRegular else { return [] }
+        let stored = view.chainHash(index)
+        let fields = LedgerSeal.EntryFields(
+            position: row.position, kind: row.kind, transferID: view.string(row.transferID),
+            fromUserID: row.fromUserID, from: view.string(row.from), toUserID: row.toUserID, to: view.string(row.to),
+            amountCents: row.amountCents, fromBalanceAfterCents: row.fromBalanceAfterCents,
+            toBalanceAfterCents: row.toBalanceAfterCents, createdAtMs: row.createdAtMs)
+        let hashes = 2 * LedgerSeal.hashByteCount
+        return withUnsafeTemporaryAllocation(byteCount: hashes + fields.encodedByteCount, alignment: 8) { scratch in
+            let first = UnsafeMutableRawBufferPointer(rebasing: scratch[..<LedgerSeal.hashByteCount])
+            let second = UnsafeMutableRawBufferPointer(rebasing: scratch[LedgerSeal.hashByteCount..<hashes])
+            let sealValid = LedgerSeal.withEntryMACInput(position: row.position, chainHash: stored) { input in
+                hasher.authenticationCode(input, into: first)
+                return LedgerSeal.constantTimeEqual(UnsafeRawBufferPointer(first), view.mac(index))
+            }
+            guard sealValid else { return [] }
+            let encoding = UnsafeMutableRawBufferPointer(rebasing: scratch[hashes...])
+            fields.encode(into: encoding)
+            hasher.digest(UnsafeRawBufferPointer(encoding), into: first)
+            hasher.link(previous: previous, entryDigest: UnsafeRawBufferPointer(first), into: second)
+            return UnsafeRawBufferPointer(second).elementsEqual(stored) ? [.sealValid, .linkValid] : [.sealValid]
         }
     }
 
     /// Names the field most likely changed, from the balance arithmetic around the entry.
-    private func changedField(_ entry: LedgerEntry) -> String {
-        let fromBefore = self.balances[entry.fromUserID, default: 0]
-        let toBefore = self.balances[entry.toUserID, default: 0]
-        let senderAdds = fromBefore - entry.amount.cents == entry.fromBalanceAfterCents
-        let recipientAdds = toBefore + entry.amount.cents == entry.toBalanceAfterCents
+    private func changedField(_ row: SealedEntryPage.Row) -> String {
+        let fromBefore = self.balances[row.fromUserID, default: 0]
+        let toBefore = self.balances[row.toUserID, default: 0]
+        let senderAdds = fromBefore - row.amountCents == row.fromBalanceAfterCents
+        let recipientAdds = toBefore + row.amountCents == row.toBalanceAfterCents
         switch (senderAdds, recipientAdds) {
         case (false, false): return "amount"
         case (true, false): return "recipient or recipient balance"
@@ -162,9 +209,9 @@ public struct LedgerVerifier {
         }
     }
 
-    private mutating func applyBalances(_ entry: LedgerEntry) {
-        self.balances[entry.fromUserID, default: 0] -= entry.amount.cents
-        self.balances[entry.toUserID, default: 0] += entry.amount.cents
+    private mutating func applyBalances(_ row: SealedEntryPage.Row) {
+        self.balances[row.fromUserID, default: 0] -= row.amountCents
+        self.balances[row.toUserID, default: 0] += row.amountCents
     }
 
     /// Checks signed checkpoints against the entries read: each must be signed by the server's
@@ -218,19 +265,25 @@ extension LedgerVerifier {
         precondition(pageSize >= 1)
         let checkpoints = try await store.checkpoints()
         var verifier = LedgerVerifier(seal: seal, checkpointPositions: Set((checkpoints + (anchor.map { [$0] } ?? [])).map(\.position)))
-        // The next page is read while this one is checked.
-        var page = try await store.sealedEntries(afterPosition: 0, limit: pageSize)
-        while let last = page.last {
-            let next = Task { try await store.sealedEntries(afterPosition: last.entry.position, limit: pageSize) }
+        // Two pages: the store fills one while the other is checked.
+        let reader = try await store.makeSealedEntryReader()
+        var page = SealedEntryPage(capacity: pageSize)
+        var spare = SealedEntryPage(capacity: pageSize)
+        try await reader.read(afterPosition: 0, into: page)
+        while let last = page.lastPosition {
+            let next = spare
+            let reading = Task { try await reader.read(afterPosition: last, into: next) }
             verifier.check(page)
             progress(verifier.entriesChecked)
             do {
-                page = try await next.value
+                try await reading.value
             } catch let error as LedgerError {
                 throw error
             } catch {
                 throw .storeUnavailable("\(error)")
             }
+            spare = page
+            page = next
         }
         verifier.check(checkpoints: checkpoints, anchor: anchor, isAuthentic: isAuthentic)
         verifier.check(accounts: try await store.sealedAccounts())

@@ -201,6 +201,39 @@ enum TemporaryDirectory {
         #expect(try await store.schemaVersion() == 4)
     }
 
+    /// verify's page reader gives the rows `sealedEntries` gives, whatever the page's size.
+    @Test(arguments: kinds)
+    func sealedEntryReaderReadsWhatSealedEntriesReads(kind: TestStore) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        let alice = try await Self.addUser("alice", store: store)
+        let bob = try await Self.addUser("b\u{F6}b", store: store)
+        _ = try await Self.deposit("alice", cents: 10_000, store: store)
+        _ = try await Self.deposit("b\u{F6}b", cents: 10_000, store: store)
+        let carol = try await Self.addUser("carol", store: store)
+        for index in 0..<12 {
+            let (sender, recipient) = [(alice, "b\u{F6}b"), (bob, "carol"), (carol, "alice")][index % 3]
+            _ = try await store.commit([try Self.transfer(sender, to: recipient, cents: 10, id: "t\(index)")], nowMs: Int64(10 + index))
+        }
+        let expected = try await store.sealedEntries(afterPosition: 0, limit: 1_000)
+        #expect(expected.count == 14)
+        for page in [SealedEntryPage(capacity: 1), SealedEntryPage(capacity: 5), SealedEntryPage(capacity: 1_000), SealedEntryPage(capacity: 1_000, maximumStringBytes: 20)] {
+            let reader = try await store.makeSealedEntryReader()
+            var read: [SealedEntry] = []
+            var after: Int64 = 0
+            while read.count <= expected.count {
+                try await reader.read(afterPosition: after, into: page)
+                guard let last = page.lastPosition else { break }
+                read += (0..<page.count).map(page.sealedEntry(at:))
+                after = last
+            }
+            #expect(read.count == expected.count, "page of \(page.capacity)")
+            for (one, other) in zip(read, expected) {
+                #expect(one.entry == other.entry && one.chainHash == other.chainHash && one.mac == other.mac)
+            }
+        }
+    }
+
     @Test(arguments: kinds)
     func passwordHashChangesAreStored(kind: TestStore) async throws {
         let store = try await Self.store(kind).open()

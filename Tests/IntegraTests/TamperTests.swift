@@ -16,7 +16,9 @@ import Testing
     /// A server with three customers and a few transfers: entries 1 and 2 are deposits to alice
     /// and bob, entry 3 is alice → bob 100.00, entry 4 is bob → carol 25.00.
     static func ledger(_ store: TestStore) async throws -> TestServer {
-        let server = try await TestServer.start(store)
+        // Checkpoints only when a test makes one: a periodic checkpoint landing between two
+        // verifies of one test would change what the second one finds.
+        let server = try await TestServer.start(store) { $0.checkpointIntervalMs = 3_600_000 }
         for (name, cents) in [("alice", Int64(100_000)), ("bob", 50_000), ("carol", 0)] {
             try await server.addCustomer(name, cents: cents)
         }
@@ -31,13 +33,25 @@ import Testing
         return server
     }
 
+    /// What verify finds, read through the store's page reader. The same must be found whatever
+    /// the page size, and through the general path (`sealedEntries`), which `CountingStore` takes
+    /// because it has no page reader of its own.
     static func violations(_ server: TestServer) async throws -> [IntegrityViolation] {
+        let found = try await Self.violations(server, store: server.store, pageSize: 2)
+        for pageSize in [1, 3, 1_000] {
+            #expect(try await Self.violations(server, store: server.store, pageSize: pageSize) == found, "page size \(pageSize)")
+        }
+        #expect(try await Self.violations(server, store: CountingStore(base: server.store), pageSize: 2) == found, "through sealedEntries")
+        return found
+    }
+
+    static func violations(_ server: TestServer, store: any LedgerStore, pageSize: Int) async throws -> [IntegrityViolation] {
         let keys = server.deployment.keys
         return try await LedgerVerifier.run(
-            store: server.store, seal: LedgerSeal(storageKey: keys.storageKey),
+            store: store, seal: LedgerSeal(storageKey: keys.storageKey),
             anchor: Checkpointer.loadAnchor(dataDirectory: server.directory.path),
             isAuthentic: { Checkpointer.isAuthentic($0, identity: keys.identityKey.publicKey) },
-            pageSize: 2
+            pageSize: pageSize
         ).violations
     }
 
@@ -229,5 +243,28 @@ import Testing
             "UPDATE entries SET position = 6 WHERE position = 1000")
         let found = try await Self.violations(server)
         #expect(found.filter { $0.kind == .entryNotSealed }.count == 2, "\(found)")
+    }
+
+    /// Entries are read with their users' names; an entry whose user row was deleted is missing
+    /// from what verify reads, and reported so.
+    @Test(arguments: TestStore.all) func entriesOfADeletedUserAreReportedMissing(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        let carol = try await Self.userID("carol", server)
+        if store == .mariadb { try await Self.tamper(server, "SET FOREIGN_KEY_CHECKS = 0", "DELETE FROM users WHERE id = \(carol)") }
+        else { try await Self.tamper(server, "DELETE FROM users WHERE id = \(carol)") }
+        let found = try await Self.violations(server)
+        #expect(found.contains { $0.kind == .entriesMissing && $0.message == "entries 4 to 5 are missing (deleted)" }, "\(found)")
+    }
+
+    @Test(arguments: TestStore.all) func sealColumnsOfTheWrongSizeAreReportedUnsealed(store: TestStore) async throws {
+        let server = try await Self.ledger(store)
+        defer { Task { await server.stop() } }
+        try await Self.tamper(server,
+            "UPDATE entries SET chain_hash = NULL WHERE position = 3",
+            "UPDATE entries SET mac = X'0102' WHERE position = 5")
+        let found = try await Self.violations(server)
+        let unsealed = found.filter { $0.kind == .entryNotSealed }.map(\.message)
+        #expect(unsealed.count == 2 && unsealed[0].hasPrefix("entry 3 ") && unsealed[1].hasPrefix("entry 5 "), "\(found)")
     }
 }

@@ -1,5 +1,6 @@
 #if MariaDB
 import CMariaDB
+import IntegraLedger
 
 /// A value bound to or read from a prepared statement.
 enum MariaDBValue: Hashable, Sendable {
@@ -49,6 +50,69 @@ struct MariaDBRows {
             throw MariaDBError(number: 0, message: "column \(column) is NULL")
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// How `MariaDBConnection.forEachRow` reads a result column.
+enum MariaDBColumn {
+    /// A signed 64-bit integer (any integer column).
+    case integer
+    /// Raw bytes (a string or binary column) of at most this many bytes; longer is an error.
+    case bytes(maximumCount: Int)
+}
+
+/// The current row of `forEachRow`: the buffers libmariadb fills for each row, bound once.
+final class MariaDBRowView {
+    fileprivate var binds: [MYSQL_BIND]
+    private let buffers: [UnsafeMutableRawPointer]
+    private let lengths: UnsafeMutablePointer<UInt>
+    private let nulls: UnsafeMutablePointer<my_bool>
+    private let errors: UnsafeMutablePointer<my_bool>
+
+    fileprivate init(columns: [MariaDBColumn]) {
+        self.lengths = .allocate(capacity: columns.count)
+        self.lengths.initialize(repeating: 0, count: columns.count)
+        self.nulls = .allocate(capacity: columns.count)
+        self.nulls.initialize(repeating: 0, count: columns.count)
+        self.errors = .allocate(capacity: columns.count)
+        self.errors.initialize(repeating: 0, count: columns.count)
+        var binds = [MYSQL_BIND](repeating: MYSQL_BIND(), count: columns.count)
+        var buffers: [UnsafeMutableRawPointer] = []
+        for (index, column) in columns.enumerated() {
+            switch column {
+            case .integer:
+                buffers.append(.allocate(byteCount: 8, alignment: 8))
+                binds[index].buffer_type = MYSQL_TYPE_LONGLONG
+                binds[index].buffer_length = 8
+            case .bytes(let maximumCount):
+                buffers.append(.allocate(byteCount: max(maximumCount, 1), alignment: 8))
+                binds[index].buffer_type = MYSQL_TYPE_BLOB
+                binds[index].buffer_length = UInt(maximumCount)
+            }
+            binds[index].buffer = buffers[index]
+            binds[index].length = self.lengths + index
+            binds[index].is_null = self.nulls + index
+            binds[index].error = self.errors + index
+        }
+        self.binds = binds
+        self.buffers = buffers
+    }
+
+    fileprivate func deallocate() {
+        for buffer in self.buffers { buffer.deallocate() }
+        self.lengths.deallocate()
+        self.nulls.deallocate()
+        self.errors.deallocate()
+    }
+
+    /// An integer column of the current row; nil for NULL.
+    func integer(_ column: Int) -> Int64? {
+        self.nulls[column] != 0 ? nil : self.buffers[column].load(as: Int64.self)
+    }
+
+    /// A bytes column of the current row, valid until the next row; nil for NULL.
+    func bytes(_ column: Int) -> UnsafeRawBufferPointer? {
+        self.nulls[column] != 0 ? nil : UnsafeRawBufferPointer(start: self.buffers[column], count: Int(self.lengths[column]))
     }
 }
 
@@ -115,6 +179,20 @@ final class MariaDBConnection: @unchecked Sendable {
     /// Runs a prepared statement (prepared once per connection and cached).
     @discardableResult
     func query(_ sql: String, _ parameters: [MariaDBValue] = []) throws(MariaDBError) -> MariaDBRows {
+        let statement = try self.execute(sql, parameters)
+        var result = MariaDBRows()
+        result.affectedRows = mysql_stmt_affected_rows(statement)
+        result.insertID = mysql_stmt_insert_id(statement)
+        if let metadata = mysql_stmt_result_metadata(statement) {
+            let columns = Int(mysql_num_fields(metadata))
+            mysql_free_result(metadata)
+            result.rows = try self.fetchRows(statement, columns: columns)
+        }
+        return result
+    }
+
+    /// Prepares (or takes from the cache) and executes a statement with its parameters bound.
+    private func execute(_ sql: String, _ parameters: [MariaDBValue]) throws(MariaDBError) -> UnsafeMutablePointer<MYSQL_STMT> {
         let statement = try self.prepared(sql)
         precondition(Int(mysql_stmt_param_count(statement)) == parameters.count, "parameter count mismatch in \(sql)")
         var storage: [UnsafeMutableRawPointer] = []
@@ -142,15 +220,33 @@ final class MariaDBConnection: @unchecked Sendable {
             }
         }
         guard mysql_stmt_execute(statement) == 0 else { throw self.statementError(statement) }
-        var result = MariaDBRows()
-        result.affectedRows = mysql_stmt_affected_rows(statement)
-        result.insertID = mysql_stmt_insert_id(statement)
-        if let metadata = mysql_stmt_result_metadata(statement) {
-            let columns = Int(mysql_num_fields(metadata))
-            mysql_free_result(metadata)
-            result.rows = try self.fetchRows(statement, columns: columns)
+        return statement
+    }
+
+    /// Runs a prepared statement and streams its rows (binary protocol, not buffered) through
+    /// buffers bound once, with no allocation per row. `body` sees one row at a time and returns
+    /// false to stop early; the rest of the result is then discarded. An error thrown by `body`
+    /// comes out unchanged.
+    func forEachRow(
+        _ sql: String, _ parameters: [MariaDBValue], columns: [MariaDBColumn], _ body: (MariaDBRowView) throws(LedgerError) -> Bool
+    ) throws {
+        let statement = try self.execute(sql, parameters)
+        defer { mysql_stmt_free_result(statement) }
+        guard Int(mysql_stmt_field_count(statement)) == columns.count else {
+            throw MariaDBError(number: 0, message: "the statement returns \(mysql_stmt_field_count(statement)) columns, not \(columns.count)")
         }
-        return result
+        let row = MariaDBRowView(columns: columns)
+        defer { row.deallocate() }
+        guard row.binds.withUnsafeMutableBufferPointer({ mysql_stmt_bind_result(statement, $0.baseAddress) }) == 0 else {
+            throw self.statementError(statement)
+        }
+        while true {
+            let status = mysql_stmt_fetch(statement)
+            if status == MYSQL_NO_DATA { return }
+            if status == MYSQL_DATA_TRUNCATED { throw MariaDBError(number: 0, message: "a column value is longer than its buffer") }
+            guard status == 0 else { throw self.statementError(statement) }
+            guard try body(row) else { return }
+        }
     }
 
     /// Runs an insert; nil when it would duplicate a unique key (the statement is rolled back,

@@ -278,10 +278,12 @@ public final class MariaDBLedgerStore: LedgerStore {
 
     // MARK: Reads
 
+    /// Entries drive the join (STRAIGHT_JOIN): left to itself, the optimizer may start from the
+    /// small users table and sort every later entry for each page read.
     private static let entrySelect = """
         SELECT e.position, e.kind, e.transfer_id, e.from_user, e.to_user, e.amount_cents,
                e.from_balance_after, e.to_balance_after, e.created_at_ms, fu.username, tu.username
-        FROM entries e JOIN users fu ON fu.id = e.from_user JOIN users tu ON tu.id = e.to_user
+        FROM entries e STRAIGHT_JOIN users fu ON fu.id = e.from_user STRAIGHT_JOIN users tu ON tu.id = e.to_user
         """
 
     private static let sealedEntrySelect = entrySelect.replacingOccurrences(of: "fu.username, tu.username", with: "fu.username, tu.username, e.chain_hash, e.mac")
@@ -381,6 +383,11 @@ public final class MariaDBLedgerStore: LedgerStore {
         }
     }
 
+    /// Streams rows straight into pages (see `MariaDBSealedEntryReader`).
+    public func makeSealedEntryReader() async throws(LedgerError) -> any SealedEntryReader {
+        MariaDBSealedEntryReader(store: self)
+    }
+
     public func head() async throws(LedgerError) -> (position: Int64, chainHash: [UInt8]) {
         try await self.run { connection in
             let rows = try connection.query("SELECT position, chain_hash FROM ledger_head WHERE id = 1")
@@ -433,7 +440,7 @@ public final class MariaDBLedgerStore: LedgerStore {
     }
 
     /// Runs blocking work on a pooled connection; every failure becomes the store's expected error.
-    private func run<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws(LedgerError) -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws(LedgerError) -> T {
         do {
             return try await self.pool.withConnection(body)
         } catch let error as LedgerError {

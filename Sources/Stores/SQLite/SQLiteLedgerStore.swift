@@ -16,18 +16,22 @@ public final class SQLiteLedgerStore: LedgerStore {
     /// The writer has a thread of its own, so its transaction never waits behind a reader-side
     /// statement that is itself waiting for the writer's lock.
     private let threadPools: [NIOThreadPool]
+    /// The reader connection's pool (the second of `threadPools`).
+    private var readerPool: NIOThreadPool { self.threadPools[1] }
     private let seal: LedgerSeal
     private let commitInFlight = Mutex(false)
+    private let path: String
     /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
     private static let rowsPerStatement = 100
     /// WAL pages between automatic checkpoints.
     private static let walAutocheckpointPages = 8192
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPools: [NIOThreadPool], seal: LedgerSeal) {
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPools: [NIOThreadPool], path: String, seal: LedgerSeal) {
         self.seal = seal
         self.writer = writer
         self.reader = reader
         self.threadPools = threadPools
+        self.path = path
     }
 
     /// Opens (creating if needed) the database file and brings its schema up to date.
@@ -55,7 +59,7 @@ public final class SQLiteLedgerStore: LedgerStore {
             for connection in [writer, reader] {
                 _ = try await connection.query("PRAGMA synchronous = FULL")
             }
-            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPools: threadPools, seal: seal)
+            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPools: threadPools, path: path, seal: seal)
             try await store.migrate()
             return store
         } catch let error as LedgerError {
@@ -409,6 +413,12 @@ public final class SQLiteLedgerStore: LedgerStore {
                 SealedEntry(entry: try Self.entry(from: row), chainHash: row.bytes("chain_hash"), mac: row.bytes("mac"))
             }
         }
+    }
+
+    /// Reads through SQLite's C API on a connection of its own (see `SQLiteSealedEntryReader`),
+    /// on the reader thread pool.
+    public func makeSealedEntryReader() async throws(LedgerError) -> any SealedEntryReader {
+        SQLiteSealedEntryReader(path: self.path, threadPool: self.readerPool)
     }
 
     public func head() async throws(LedgerError) -> (position: Int64, chainHash: [UInt8]) {
