@@ -139,7 +139,10 @@ public final class IntegraServer: Sendable {
     }
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, address: String) async {
-        let peer = connection.channel.remoteAddress?.description ?? "unknown"
+        let peer = connection.channel.remoteAddress.map { remote in
+            let host = remote.ipAddress.map { remote.protocol == .inet6 ? "[\($0)]" : $0 } ?? "unknown"
+            return remote.port.map { "\(host):\($0)" } ?? host
+        } ?? "unknown"
         var logger = self.logger
         logger[metadataKey: "peer"] = "\(peer)"
         do {
