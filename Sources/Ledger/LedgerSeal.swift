@@ -176,8 +176,16 @@ public struct LedgerSeal: Sendable {
     /// Whether two byte strings are equal, in time that depends only on their lengths.
     static func constantTimeEqual(_ one: UnsafeRawBufferPointer, _ other: UnsafeRawBufferPointer) -> Bool {
         guard one.count == other.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<one.count { difference |= one[index] ^ other[index] }
+        var difference: UInt64 = 0
+        var index = 0
+        while index + 8 <= one.count {
+            difference |= one.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ other.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < one.count {
+            difference |= UInt64(one[index] ^ other[index])
+            index += 1
+        }
         return difference == 0
     }
 

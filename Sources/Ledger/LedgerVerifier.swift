@@ -65,7 +65,8 @@ public struct IntegrityViolation: Hashable, Sendable, CustomStringConvertible {
 public struct LedgerVerifier {
     private let seal: LedgerSeal
     private var previous: (position: Int64, hash: [UInt8]) = (0, LedgerSeal.genesisHash)
-    private var balances: [Int64: Int64] = [:]
+    /// What each account's entries add up to, by user id.
+    private var balances = UserIDMap<Int64>()
     /// Chain hashes at checkpoint positions, collected while entries stream past.
     private var hashesAtCheckpoints: [Int64: [UInt8]] = [:]
     private let checkpointPositions: Set<Int64>
@@ -191,16 +192,16 @@ public struct LedgerVerifier {
             fields.encode(into: encoding)
             hasher.digest(UnsafeRawBufferPointer(encoding), into: first)
             hasher.link(previous: previous, entryDigest: UnsafeRawBufferPointer(first), into: second)
-            return UnsafeRawBufferPointer(second).elementsEqual(stored) ? [.sealValid, .linkValid] : [.sealValid]
+            return LedgerSeal.constantTimeEqual(UnsafeRawBufferPointer(second), stored) ? [.sealValid, .linkValid] : [.sealValid]
         }
     }
 
     /// Names the field most likely changed, from the balance arithmetic around the entry.
     private func changedField(_ row: SealedEntryPage.Row) -> String {
-        let fromBefore = self.balances[row.fromUserID, default: 0]
-        let toBefore = self.balances[row.toUserID, default: 0]
-        let senderAdds = fromBefore - row.amountCents == row.fromBalanceAfterCents
-        let recipientAdds = toBefore + row.amountCents == row.toBalanceAfterCents
+        let fromBefore = self.balances[row.fromUserID] ?? 0
+        let toBefore = self.balances[row.toUserID] ?? 0
+        let senderAdds = fromBefore &- row.amountCents == row.fromBalanceAfterCents
+        let recipientAdds = toBefore &+ row.amountCents == row.toBalanceAfterCents
         switch (senderAdds, recipientAdds) {
         case (false, false): return "amount"
         case (true, false): return "recipient or recipient balance"
@@ -210,8 +211,10 @@ public struct LedgerVerifier {
     }
 
     private mutating func applyBalances(_ row: SealedEntryPage.Row) {
-        self.balances[row.fromUserID, default: 0] -= row.amountCents
-        self.balances[row.toUserID, default: 0] += row.amountCents
+        // Wrapping: amounts are whatever the table holds, and a sum that wrapped still differs
+        // from the balance it is checked against.
+        self.balances[row.fromUserID] = (self.balances[row.fromUserID] ?? 0) &- row.amountCents
+        self.balances[row.toUserID] = (self.balances[row.toUserID] ?? 0) &+ row.amountCents
     }
 
     /// Checks signed checkpoints against the entries read: each must be signed by the server's
@@ -239,7 +242,7 @@ public struct LedgerVerifier {
             if !self.seal.isValid(account.mac, expected: self.seal.accountMAC(userID: account.userID, balanceCents: account.balanceCents)) {
                 self.report(.balanceChanged, "balance of account \(account.userID) (\(account.username)) was changed outside Integra")
             }
-            let ledger = self.balances[account.userID, default: 0]
+            let ledger = self.balances[account.userID] ?? 0
             if ledger != account.balanceCents {
                 self.report(.balanceMismatch, "account \(account.userID) (\(account.username)) holds \(Amount.format(cents: account.balanceCents)) but its entries sum to \(Amount.format(cents: ledger))")
             }

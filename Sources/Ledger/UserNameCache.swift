@@ -12,12 +12,14 @@ public final class UserNameCache {
         case name(UnsafeRawBufferPointer)
     }
 
-    private var names: [Int64: UnsafeRawBufferPointer?] = [:]
+    /// nil inside: looked up, no such user. Used by one thread at a time (see above), so it skips
+    /// the runtime's exclusivity bookkeeping.
+    @exclusivity(unchecked) private var names = UserIDMap<UnsafeRawBufferPointer?>()
 
     public init() {}
 
     deinit {
-        for name in self.names.values { name?.deallocate() }
+        self.names.forEachValue { $0?.deallocate() }
     }
 
     public subscript(userID: Int64) -> Entry {

@@ -161,3 +161,19 @@ import Testing
         #expect(page.count == 3)
     }
 }
+
+@Suite struct UserIDMapTests {
+    @Test func keepsValuesForDenseLargeAndNegativeIDs() {
+        var map = UserIDMap<Int64>()
+        let limit = UserIDMap<Int64>.denseLimit
+        let ids: [Int64] = [0, 1, 7, 1_000, limit - 1, limit, -1, Int64.min, Int64.max]
+        for (value, id) in ids.enumerated() { map[id] = Int64(value) }
+        for (value, id) in ids.enumerated() { #expect(map[id] == Int64(value), "id \(id)") }
+        #expect(map[2] == nil && map[5_000] == nil && map[-2] == nil && map[limit + 1] == nil)
+        map[7] = nil
+        #expect(map[7] == nil)
+        var count = 0
+        map.forEachValue { _ in count += 1 }
+        #expect(count == ids.count - 1)
+    }
+}
