@@ -180,7 +180,8 @@ public final class IntegraServer: Sendable {
                     case .send(let frame):
                         try await outbound.write(frame)
                     case .sendAndClose(let frame):
-                        if let rejection = machine.lastRejection, rejection.code.closesConnection {
+                        // A request's refusal was recorded by `audit`; this is the frame itself refused.
+                        if performed == 0, let rejection = machine.lastRejection {
                             self.auditTrail.rejected(code: rejection.code.name, reason: rejection.message, peer: peer, nowMs: WallClock.nowMs())
                         }
                         try await outbound.write(frame)
