@@ -22,6 +22,13 @@ public struct Amount: Hashable, Sendable, Comparable, CustomStringConvertible {
         return Amount(cents: cents)
     }
 
+    /// Reads back a balance as `format(cents:)` writes it ("-12.34", "0.00"); nil if it is not one.
+    public static func parseBalance(_ text: String) -> Int64? {
+        let negative = text.hasPrefix("-")
+        guard let cents = try? Self.parseCents(String(text.dropFirst(negative ? 1 : 0))) else { return nil }
+        return negative ? -cents : cents
+    }
+
     /// Parses a non-negative decimal string with at most two decimals into cents.
     static func parseCents(_ text: String) throws(LedgerError) -> Int64 {
         let bytes = Array(text.utf8)

@@ -38,7 +38,7 @@ struct BankCheck: AsyncParsableCommand {
                 try await connection.login(username: name, password: password)
                 return (try await connection.balance(), try await connection.fullHistory(maximumEntries: 10_000_000))
             }
-            guard let cents = Self.cents(balance) else { throw ValidationError("\(name): balance \(balance) is not a decimal amount") }
+            guard let cents = Amount.parseBalance(balance) else { throw ValidationError("\(name): balance \(balance) is not a decimal amount") }
             totalCents += cents
             if cents < 0 { negative.append(name) }
             for entry in history where entry.kind == .transfer && entry.sender == name {
@@ -81,15 +81,5 @@ struct BankCheck: AsyncParsableCommand {
         guard conserved && negative.isEmpty && missing.isEmpty && duplicatedAcks.isEmpty && appliedTwice.isEmpty && replaysRefused else {
             throw ExitCode(1)
         }
-    }
-
-    /// A balance as the server formats it ("-12.34", "0.00") in cents.
-    static func cents(_ text: String) -> Int64? {
-        let negative = text.hasPrefix("-")
-        let parts = text.dropFirst(negative ? 1 : 0).split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[1].count == 2, let units = Int64(parts[0]), let hundredths = Int64(parts[1]) else { return nil }
-        let (scaled, overflow) = units.multipliedReportingOverflow(by: 100)
-        guard !overflow else { return nil }
-        return (negative ? -1 : 1) * (scaled + hundredths)
     }
 }
