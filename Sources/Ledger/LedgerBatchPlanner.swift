@@ -106,6 +106,44 @@ public struct LedgerBatchPlanner {
         }
     }
 
+    /// The outcomes of a batch, in request order: replays are refused, a bare nonce is recorded,
+    /// account changes go to `applyAccountChange` one at a time in order, and all money movements
+    /// go to `applyMovements` together (the store loads their snapshot, plans and writes them),
+    /// which returns one outcome per movement.
+    public static func outcomes<Failure: Error>(
+        of requests: [WriteRequest], freshNonces: Set<[UInt8]>,
+        applyAccountChange: (WriteOperation) throws(Failure) -> WriteOutcome,
+        applyMovements: ([Movement]) throws(Failure) -> [WriteOutcome]
+    ) throws(Failure) -> [WriteOutcome] {
+        let admitted = Self.admitted(requests, freshNonces: freshNonces)
+        var outcomes = [WriteOutcome?](repeating: nil, count: requests.count)
+        var movements: [(index: Int, movement: Movement)] = []
+        for (index, request) in requests.enumerated() {
+            guard admitted[index] else {
+                outcomes[index] = .rejected(.replayedNonce)
+                continue
+            }
+            switch request.operation {
+            case .recordNonce:
+                outcomes[index] = .nonceRecorded
+            case .createUser, .changePassword:
+                outcomes[index] = try applyAccountChange(request.operation)
+            case .transfer(let intent):
+                movements.append((index, .transfer(intent)))
+            case .deposit(let intent):
+                movements.append((index, .deposit(intent)))
+            }
+        }
+        if !movements.isEmpty {
+            let planned = try applyMovements(movements.map(\.movement))
+            precondition(planned.count == movements.count, "one outcome per movement")
+            for (item, outcome) in zip(movements, planned) {
+                outcomes[item.index] = outcome
+            }
+        }
+        return outcomes.map { $0! }
+    }
+
     private var snapshot: Snapshot
     private var plan = Plan()
     private let nowMs: Int64

@@ -162,8 +162,9 @@ enum TemporaryDirectory {
             WriteRequest(nonce: Self.nonce(2, expiresAtMs: 300), operation: .recordNonce),
         ], nowMs: 1)
         #expect(try await store.pruneNonces(expiredBeforeMs: 200) == 1)
-        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(2), operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
-        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(1), operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
+        // A replayed frame carries its original timestamp, so its nonce comes with the same expiry.
+        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(2, expiresAtMs: 300), operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
+        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(1, expiresAtMs: 100), operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
     }
 
     @Test(arguments: kinds)
@@ -198,7 +199,7 @@ enum TemporaryDirectory {
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         await #expect(throws: LedgerError.deploymentMismatch) { try await store.bindDeployment(fingerprint: Array(repeating: 2, count: 32)) }
-        #expect(try await store.schemaVersion() == 4)
+        #expect(try await store.schemaVersion() == 5)
     }
 
     /// verify's page reader gives the rows `sealedEntries` gives, whatever the page's size.
@@ -254,7 +255,7 @@ enum TemporaryDirectory {
     @Test func schemaIsMigratedToTheLatestVersion() async throws {
         let store = try await SQLiteLedgerStore.open(path: TemporaryDirectory.make().path + "/s.sqlite", seal: testSeal)
         defer { Task { await store.close() } }
-        #expect(try await store.schemaVersion() == 4)
+        #expect(try await store.schemaVersion() == 5)
     }
 }
 

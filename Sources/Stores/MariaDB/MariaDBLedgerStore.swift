@@ -121,41 +121,25 @@ public final class MariaDBLedgerStore: LedgerStore {
             guard head.hash.count == 32 else { throw MariaDBError(number: 0, message: "ledger head hash is damaged") }
         }
         let fresh = try Self.recordNonces(requests.compactMap(\.nonce), connection: connection)
-        let admitted = LedgerBatchPlanner.admitted(requests, freshNonces: fresh)
-        var outcomes = [WriteOutcome?](repeating: nil, count: requests.count)
-        var movements: [(index: Int, movement: LedgerBatchPlanner.Movement)] = []
-        for (index, request) in requests.enumerated() {
-            guard admitted[index] else {
-                outcomes[index] = .rejected(.replayedNonce)
-                continue
-            }
-            switch request.operation {
-            case .recordNonce:
-                outcomes[index] = .nonceRecorded
-            case .createUser(let username, let passwordHash):
-                outcomes[index] = try Self.createUser(username, passwordHash: passwordHash, nowMs: nowMs, seal: seal, connection: connection)
-            case .changePassword(let userID, let passwordHash):
-                let names = try connection.query("SELECT username FROM users WHERE id = ? AND kind = 0", [.int(userID)])
-                guard !names.rows.isEmpty else {
-                    outcomes[index] = .rejected(.unknownUser)
-                    continue
+        return try LedgerBatchPlanner.outcomes(
+            of: requests, freshNonces: fresh,
+            applyAccountChange: { operation in
+                switch operation {
+                case .createUser(let username, let passwordHash):
+                    return try Self.createUser(username, passwordHash: passwordHash, nowMs: nowMs, seal: seal, connection: connection)
+                case .changePassword(let userID, let passwordHash):
+                    let names = try connection.query("SELECT username FROM users WHERE id = ? AND kind = 0", [.int(userID)])
+                    guard !names.rows.isEmpty else { return .rejected(.unknownUser) }
+                    let mac = seal.userMAC(userID: userID, username: try names.text(0, 0), passwordHash: passwordHash)
+                    try connection.query("UPDATE users SET password_hash = ?, mac = ? WHERE id = ?", [.text(passwordHash), .bytes(mac), .int(userID)])
+                    return .passwordChanged
+                case .recordNonce, .transfer, .deposit:
+                    preconditionFailure("not an account change")
                 }
-                let mac = seal.userMAC(userID: userID, username: try names.text(0, 0), passwordHash: passwordHash)
-                try connection.query("UPDATE users SET password_hash = ?, mac = ? WHERE id = ?", [.text(passwordHash), .bytes(mac), .int(userID)])
-                outcomes[index] = .passwordChanged
-            case .transfer(let intent):
-                movements.append((index, .transfer(intent)))
-            case .deposit(let intent):
-                movements.append((index, .deposit(intent)))
-            }
-        }
-        if !movements.isEmpty {
-            let plan = try Self.applyMovements(movements.map(\.movement), head: head, nowMs: nowMs, seal: seal, connection: connection)
-            for (item, outcome) in zip(movements, plan.outcomes) {
-                outcomes[item.index] = outcome
-            }
-        }
-        return outcomes.map { $0! }
+            },
+            applyMovements: { movements in
+                try Self.applyMovements(movements, head: head, nowMs: nowMs, seal: seal, connection: connection).outcomes
+            })
     }
 
     /// Inserts the nonces; returns those not seen before. The fast path is one multi-row insert;

@@ -72,6 +72,12 @@ enum MariaDBSchema {
         Migration(version: 4, statements: [
             "CREATE TABLE checkpoints (position BIGINT NOT NULL PRIMARY KEY, chain_hash VARBINARY(32) NOT NULL, created_at_ms BIGINT NOT NULL, signature VARBINARY(64) NOT NULL) \(tableOptions)",
         ]),
+        // Nonces clustered by (expiry, nonce): a replayed frame carries the same timestamp, hence
+        // the same key. New rows go to the end of one index instead of a random page of the
+        // primary key plus a page of a secondary expiry index; pruning deletes a key prefix.
+        Migration(version: 5, statements: [
+            "ALTER TABLE nonces DROP PRIMARY KEY, DROP INDEX nonces_expiry, ADD PRIMARY KEY (expires_at_ms, nonce)",
+        ]),
     ]
 }
 #endif

@@ -11,22 +11,29 @@ import Synchronization
 /// WAL lets run beside the writer. Other processes (the admin commands) may write to the same file
 /// while the server runs; SQLite's lock and a busy timeout serialise them.
 public final class SQLiteLedgerStore: LedgerStore {
-    private let writer: SQLiteConnection
+    /// Used only on the writer pool's thread, one commit at a time.
+    private let writer: SQLiteWriteConnection
     private let reader: SQLiteConnection
     /// The writer has a thread of its own, so its transaction never waits behind a reader-side
     /// statement that is itself waiting for the writer's lock.
     private let threadPools: [NIOThreadPool]
+    private var writerPool: NIOThreadPool { self.threadPools[0] }
     /// The reader connection's pool (the second of `threadPools`).
     private var readerPool: NIOThreadPool { self.threadPools[1] }
     private let seal: LedgerSeal
     private let commitInFlight = Mutex(false)
     private let path: String
-    /// Rows per multi-row statement; keeps bound parameters far below SQLite's limit.
-    private static let rowsPerStatement = 100
-    /// WAL pages between automatic checkpoints.
+    private let checkpointing = Mutex<Task<Void, Never>?>(nil)
+    /// How often the WAL is copied back into the database file, off the commit path.
+    private static let checkpointIntervalMs = 250
+    /// The writer checkpoints by itself when the WAL reaches this many pages (32 MiB). Under
+    /// steady writes the background checkpoints have copied almost all of it by then, so the
+    /// writer's own checkpoint is short; then the WAL starts over. (A background checkpoint alone
+    /// cannot restart the WAL while commits keep coming.)
     private static let walAutocheckpointPages = 8192
+    private static let busyTimeoutMs: Int32 = 10_000
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, threadPools: [NIOThreadPool], path: String, seal: LedgerSeal) {
+    private init(writer: SQLiteWriteConnection, reader: SQLiteConnection, threadPools: [NIOThreadPool], path: String, seal: LedgerSeal) {
         self.seal = seal
         self.writer = writer
         self.reader = reader
@@ -42,25 +49,33 @@ public final class SQLiteLedgerStore: LedgerStore {
         for pool in threadPools { pool.start() }
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         do {
-            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerPool, logger: logger, on: eventLoop)
+            // Migrations run on a connection of their own, closed once the schema is current.
+            let migrator = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerPool, logger: logger, on: eventLoop)
             let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: readerPool, logger: logger, on: eventLoop)
-            for connection in [writer, reader] {
-                _ = try await connection.query("PRAGMA busy_timeout = 10000")
+            for connection in [migrator, reader] {
+                _ = try await connection.query("PRAGMA busy_timeout = \(Self.busyTimeoutMs)")
                 _ = try await connection.query("PRAGMA foreign_keys = ON")
-                // Statement journals (for multi-row statements that could fail halfway) in memory,
-                // not in temporary files written on every group commit. Durability is unchanged:
-                // it comes from the WAL, synced at every commit.
+                // Statement journals in memory, not in temporary files written on every group
+                // commit. Durability is unchanged: it comes from the WAL, synced at every commit.
                 _ = try await connection.query("PRAGMA temp_store = MEMORY")
-            }
-            _ = try await writer.query("PRAGMA journal_mode = WAL")
-            // Checkpoint the WAL into the database file every 8,192 pages (32 MiB) rather than
-            // every 1,000: pages that many group commits touch are copied back once, not each time.
-            _ = try await writer.query("PRAGMA wal_autocheckpoint = \(Self.walAutocheckpointPages)")
-            for connection in [writer, reader] {
                 _ = try await connection.query("PRAGMA synchronous = FULL")
             }
+            _ = try await migrator.query("PRAGMA journal_mode = WAL")
+            do {
+                try await Self.migrate(migrator, seal: seal)
+                try await migrator.close()
+            } catch {
+                try? await migrator.close()
+                throw error
+            }
+            let writer = try await writerPool.runIfActive {
+                let writer = try SQLiteWriteConnection(path: path, seal: seal, busyTimeoutMs: Self.busyTimeoutMs)
+                try writer.setWALAutocheckpoint(pages: Self.walAutocheckpointPages)
+                return writer
+            }
+            let checkpointer = try await readerPool.runIfActive { try WALCheckpointer(path: path) }
             let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPools: threadPools, path: path, seal: seal)
-            try await store.migrate()
+            store.startCheckpointing(checkpointer, logger: logger)
             return store
         } catch let error as LedgerError {
             for pool in threadPools { try? await pool.shutdownGracefully() }
@@ -79,54 +94,79 @@ public final class SQLiteLedgerStore: LedgerStore {
         }
     }
 
-    private func migrate() async throws {
-        _ = try await self.writer.query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    private static func migrate(_ writer: SQLiteConnection, seal: LedgerSeal) async throws {
+        _ = try await writer.query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         for migration in SQLiteSchema.migrations {
-            _ = try await self.writer.query("BEGIN IMMEDIATE")
+            _ = try await writer.query("BEGIN IMMEDIATE")
             do {
-                let rows = try await self.writer.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+                let rows = try await writer.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
                 let current = Int64(rows.first?.column("v")?.integer ?? 0)
                 if current < migration.version {
                     precondition(current == migration.version - 1, "migrations are applied in order")
                     for statement in migration.statements {
-                        _ = try await self.writer.query(statement)
+                        _ = try await writer.query(statement)
                     }
-                    if migration.version == 3 { try await self.sealExistingRows() }
-                    _ = try await self.writer.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int(migration.version))])
+                    if migration.version == 3 { try await Self.sealExistingRows(writer, seal: seal) }
+                    _ = try await writer.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int(migration.version))])
                 }
-                _ = try await self.writer.query("COMMIT")
+                _ = try await writer.query("COMMIT")
             } catch {
-                _ = try? await self.writer.query("ROLLBACK")
+                _ = try? await writer.query("ROLLBACK")
                 throw error
             }
         }
     }
 
     /// Seals rows written before the schema had seals: users, accounts, and the entries' chain.
-    private func sealExistingRows() async throws {
-        for row in try await self.writer.query("SELECT id, username, password_hash FROM users") {
+    private static func sealExistingRows(_ writer: SQLiteConnection, seal: LedgerSeal) async throws {
+        for row in try await writer.query("SELECT id, username, password_hash FROM users") {
             let id = try row.int64("id")
-            let mac = self.seal.userMAC(userID: id, username: try row.text("username"), passwordHash: try row.text("password_hash"))
-            _ = try await self.writer.query("UPDATE users SET mac = ? WHERE id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
+            let mac = seal.userMAC(userID: id, username: try row.text("username"), passwordHash: try row.text("password_hash"))
+            _ = try await writer.query("UPDATE users SET mac = ? WHERE id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
         }
-        for row in try await self.writer.query("SELECT user_id, balance_cents FROM accounts") {
+        for row in try await writer.query("SELECT user_id, balance_cents FROM accounts") {
             let id = try row.int64("user_id")
-            let mac = self.seal.accountMAC(userID: id, balanceCents: try row.int64("balance_cents"))
-            _ = try await self.writer.query("UPDATE accounts SET mac = ? WHERE user_id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
+            let mac = seal.accountMAC(userID: id, balanceCents: try row.int64("balance_cents"))
+            _ = try await writer.query("UPDATE accounts SET mac = ? WHERE user_id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
         }
         var previous = LedgerSeal.genesisHash
-        for row in try await self.writer.query(Self.entrySelect + " ORDER BY e.position") {
+        for row in try await writer.query(Self.entrySelect + " ORDER BY e.position") {
             let entry = try Self.entry(from: row)
             previous = LedgerSeal.chainHash(previous: previous, entry: entry)
-            let mac = self.seal.entryMAC(position: entry.position, chainHash: previous)
-            _ = try await self.writer.query(
+            let mac = seal.entryMAC(position: entry.position, chainHash: previous)
+            _ = try await writer.query(
                 "UPDATE entries SET chain_hash = ?, mac = ? WHERE position = ?",
                 [.blob(ByteBuffer(bytes: previous)), .blob(ByteBuffer(bytes: mac)), .integer(Int(entry.position))])
         }
     }
 
+    /// Copies the WAL back into the database file every `checkpointIntervalMs` on a connection of
+    /// its own, so that no group commit waits for a long checkpoint (the writer's own automatic
+    /// checkpoint would otherwise copy and sync up to 32 MiB inside a commit). Passive checkpoints
+    /// never block the writer.
+    private func startCheckpointing(_ checkpointer: WALCheckpointer, logger: Logger) {
+        let pool = self.readerPool
+        let task = Task {
+            var failing = false
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Self.checkpointIntervalMs))
+                do {
+                    try await pool.runIfActive { try checkpointer.run() }
+                    failing = false
+                } catch {
+                    if !failing && !Task.isCancelled { logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"]) }
+                    failing = true
+                }
+            }
+        }
+        self.checkpointing.withLock { $0 = task }
+    }
+
     public func close() async {
-        try? await self.writer.close()
+        if let task = self.checkpointing.withLock({ $0.take() }) {
+            task.cancel()
+            await task.value
+        }
         try? await self.reader.close()
         for pool in self.threadPools { try? await pool.shutdownGracefully() }
     }
@@ -140,169 +180,7 @@ public final class SQLiteLedgerStore: LedgerStore {
         }
         defer { self.commitInFlight.withLock { $0 = false } }
         return try await self.run {
-            _ = try await self.writer.query("BEGIN IMMEDIATE")
-            do {
-                let outcomes = try await self.apply(requests, nowMs: nowMs)
-                _ = try await self.writer.query("COMMIT")
-                return outcomes
-            } catch {
-                _ = try? await self.writer.query("ROLLBACK")
-                throw error
-            }
-        }
-    }
-
-    private func apply(_ requests: [WriteRequest], nowMs: Int64) async throws -> [WriteOutcome] {
-        let fresh = try await self.recordNonces(requests.compactMap(\.nonce))
-        let admitted = LedgerBatchPlanner.admitted(requests, freshNonces: fresh)
-        var outcomes = [WriteOutcome?](repeating: nil, count: requests.count)
-        var movements: [(index: Int, movement: LedgerBatchPlanner.Movement)] = []
-        for (index, request) in requests.enumerated() {
-            guard admitted[index] else {
-                outcomes[index] = .rejected(.replayedNonce)
-                continue
-            }
-            switch request.operation {
-            case .recordNonce:
-                outcomes[index] = .nonceRecorded
-            case .createUser(let username, let passwordHash):
-                outcomes[index] = try await self.createUser(username, passwordHash: passwordHash, nowMs: nowMs)
-            case .changePassword(let userID, let passwordHash):
-                let names = try await self.writer.query("SELECT username FROM users WHERE id = ? AND kind = 0", [.integer(Int(userID))])
-                guard let name = try names.first?.text("username") else {
-                    outcomes[index] = .rejected(.unknownUser)
-                    continue
-                }
-                let mac = self.seal.userMAC(userID: userID, username: name, passwordHash: passwordHash)
-                _ = try await self.writer.query(
-                    "UPDATE users SET password_hash = ?, mac = ? WHERE id = ?",
-                    [.text(passwordHash), .blob(ByteBuffer(bytes: mac)), .integer(Int(userID))])
-                outcomes[index] = .passwordChanged
-            case .transfer(let intent):
-                movements.append((index, .transfer(intent)))
-            case .deposit(let intent):
-                movements.append((index, .deposit(intent)))
-            }
-        }
-        if !movements.isEmpty {
-            let plan = try await self.applyMovements(movements.map(\.movement), nowMs: nowMs)
-            for (item, outcome) in zip(movements, plan.outcomes) {
-                outcomes[item.index] = outcome
-            }
-        }
-        return outcomes.map { $0! }
-    }
-
-    /// Inserts the nonces; returns those that were not there before.
-    private func recordNonces(_ nonces: [NonceRecord]) async throws -> Set<[UInt8]> {
-        var fresh = Set<[UInt8]>()
-        for chunk in nonces.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
-            var binds: [SQLiteData] = []
-            for nonce in chunk {
-                binds.append(.blob(ByteBuffer(bytes: nonce.bytes)))
-                binds.append(.integer(Int(nonce.expiresAtMs)))
-            }
-            let rows = try await self.writer.query(
-                "INSERT INTO nonces (nonce, expires_at_ms) VALUES \(placeholders) ON CONFLICT DO NOTHING RETURNING nonce", binds)
-            for row in rows {
-                if let blob = row.column("nonce")?.blob { fresh.insert(Array(blob.readableBytesView)) }
-            }
-        }
-        return fresh
-    }
-
-    private func createUser(_ username: Username, passwordHash: String, nowMs: Int64) async throws -> WriteOutcome {
-        let rows = try await self.writer.query(
-            "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?, ?, 0, ?) ON CONFLICT (username) DO NOTHING RETURNING id",
-            [.text(username.canonical), .text(passwordHash), .integer(Int(nowMs))])
-        guard let id = rows.first?.column("id")?.integer else { return .rejected(.usernameTaken) }
-        let userMAC = self.seal.userMAC(userID: Int64(id), username: username.canonical, passwordHash: passwordHash)
-        _ = try await self.writer.query("UPDATE users SET mac = ? WHERE id = ?", [.blob(ByteBuffer(bytes: userMAC)), .integer(id)])
-        let accountMAC = self.seal.accountMAC(userID: Int64(id), balanceCents: 0)
-        _ = try await self.writer.query("INSERT INTO accounts (user_id, balance_cents, mac) VALUES (?, 0, ?)", [.integer(id), .blob(ByteBuffer(bytes: accountMAC))])
-        return .userCreated(UserRecord(id: Int64(id), username: username, passwordHash: passwordHash))
-    }
-
-    private func applyMovements(_ movements: [LedgerBatchPlanner.Movement], nowMs: Int64) async throws -> LedgerBatchPlanner.Plan {
-        let reads = LedgerBatchPlanner.reads(for: movements)
-        var accounts: [Username: LedgerBatchPlanner.Account] = [:]
-        for chunk in reads.usernames.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            let rows = try await self.writer.query(
-                "SELECT u.id, u.username, u.kind, a.balance_cents FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username IN (\(placeholders))",
-                chunk.map { .text($0.canonical) })
-            for row in rows {
-                let username = Username(trustedCanonical: try row.text("username"))
-                accounts[username] = .init(
-                    userID: try row.int64("id"), username: username,
-                    balanceCents: try row.int64("balance_cents"), isCustomer: try row.int64("kind") == 0)
-            }
-        }
-        var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
-        var chainHashes: [Int64: [UInt8]] = [:]
-        for chunk in reads.transferKeys.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
-            var binds: [SQLiteData] = []
-            for key in chunk {
-                binds.append(.integer(Int(key.senderID)))
-                binds.append(.text(key.transferID.value))
-            }
-            let rows = try await self.writer.query(Self.sealedEntrySelect + Self.idempotencyKeyFilter(placeholders), binds)
-            for row in rows {
-                let entry = try Self.entry(from: row)
-                existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
-                chainHashes[entry.position] = row.bytes("chain_hash")
-            }
-        }
-        let head = try await self.writer.query("SELECT position, chain_hash FROM entries ORDER BY position DESC LIMIT 1")
-        let nextPosition = try (head.first?.int64("position") ?? 0) + 1
-        let headHash = head.first?.column("chain_hash")?.blob.map { Array($0.readableBytesView) } ?? LedgerSeal.genesisHash
-        guard headHash.count == 32 else { throw StoreRowError(column: "chain_hash") }
-
-        let plan = LedgerBatchPlanner.plan(
-            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition, headHash: headHash, chainHashes: chainHashes), nowMs: nowMs)
-        try await self.write(plan)
-        return plan
-    }
-
-    /// Selects the entries with the given (sender, transfer id) keys through the unique index:
-    /// each key is one index search. (A row-value `IN (VALUES ...)` on the entries themselves made
-    /// SQLite scan the whole table, so every group commit cost time in the ledger's length.)
-    private static func idempotencyKeyFilter(_ placeholders: String) -> String {
-        " WHERE e.position IN (SELECT k.position FROM (VALUES \(placeholders)) AS wanted JOIN entries k ON k.from_user = wanted.column1 AND k.transfer_id = wanted.column2)"
-    }
-
-    private func write(_ plan: LedgerBatchPlanner.Plan) async throws {
-        let sealed = Array(zip(plan.newEntries, plan.chainHashes))
-        for chunk in sealed.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            var binds: [SQLiteData] = []
-            binds.reserveCapacity(chunk.count * 11)
-            for (entry, chainHash) in chunk {
-                binds.append(contentsOf: [
-                    .integer(Int(entry.position)), .integer(Int(entry.kind.rawValue)), .text(entry.transferID.value),
-                    .integer(Int(entry.fromUserID)), .integer(Int(entry.toUserID)), .integer(Int(entry.amount.cents)),
-                    .integer(Int(entry.fromBalanceAfterCents)), .integer(Int(entry.toBalanceAfterCents)),
-                    .integer(Int(entry.createdAtMs)), .blob(ByteBuffer(bytes: chainHash)),
-                    .blob(ByteBuffer(bytes: self.seal.entryMAC(position: entry.position, chainHash: chainHash))),
-                ])
-            }
-            _ = try await self.writer.query(
-                "INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms, chain_hash, mac) VALUES \(placeholders)",
-                binds)
-        }
-        for chunk in plan.changedBalances.sorted(by: { $0.key < $1.key }).chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            var binds: [SQLiteData] = []
-            for (userID, balance) in chunk {
-                binds.append(.integer(Int(userID)))
-                binds.append(.integer(Int(balance)))
-                binds.append(.blob(ByteBuffer(bytes: self.seal.accountMAC(userID: userID, balanceCents: balance))))
-            }
-            _ = try await self.writer.query(
-                "INSERT INTO accounts (user_id, balance_cents, mac) VALUES \(placeholders) ON CONFLICT (user_id) DO UPDATE SET balance_cents = excluded.balance_cents, mac = excluded.mac",
-                binds)
+            try await self.writerPool.runIfActive { try self.writer.commit(requests, nowMs: nowMs) }
         }
     }
 
@@ -476,6 +354,20 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 }
 
+/// The connection of the store's background checkpoints; the loop uses it one call at a time.
+private final class WALCheckpointer: @unchecked Sendable {
+    private let database: SQLiteDatabase
+
+    init(path: String) throws(LedgerError) {
+        // No busy wait: a checkpoint that cannot run now runs at the next interval.
+        self.database = try SQLiteDatabase(path: path, busyTimeoutMs: 0)
+    }
+
+    func run() throws(LedgerError) {
+        try self.database.checkpointPassively()
+    }
+}
+
 /// A row read back from the database does not have the shape the schema promises.
 struct StoreRowError: Error, CustomStringConvertible {
     let column: String
@@ -495,12 +387,5 @@ extension SQLiteRow {
     func text(_ column: String) throws -> String {
         guard case .text(let value)? = self.column(column) else { throw StoreRowError(column: column) }
         return value
-    }
-}
-
-extension Array {
-    /// Consecutive slices of at most `size` elements.
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: self.count, by: size).map { self[$0..<Swift.min($0 + size, self.count)] }
     }
 }

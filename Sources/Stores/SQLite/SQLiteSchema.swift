@@ -65,6 +65,16 @@ enum SQLiteSchema {
         Migration(version: 4, statements: [
             "CREATE TABLE checkpoints (position INTEGER PRIMARY KEY, chain_hash BLOB NOT NULL, created_at_ms INTEGER NOT NULL, signature BLOB NOT NULL)",
         ]),
+        // Nonces keyed by (expiry, nonce): a replayed frame carries the same timestamp, hence the
+        // same key. New nonces land at the end of one B-tree (their expiries are all close to
+        // now) instead of on a random page of a nonce index plus a page of an expiry index, and
+        // pruning deletes a prefix of the key.
+        Migration(version: 5, statements: [
+            "CREATE TABLE nonces_by_expiry (expires_at_ms INTEGER NOT NULL, nonce BLOB NOT NULL, PRIMARY KEY (expires_at_ms, nonce)) WITHOUT ROWID",
+            "INSERT INTO nonces_by_expiry (expires_at_ms, nonce) SELECT expires_at_ms, nonce FROM nonces",
+            "DROP TABLE nonces",
+            "ALTER TABLE nonces_by_expiry RENAME TO nonces",
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

@@ -1,0 +1,60 @@
+import Foundation
+import IntegraLedger
+@testable import IntegraSQLiteStore
+import Testing
+#if MariaDB
+@testable import IntegraMariaDBStore
+#endif
+
+/// Schema version 5 re-keys the nonce table by (expiry, nonce). Nonces recorded under version 4
+/// must still be refused afterwards, or an upgrade would reopen the replay window.
+@Suite struct NonceMigrationTests {
+    static let oldNonce = NonceRecord(bytes: Array(repeating: 0xAB, count: 16), expiresAtMs: 5_000)
+    static let newNonce = NonceRecord(bytes: Array(repeating: 0xCD, count: 16), expiresAtMs: 6_000)
+
+    static func checkUpgraded(_ store: any LedgerStore) async throws {
+        #expect(try await store.schemaVersion() == 5)
+        let outcomes = try await store.commit([
+            WriteRequest(nonce: Self.oldNonce, operation: .recordNonce),
+            WriteRequest(nonce: Self.newNonce, operation: .recordNonce),
+        ], nowMs: 1)
+        #expect(outcomes == [.rejected(.replayedNonce), .nonceRecorded])
+        #expect(try await store.pruneNonces(expiredBeforeMs: 5_500) == 1)
+        #expect(try await store.commit([WriteRequest(nonce: Self.newNonce, operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
+    }
+
+    @Test func sqliteNoncesRecordedBeforeTheUpgradeStayRefused() async throws {
+        let path = TemporaryDirectory.make().path + "/v4.sqlite"
+        do {
+            let database = try SQLiteDatabase(path: path, busyTimeoutMs: 1_000, creating: true)
+            try database.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            for migration in SQLiteSchema.migrations where migration.version <= 4 {
+                for statement in migration.statements { try database.execute(statement) }
+                try database.execute("INSERT INTO schema_version (version) VALUES (\(migration.version))")
+            }
+            try database.execute("INSERT INTO nonces (nonce, expires_at_ms) VALUES (x'\(String(repeating: "ab", count: 16))', 5000)")
+        }
+        let store = try await SQLiteLedgerStore.open(path: path, seal: testSeal)
+        defer { Task { await store.close() } }
+        try await Self.checkUpgraded(store)
+    }
+
+    #if MariaDB
+    @Test func mariaDBNoncesRecordedBeforeTheUpgradeStayRefused() async throws {
+        let location = try TestStore.freshMariaDB()
+        do {
+            let connection = try MariaDBConnection(TestStore.configuration(location))
+            try connection.execute("CREATE TABLE schema_version (version BIGINT NOT NULL PRIMARY KEY) \(MariaDBSchema.tableOptions)")
+            try connection.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+            for migration in MariaDBSchema.migrations where migration.version <= 4 {
+                for statement in migration.statements { try connection.execute(statement) }
+                try connection.execute("INSERT INTO schema_version (version) VALUES (\(migration.version))")
+            }
+            try connection.execute("INSERT INTO nonces (nonce, expires_at_ms) VALUES (x'\(String(repeating: "ab", count: 16))', 5000)")
+        }
+        let store = try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)
+        defer { Task { await store.close() } }
+        try await Self.checkUpgraded(store)
+    }
+    #endif
+}
