@@ -6,17 +6,17 @@ import Synchronization
 /// Runs bcrypt on its own bounded thread pool so event loops and the store never wait on it.
 ///
 /// At most `maximumPending` jobs may queue; beyond that a job is refused at once (`Busy`) so a
-/// login storm sheds load instead of exhausting memory. The pool's threads run at a lower
-/// scheduling priority (nice +10): when logins and transfers compete for the cores, transfers go
-/// first, and a login storm cannot starve sessions that are already logged in. With idle cores,
-/// bcrypt still gets all of them.
+/// login storm sheds load instead of exhausting memory. The pool's threads run in Linux's idle
+/// scheduling class (`SCHED_IDLE`): any other thread that wakes up (an event loop with a transfer,
+/// the store's writer) takes the core from bcrypt at once, so a login storm cannot raise the
+/// latency of sessions that are already logged in. Logins get every core the rest leaves idle:
+/// all of them on a quiet server, little on a saturated one, where they queue (up to
+/// `maximumPending`, then `server_busy`).
 public final class PasswordHasher: Sendable {
     /// Too many hash jobs are waiting.
     public struct Busy: Error {}
 
     public let cost: UInt8
-    /// The nice value of the bcrypt threads (0 is normal, 19 the lowest priority).
-    public static let threadNiceness: Int32 = 10
     private let threadPool: NIOThreadPool
     private let maximumPending: Int
     private let pending = Atomic<Int>(0)
@@ -67,12 +67,16 @@ public final class PasswordHasher: Sendable {
         }
     }
 
-    /// Lowers this thread's priority (on Linux, nice applies per thread). Idempotent and cheap
-    /// next to a bcrypt run; a failure leaves the normal priority, which is only slower.
+    /// Moves this thread into the idle scheduling class (on Linux the policy belongs to each
+    /// thread). Idempotent and cheap next to a bcrypt run; a failure leaves the normal class,
+    /// which only makes logins compete with transfers.
     private static func lowerThreadPriority() {
         #if os(Linux)
-        // Who 0 is the calling thread: on Linux the nice value belongs to each thread.
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.threadNiceness)
+        // SCHED_IDLE from <sched.h>, which Glibc only declares with _GNU_SOURCE.
+        let idlePolicy: Int32 = 5
+        var parameters = sched_param(sched_priority: 0)
+        // Pid 0 is the calling thread.
+        _ = sched_setscheduler(0, idlePolicy, &parameters)
         #endif
     }
 }
