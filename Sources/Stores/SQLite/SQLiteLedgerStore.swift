@@ -168,6 +168,8 @@ public final class SQLiteLedgerStore: LedgerStore {
             await task.value
         }
         try? await self.reader.close()
+        // After any commit already queued on the writer's thread.
+        try? await self.writerPool.runIfActive { self.writer.close() }
         for pool in self.threadPools { try? await pool.shutdownGracefully() }
     }
 

@@ -6,6 +6,7 @@ import VaporCSQLite
 /// one call on one thread. Not thread-safe: its owner confines it to one thread at a time.
 final class SQLiteDatabase {
     let handle: OpaquePointer
+    private(set) var isClosed = false
 
     /// Opens an existing file, or creates it with `creating`.
     init(path: String, busyTimeoutMs: Int32, creating: Bool = false) throws(LedgerError) {
@@ -27,7 +28,15 @@ final class SQLiteDatabase {
 
     deinit {
         // Statements hold this object alive, so all of them are finalized by now.
-        sqlite_nio_sqlite3_close(self.handle)
+        if !self.isClosed { sqlite_nio_sqlite3_close(self.handle) }
+    }
+
+    /// Closes the connection now (SQLite finishes closing once the last statement is finalized);
+    /// nothing may use it or its statements afterwards.
+    func close() {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        sqlite_nio_sqlite3_close_v2(self.handle)
     }
 
     /// Runs SQL without results (pragmas, transaction control).

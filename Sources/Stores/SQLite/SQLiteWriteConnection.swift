@@ -62,8 +62,14 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         try self.database.execute("PRAGMA wal_autocheckpoint = \(pages)")
     }
 
+    /// Closes the connection; later commits fail as the store being unavailable.
+    func close() {
+        self.database.close()
+    }
+
     /// Applies a group in one transaction; on any failure nothing of it is applied.
     func commit(_ requests: [WriteRequest], nowMs: Int64) throws(LedgerError) -> [WriteOutcome] {
+        guard !self.database.isClosed else { throw .storeUnavailable("the store is closed") }
         try self.execute(self.begin)
         do {
             let outcomes = try self.apply(requests, nowMs: nowMs)
