@@ -36,9 +36,9 @@ final class SQLiteSealedEntryReader: SealedEntryReader, @unchecked Sendable {
 /// filled on first sight, in the same read transaction as the entry that needs them; an entry
 /// whose user row is gone is left out, as the join of `sealedEntries` leaves it out.
 final class SQLiteEntryConnection {
-    private let handle: OpaquePointer
-    private let entries: OpaquePointer
-    private let username: OpaquePointer
+    private let database: SQLiteDatabase
+    private let entries: SQLiteStatement
+    private let username: SQLiteStatement
     private let names = UserNameCache()
 
     private static let selectEntries = """
@@ -51,38 +51,13 @@ final class SQLiteEntryConnection {
     private static let mmapBytes = 1 << 30
 
     init(path: String) throws(LedgerError) {
-        var handle: OpaquePointer?
-        let opened = sqlite_nio_sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
-        guard opened == SQLITE_OK, let handle else {
-            let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "status \(opened)"
-            sqlite_nio_sqlite3_close(handle)
-            throw .storeUnavailable("cannot open the SQLite database at \(path) for reading: \(message)")
-        }
-        var entries: OpaquePointer?
-        var username: OpaquePointer?
-        let persistent = UInt32(SQLITE_PREPARE_PERSISTENT)
-        let ready = sqlite_nio_sqlite3_busy_timeout(handle, 10_000) == SQLITE_OK
-            && sqlite_nio_sqlite3_exec(handle, "PRAGMA query_only = ON", nil, nil, nil) == SQLITE_OK
-            // Reads straight from the file's pages in memory instead of a read() per page.
-            && sqlite_nio_sqlite3_exec(handle, "PRAGMA mmap_size = \(Self.mmapBytes)", nil, nil, nil) == SQLITE_OK
-            && sqlite_nio_sqlite3_prepare_v3(handle, Self.selectEntries, -1, persistent, &entries, nil) == SQLITE_OK
-            && sqlite_nio_sqlite3_prepare_v3(handle, Self.selectUsername, -1, persistent, &username, nil) == SQLITE_OK
-        guard ready, let entries, let username else {
-            let error = LedgerError.storeUnavailable("database error: \(String(cString: sqlite_nio_sqlite3_errmsg(handle)))")
-            sqlite_nio_sqlite3_finalize(entries)
-            sqlite_nio_sqlite3_finalize(username)
-            sqlite_nio_sqlite3_close(handle)
-            throw error
-        }
-        self.handle = handle
-        self.entries = entries
-        self.username = username
-    }
-
-    deinit {
-        sqlite_nio_sqlite3_finalize(self.entries)
-        sqlite_nio_sqlite3_finalize(self.username)
-        sqlite_nio_sqlite3_close(self.handle)
+        let database = try SQLiteDatabase(path: path, busyTimeoutMs: 10_000)
+        try database.execute("PRAGMA query_only = ON")
+        // Reads straight from the file's pages in memory instead of a read() per page.
+        try database.execute("PRAGMA mmap_size = \(Self.mmapBytes)")
+        self.database = database
+        self.entries = try database.prepare(Self.selectEntries)
+        self.username = try database.prepare(Self.selectUsername)
     }
 
     /// Empties `page` and fills it with the entries after `afterPosition`, until it is full or
@@ -102,28 +77,24 @@ final class SQLiteEntryConnection {
     /// Appends up to `limit` entries after `after`; returns how many rows the statement gave and
     /// moves `after` to the last of them.
     private func scan(after: inout Int64, limit: Int, into page: SealedEntryPage) throws(LedgerError) -> Int {
+        let row = self.entries
         // Resetting ends the statement's read transaction, so the WAL can be checkpointed.
-        defer { sqlite_nio_sqlite3_reset(self.entries) }
-        guard sqlite_nio_sqlite3_bind_int64(self.entries, 1, after) == SQLITE_OK,
-              sqlite_nio_sqlite3_bind_int64(self.entries, 2, Int64(limit)) == SQLITE_OK
-        else { throw self.failure() }
+        defer { row.reset() }
+        try row.bind(.integer(after), .integer(Int64(limit)))
         var scanned = 0
-        while !page.isFull {
-            let status = sqlite_nio_sqlite3_step(self.entries)
-            if status == SQLITE_DONE { break }
-            guard status == SQLITE_ROW else { throw self.failure() }
+        while !page.isFull, try row.step() {
             scanned += 1
-            let position = try self.integer(0, "position")
+            let position = try row.convertedInt64(0, "position")
             after = position
-            let fromUserID = try self.integer(3, "from_user")
-            let toUserID = try self.integer(4, "to_user")
+            let fromUserID = try row.convertedInt64(3, "from_user")
+            let toUserID = try row.convertedInt64(4, "to_user")
             guard let from = try self.name(fromUserID), let to = try self.name(toUserID) else { continue }
             try page.append(
-                position: position, kind: try self.integer(1, "kind"), transferID: try self.text(self.entries, 2, "transfer_id"),
+                position: position, kind: try row.convertedInt64(1, "kind"), transferID: try row.textBytes(2, "transfer_id"),
                 fromUserID: fromUserID, from: from, toUserID: toUserID, to: to,
-                amountCents: try self.integer(5, "amount_cents"), fromBalanceAfterCents: try self.integer(6, "from_balance_after"),
-                toBalanceAfterCents: try self.integer(7, "to_balance_after"), createdAtMs: try self.integer(8, "created_at_ms"),
-                chainHash: self.blob(9), mac: self.blob(10))
+                amountCents: try row.convertedInt64(5, "amount_cents"), fromBalanceAfterCents: try row.convertedInt64(6, "from_balance_after"),
+                toBalanceAfterCents: try row.convertedInt64(7, "to_balance_after"), createdAtMs: try row.convertedInt64(8, "created_at_ms"),
+                chainHash: row.blobBytes(9), mac: row.blobBytes(10))
         }
         return scanned
     }
@@ -135,49 +106,11 @@ final class SQLiteEntryConnection {
         case .absent: return nil
         case .unknown: break
         }
-        defer { sqlite_nio_sqlite3_reset(self.username) }
-        guard sqlite_nio_sqlite3_bind_int64(self.username, 1, userID) == SQLITE_OK else { throw self.failure() }
-        let status = sqlite_nio_sqlite3_step(self.username)
-        guard status == SQLITE_ROW || status == SQLITE_DONE else { throw self.failure() }
-        self.names.record(userID: userID, name: status == SQLITE_ROW ? try self.text(self.username, 0, "username") : nil)
+        defer { self.username.reset() }
+        try self.username.bind(.integer(userID))
+        let found = try self.username.step()
+        self.names.record(userID: userID, name: found ? try self.username.textBytes(0, "username") : nil)
         guard case .name(let name) = self.names[userID] else { return nil }
         return name
-    }
-
-    /// An integer column of the entries statement, converted as the store's other reads convert
-    /// it (a real number is truncated, text must spell an integer); anything else is not a row
-    /// the schema allows.
-    private func integer(_ column: Int32, _ name: String) throws(LedgerError) -> Int64 {
-        switch sqlite_nio_sqlite3_column_type(self.entries, column) {
-        case SQLITE_INTEGER:
-            return sqlite_nio_sqlite3_column_int64(self.entries, column)
-        case SQLITE_FLOAT:
-            if let value = Int64(exactly: sqlite_nio_sqlite3_column_double(self.entries, column).rounded(.towardZero)) { return value }
-        case SQLITE_TEXT:
-            if let text = sqlite_nio_sqlite3_column_text(self.entries, column), let value = Int64(String(cString: text)) { return value }
-        default:
-            break
-        }
-        throw .storeUnavailable("database error: unexpected value in column \(name)")
-    }
-
-    /// A text column's UTF-8 bytes, valid until the statement's next step.
-    private func text(_ statement: OpaquePointer, _ column: Int32, _ name: String) throws(LedgerError) -> UnsafeRawBufferPointer {
-        guard sqlite_nio_sqlite3_column_type(statement, column) == SQLITE_TEXT else {
-            throw .storeUnavailable("database error: unexpected value in column \(name)")
-        }
-        let bytes = sqlite_nio_sqlite3_column_text(statement, column)
-        return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite_nio_sqlite3_column_bytes(statement, column)))
-    }
-
-    /// A blob column's bytes, valid until the next step; nil for NULL or a value of another type.
-    private func blob(_ column: Int32) -> UnsafeRawBufferPointer? {
-        guard sqlite_nio_sqlite3_column_type(self.entries, column) == SQLITE_BLOB else { return nil }
-        let bytes = sqlite_nio_sqlite3_column_blob(self.entries, column)
-        return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite_nio_sqlite3_column_bytes(self.entries, column)))
-    }
-
-    private func failure() -> LedgerError {
-        .storeUnavailable("database error: \(String(cString: sqlite_nio_sqlite3_errmsg(self.handle)))")
     }
 }

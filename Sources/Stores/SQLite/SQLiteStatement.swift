@@ -133,27 +133,53 @@ final class SQLiteStatement {
 
     /// An integer column; anything else is not a row the schema allows.
     func int64(_ column: Int32, _ name: String) throws(LedgerError) -> Int64 {
-        guard sqlite_nio_sqlite3_column_type(self.handle, column) == SQLITE_INTEGER else {
-            throw .storeUnavailable("database error: unexpected value in column \(name)")
-        }
+        guard sqlite_nio_sqlite3_column_type(self.handle, column) == SQLITE_INTEGER else { throw Self.unexpected(name) }
         return sqlite_nio_sqlite3_column_int64(self.handle, column)
+    }
+
+    /// An integer column converted as sqlite-nio's reads convert it: a real number is truncated,
+    /// text must spell an integer; anything else is not a row the schema allows.
+    func convertedInt64(_ column: Int32, _ name: String) throws(LedgerError) -> Int64 {
+        switch sqlite_nio_sqlite3_column_type(self.handle, column) {
+        case SQLITE_INTEGER:
+            return sqlite_nio_sqlite3_column_int64(self.handle, column)
+        case SQLITE_FLOAT:
+            if let value = Int64(exactly: sqlite_nio_sqlite3_column_double(self.handle, column).rounded(.towardZero)) { return value }
+        case SQLITE_TEXT:
+            if let text = sqlite_nio_sqlite3_column_text(self.handle, column), let value = Int64(String(cString: text)) { return value }
+        default:
+            break
+        }
+        throw Self.unexpected(name)
     }
 
     /// A text column.
     func text(_ column: Int32, _ name: String) throws(LedgerError) -> String {
-        guard sqlite_nio_sqlite3_column_type(self.handle, column) == SQLITE_TEXT, let bytes = sqlite_nio_sqlite3_column_text(self.handle, column) else {
-            throw .storeUnavailable("database error: unexpected value in column \(name)")
-        }
-        let count = Int(sqlite_nio_sqlite3_column_bytes(self.handle, column))
-        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: count), as: UTF8.self)
+        String(decoding: try self.textBytes(column, name), as: UTF8.self)
+    }
+
+    /// A text column's UTF-8 bytes, valid until the statement's next step or reset.
+    func textBytes(_ column: Int32, _ name: String) throws(LedgerError) -> UnsafeRawBufferPointer {
+        guard sqlite_nio_sqlite3_column_type(self.handle, column) == SQLITE_TEXT else { throw Self.unexpected(name) }
+        let bytes = sqlite_nio_sqlite3_column_text(self.handle, column)
+        return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite_nio_sqlite3_column_bytes(self.handle, column)))
     }
 
     /// A blob column's bytes; nil for NULL or a value of another type.
     func blob(_ column: Int32) -> [UInt8]? {
+        self.blobBytes(column).map { Array($0) }
+    }
+
+    /// A blob column's bytes, valid until the statement's next step or reset; nil for NULL or a
+    /// value of another type.
+    func blobBytes(_ column: Int32) -> UnsafeRawBufferPointer? {
         guard sqlite_nio_sqlite3_column_type(self.handle, column) == SQLITE_BLOB else { return nil }
-        let count = Int(sqlite_nio_sqlite3_column_bytes(self.handle, column))
-        guard count > 0, let bytes = sqlite_nio_sqlite3_column_blob(self.handle, column) else { return [] }
-        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+        let bytes = sqlite_nio_sqlite3_column_blob(self.handle, column)
+        return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite_nio_sqlite3_column_bytes(self.handle, column)))
+    }
+
+    private static func unexpected(_ column: String) -> LedgerError {
+        .storeUnavailable("database error: unexpected value in column \(column)")
     }
 }
 
