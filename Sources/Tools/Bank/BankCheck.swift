@@ -34,9 +34,11 @@ struct BankCheck: AsyncParsableCommand {
         var applied: [String: Int] = [:]  // sender/transferID -> times in the ledger
         var positions: [String: UInt64] = [:]
         for name in self.options.accountNames {
-            let (balance, history) = try await IntegraConnection.withConnection(configuration: configuration, timeoutMs: 30_000) { connection in
-                try await connection.login(username: name, password: password)
-                return (try await connection.balance(), try await connection.fullHistory(maximumEntries: 10_000_000))
+            let (balance, history) = try await Self.untilDefinite {
+                try await IntegraConnection.withConnection(configuration: configuration, timeoutMs: 30_000) { connection in
+                    try await connection.login(username: name, password: password)
+                    return (try await connection.balance(), try await connection.fullHistory(maximumEntries: 10_000_000))
+                }
             }
             guard let cents = Amount.parseBalance(balance) else { throw ValidationError("\(name): balance \(balance) is not a decimal amount") }
             totalCents += cents
@@ -55,12 +57,15 @@ struct BankCheck: AsyncParsableCommand {
         let frames = try String(contentsOfFile: self.captured, encoding: .utf8).split(separator: "\n").compactMap { [UInt8](hexString: String($0)) }
         var replaysAccepted = 0
         for frame in frames {
-            let code = try await IntegraConnection.withConnection(configuration: configuration, timeoutMs: 30_000) { connection in
-                try await connection.sendRaw(ByteBuffer(bytes: frame))
-                guard let answer = try await connection.receiveRaw(), let raw = try? RawFrame(answer),
-                      case .error(let code, _)? = try? ServerMessage.decode(type: raw.header.type, body: raw.body)
-                else { return UInt16?.none }
-                return code
+            // A retryable refusal (the store still reconnecting) says nothing yet: ask again.
+            let code = try await Self.untilDefinite(retryIf: { $0.flatMap(ErrorCode.init(rawValue:))?.isRetryable ?? false }) {
+                try await IntegraConnection.withConnection(configuration: configuration, timeoutMs: 30_000) { connection in
+                    try await connection.sendRaw(ByteBuffer(bytes: frame))
+                    guard let answer = try await connection.receiveRaw(), let raw = try? RawFrame(answer),
+                          case .error(let code, _)? = try? ServerMessage.decode(type: raw.header.type, body: raw.body)
+                    else { return UInt16?.none }
+                    return code
+                }
             }
             if code == nil { replaysAccepted += 1 }
         }
@@ -80,6 +85,25 @@ struct BankCheck: AsyncParsableCommand {
             """)
         guard conserved && negative.isEmpty && missing.isEmpty && duplicatedAcks.isEmpty && appliedTwice.isEmpty && replaysRefused else {
             throw ExitCode(1)
+        }
+    }
+
+    /// Attempts of one check before its last answer or error counts, half a second apart: the
+    /// check starts right after the last fault, when the server may still be reconnecting to a
+    /// restarted store and answering `store_unavailable`.
+    private static let maximumAttempts = 60
+
+    /// Runs `body` until its answer is definite: again after a retryable error, or an answer
+    /// `retryIf` calls not definite, up to `maximumAttempts`.
+    private static func untilDefinite<T>(retryIf: (T) -> Bool = { _ in false }, _ body: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                let answer = try await body()
+                guard retryIf(answer), attempt < Self.maximumAttempts else { return answer }
+            } catch let error as IntegraClientError where error.isRetryable && attempt < Self.maximumAttempts {}
+            attempt += 1
+            try await Task.sleep(for: .milliseconds(500))
         }
     }
 }

@@ -128,7 +128,7 @@ struct BankWorker: Sendable {
                                 sender: self.account, recipient: transfer.recipient, transferID: transfer.transferID,
                                 amount: transfer.amount, position: receipt.position))
                             self.counters.acknowledged()
-                        } catch let error as IntegraClientError where error.kind == .server && !(error.code.flatMap(ErrorCode.init(rawValue:))?.isRetryable ?? false) {
+                        } catch let error as IntegraClientError where error.kind == .server && !error.isRetryable {
                             self.counters.refusedOne()  // a definite refusal, e.g. insufficient funds
                         }
                         pending = nil
