@@ -262,7 +262,23 @@ def proof_body(position: int) -> bytes:
 def inclusion_proof_body(p: dict) -> bytes:
     return (u64_field(1, p["position"]) + field(2, bytes.fromhex(p["digests"]))
             + u64_field(3, p["checkpoint_position"]) + field(4, bytes.fromhex(p["checkpoint_chain_hash"]))
-            + i64_field(5, p["checkpoint_created_at_ms"]) + field(6, bytes.fromhex(p["checkpoint_signature"])))
+            + i64_field(5, p["checkpoint_created_at_ms"]) + field(6, bytes.fromhex(p["checkpoint_signature"]))
+            + field(7, bytes.fromhex(p["entry"])) + field(8, bytes.fromhex(p["previous_chain_hash"])))
+
+
+def entry_encoding(e: dict) -> bytes:
+    """The canonical encoding of a ledger entry (docs/LEDGER-INTEGRITY.md)."""
+    def text(value: str) -> bytes:
+        raw = value.encode("utf-8")
+        return struct.pack(">H", len(raw)) + raw
+    return (b"integra/1 entry" + struct.pack(">qq", e["position"], e["kind"]) + text(e["transfer_id"])
+            + struct.pack(">q", e["from_user_id"]) + text(e["from_name"]) + struct.pack(">q", e["to_user_id"]) + text(e["to_name"])
+            + struct.pack(">qqqq", e["amount_cents"], e["from_balance_after_cents"], e["to_balance_after_cents"], e["created_at_ms"]))
+
+
+def chain_link(previous: bytes, encoding: bytes) -> bytes:
+    """chain(n) = SHA-256(chain(n-1) || SHA-256(encoding of entry n))."""
+    return hashlib.sha256(previous + hashlib.sha256(encoding).digest()).digest()
 
 
 def checkpoint_payload(position: int, chain_hash: bytes, created_at_ms: int) -> bytes:
@@ -360,7 +376,8 @@ def decode_body(message_type: int, body: bytes) -> dict:
             raise ValueError("field 2 must hold 32-byte digests")
         out = {"position": r.integer(1, ">Q"), "digests": digests.hex(),
                "checkpoint_position": r.integer(3, ">Q"), "checkpoint_chain_hash": r.fixed_bytes(4, 32).hex(),
-               "checkpoint_created_at_ms": r.integer(5, ">q"), "checkpoint_signature": r.fixed_bytes(6, SIGNATURE_BYTES).hex()}
+               "checkpoint_created_at_ms": r.integer(5, ">q"), "checkpoint_signature": r.fixed_bytes(6, SIGNATURE_BYTES).hex(),
+               "entry": r.raw(7, 4096).hex(), "previous_chain_hash": r.fixed_bytes(8, 32).hex()}
     elif message_type == CHANGE_PASSWORD:
         out = {"current_password": r.string(1, PASSWORD_BYTES), "new_password": r.string(2, PASSWORD_BYTES)}
     elif message_type == HELLO:
@@ -652,9 +669,20 @@ def build_vectors() -> dict:
     transfer_fields = {"transfer_id": TRANSFER_ID, "recipient": "bob", "amount": "100.50"}
     send("transfer", C, TRANSFER, transfer_body(TRANSFER_ID, "bob", "100.50"), transfer_fields, 5_000)
     transfer_created_at_ms = conn.now_ms + 3
+    # The ledger so far: entry 1 deposits 1000.00 from the system account (user 0) to alice
+    # (user 1); entry 2 is this transfer to bob (user 2). Their chain is computed for real, so a
+    # proof can show entry 2 and the client can recompute its chain hash.
+    deposit_entry = {"position": 1, "kind": KIND_DEPOSIT, "transfer_id": "demo-alice", "from_user_id": 0, "from_name": "system",
+                     "to_user_id": 1, "to_name": USERNAME, "amount_cents": 100_000, "from_balance_after_cents": -100_000,
+                     "to_balance_after_cents": 100_000, "created_at_ms": deposit_created_at_ms}
+    transfer_entry = {"position": 2, "kind": KIND_TRANSFER, "transfer_id": TRANSFER_ID, "from_user_id": 1, "from_name": USERNAME,
+                      "to_user_id": 2, "to_name": "bob", "amount_cents": 10_050, "from_balance_after_cents": 89_950,
+                      "to_balance_after_cents": 10_050, "created_at_ms": transfer_created_at_ms}
+    chain_1 = chain_link(bytes(32), entry_encoding(deposit_entry))
+    chain_2 = chain_link(chain_1, entry_encoding(transfer_entry))
     confirmation = {"transfer_id": TRANSFER_ID, "position": 2, "sender": USERNAME, "recipient": "bob",
                     "amount": "100.50", "balance_after": "899.50", "created_at_ms": transfer_created_at_ms,
-                    "is_retry": False, "chain_hash": hashlib.sha256(b"integra vectors: chain hash of entry 2").hexdigest()}
+                    "is_retry": False, "chain_hash": chain_2.hex()}
     # The receipt: Ed25519 by the identity key over receipt_payload (deterministic, RFC 8032).
     confirmation["signature"] = identity.sign(receipt_payload(confirmation)).hex()
     send("transferred", S, TRANSFERRED, transferred_body(confirmation), confirmation, 5)
@@ -684,6 +712,8 @@ def build_vectors() -> dict:
              "checkpoint_chain_hash": confirmation["chain_hash"], "checkpoint_created_at_ms": proof_created_at_ms}
     proof["checkpoint_signature"] = identity.sign(
         checkpoint_payload(2, bytes.fromhex(confirmation["chain_hash"]), proof_created_at_ms)).hex()
+    proof["entry"] = entry_encoding(transfer_entry).hex()
+    proof["previous_chain_hash"] = chain_1.hex()
     send("inclusion_proof", S, INCLUSION_PROOF, inclusion_proof_body(proof), proof, 2)
 
     send("change_password", C, CHANGE_PASSWORD, change_password_body(PASSWORD, NEW_PASSWORD),

@@ -1,16 +1,20 @@
-/// A positive amount of money in minor units (cents), parsed strictly from a decimal string.
+/// An amount of money in minor units (cents), parsed strictly from a decimal string.
 ///
 /// Amounts never pass through floating point: "100", "100.5" and "100.50" are accepted;
-/// signs, exponents, NaN, infinities, more than two decimals and zero are not.
+/// signs, exponents, NaN, infinities, more than two decimals and zero are not. Only a ledger
+/// entry that moves no money (a password change) carries the amount zero.
 public struct Amount: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// The amount in minor units. Always greater than zero.
+    /// The amount in minor units: greater than zero for every money movement.
     public let cents: Int64
 
-    /// Wraps a positive number of cents. A non-positive value is a programmer error.
+    /// Wraps a number of cents. A negative value is a programmer error.
     public init(cents: Int64) {
-        precondition(cents > 0, "an Amount is always positive")
+        precondition(cents >= 0, "an Amount is never negative")
         self.cents = cents
     }
+
+    /// The amount of an entry that moves no money.
+    public static let zero = Amount(cents: 0)
 
     /// Parses a decimal string such as "100.50" into cents, rejecting anything above `maximumCents`.
     public static func parse(_ text: String, maximumCents: Int64) throws(LedgerError) -> Amount {

@@ -29,7 +29,7 @@ public actor GroupCommitter {
     /// Queues one request and returns its outcome once its group is durable (or rejected).
     public func submit(_ request: WriteRequest) async -> WriteOutcome {
         guard self.pending.count < self.maximumPending else {
-            return .rejected(.storeUnavailable("the server is busy, try again"))
+            return .rejected(.overloaded)
         }
         return await withCheckedContinuation { (waiter: Waiter) in
             self.pending.append((request, waiter))

@@ -11,12 +11,15 @@ public struct LedgerBatchPlanner {
         public var balanceCents: Int64
         /// Customers can send and receive; the system account only funds deposits.
         public let isCustomer: Bool
+        /// The user row's credential version (password changes so far).
+        public var credentialVersion: Int64
 
-        public init(userID: Int64, username: Username, balanceCents: Int64, isCustomer: Bool) {
+        public init(userID: Int64, username: Username, balanceCents: Int64, isCustomer: Bool, credentialVersion: Int64 = 0) {
             self.userID = userID
             self.username = username
             self.balanceCents = balanceCents
             self.isCustomer = isCustomer
+            self.credentialVersion = credentialVersion
         }
     }
 
@@ -43,14 +46,28 @@ public struct LedgerBatchPlanner {
         public var headHash: [UInt8]
         /// Chain hashes of the existing entries, by position (for their receipts).
         public var chainHashes: [Int64: [UInt8]]
+        /// Accounts whose rows failed their integrity check: nothing moves to or from them.
+        public var quarantined: [Username: IntegrityViolation]
+        /// Existing entries that failed their integrity check: no receipt is signed for them.
+        public var brokenEntries: [TransferKey: IntegrityViolation]
+        /// What is wrong with the ledger's head, if anything: then nothing is appended.
+        public var headViolation: IntegrityViolation?
 
-        public init(accountsByName: [Username: Account], existingEntries: [TransferKey: LedgerEntry], nextPosition: Int64, headHash: [UInt8] = LedgerSeal.genesisHash, chainHashes: [Int64: [UInt8]] = [:]) {
+        public init(
+            accountsByName: [Username: Account], existingEntries: [TransferKey: LedgerEntry], nextPosition: Int64,
+            headHash: [UInt8] = LedgerSeal.genesisHash, chainHashes: [Int64: [UInt8]] = [:],
+            quarantined: [Username: IntegrityViolation] = [:], brokenEntries: [TransferKey: IntegrityViolation] = [:],
+            headViolation: IntegrityViolation? = nil
+        ) {
             precondition(nextPosition >= 1 && headHash.count == 32)
             self.accountsByName = accountsByName
             self.existingEntries = existingEntries
             self.chainHashes = chainHashes
             self.nextPosition = nextPosition
             self.headHash = headHash
+            self.quarantined = quarantined
+            self.brokenEntries = brokenEntries
+            self.headViolation = headViolation
         }
     }
 
@@ -61,14 +78,25 @@ public struct LedgerBatchPlanner {
         public var chainHashes: [[UInt8]] = []
         /// The final balance of every account the batch changed, by user id.
         public var changedBalances: [Int64: Int64] = [:]
+        /// New password hashes and credential versions to write, in order.
+        public var credentialUpdates: [CredentialUpdate] = []
         /// One outcome per planned request, in the order given.
         public var outcomes: [WriteOutcome] = []
     }
 
-    /// A money movement to plan.
+    /// A user row's new password hash and credential version (sealed together by the store).
+    public struct CredentialUpdate: Hashable, Sendable {
+        public let userID: Int64
+        public let username: Username
+        public let passwordHash: String
+        public let credentialVersion: Int64
+    }
+
+    /// An append to the ledger to plan: a money movement or a password change.
     public enum Movement: Hashable, Sendable {
         case transfer(TransferIntent)
         case deposit(DepositIntent)
+        case credentialChange(userID: Int64, username: Username, passwordHash: String)
     }
 
     /// What a store must load (and, where it locks, lock) before planning `movements`: the
@@ -91,6 +119,8 @@ public struct LedgerBatchPlanner {
                 names.insert(SystemAccount.username)
                 names.insert(intent.recipient)
                 keys.append(TransferKey(senderID: SystemAccount.userID, transferID: intent.transferID))
+            case .credentialChange(_, let username, _):
+                names.insert(username)
             }
         }
         return Reads(usernames: names.sorted { $0.canonical < $1.canonical }, transferKeys: keys)
@@ -107,9 +137,9 @@ public struct LedgerBatchPlanner {
     }
 
     /// The outcomes of a batch, in request order: replays are refused, a bare nonce is recorded,
-    /// account changes go to `applyAccountChange` one at a time in order, and all money movements
-    /// go to `applyMovements` together (the store loads their snapshot, plans and writes them),
-    /// which returns one outcome per movement.
+    /// new users go to `applyAccountChange` one at a time in order, and all appends to the ledger
+    /// (money movements and password changes) go to `applyMovements` together (the store loads
+    /// their snapshot, plans and writes them), which returns one outcome per movement.
     public static func outcomes<Failure: Error>(
         of requests: [WriteRequest], freshNonces: Set<[UInt8]>,
         applyAccountChange: (WriteOperation) throws(Failure) -> WriteOutcome,
@@ -126,8 +156,10 @@ public struct LedgerBatchPlanner {
             switch request.operation {
             case .recordNonce:
                 outcomes[index] = .nonceRecorded
-            case .createUser, .changePassword:
+            case .createUser:
                 outcomes[index] = try applyAccountChange(request.operation)
+            case .changePassword(let userID, let username, let passwordHash):
+                movements.append((index, .credentialChange(userID: userID, username: username, passwordHash: passwordHash)))
             case .transfer(let intent):
                 movements.append((index, .transfer(intent)))
             case .deposit(let intent):
@@ -167,6 +199,8 @@ public struct LedgerBatchPlanner {
                 outcome = planner.apply(
                     key: TransferKey(senderID: SystemAccount.userID, transferID: intent.transferID),
                     kind: .deposit, from: SystemAccount.username, to: intent.recipient, amount: intent.amount)
+            case .credentialChange(let userID, let username, let passwordHash):
+                outcome = planner.changeCredential(userID: userID, username: username, passwordHash: passwordHash)
             }
             planner.plan.outcomes.append(outcome)
         }
@@ -174,6 +208,10 @@ public struct LedgerBatchPlanner {
     }
 
     private mutating func apply(key: TransferKey, kind: EntryKind, from: Username, to: Username, amount: Amount) -> WriteOutcome {
+        if let violation = self.snapshot.headViolation ?? self.snapshot.brokenEntries[key]
+            ?? self.snapshot.quarantined[from] ?? self.snapshot.quarantined[to] {
+            return .rejected(.integrityAlarm(violation))
+        }
         if let existing = self.snapshot.existingEntries[key] {
             let sameContent = existing.to == to && existing.amount == amount && existing.kind == kind
             let chainHash = self.snapshot.chainHashes[existing.position] ?? []
@@ -204,12 +242,40 @@ public struct LedgerBatchPlanner {
             fromUserID: sender.userID, from: sender.username, toUserID: recipient.userID, to: recipient.username,
             amount: amount, fromBalanceAfterCents: newSenderBalance, toBalanceAfterCents: newRecipientBalance,
             createdAtMs: self.nowMs)
+        self.snapshot.existingEntries[key] = entry
+        let chainHash = self.append(entry)
+        return .transferred(TransferReceipt(entry: entry, isRetry: false, chainHash: chainHash))
+    }
+
+    /// A password change: the next credential version, recorded as an entry that moves no money.
+    private mutating func changeCredential(userID: Int64, username: Username, passwordHash: String) -> WriteOutcome {
+        if let violation = self.snapshot.headViolation ?? self.snapshot.quarantined[username] {
+            return .rejected(.integrityAlarm(violation))
+        }
+        guard var account = self.snapshot.accountsByName[username], account.userID == userID, account.isCustomer else {
+            return .rejected(.unknownUser)
+        }
+        account.credentialVersion += 1
+        self.snapshot.accountsByName[username] = account
+        let entry = LedgerEntry(
+            position: self.snapshot.nextPosition, kind: .credentialChange,
+            transferID: CredentialEntry.transferID(version: account.credentialVersion),
+            fromUserID: userID, from: account.username, toUserID: userID, to: account.username, amount: .zero,
+            fromBalanceAfterCents: account.balanceCents, toBalanceAfterCents: account.balanceCents, createdAtMs: self.nowMs)
+        _ = self.append(entry)
+        self.plan.credentialUpdates.append(CredentialUpdate(
+            userID: userID, username: account.username, passwordHash: passwordHash, credentialVersion: account.credentialVersion))
+        return .passwordChanged
+    }
+
+    /// Appends a planned entry to the chain; returns its chain hash.
+    private mutating func append(_ entry: LedgerEntry) -> [UInt8] {
+        precondition(entry.position == self.snapshot.nextPosition)
         self.snapshot.nextPosition += 1
         self.snapshot.headHash = LedgerSeal.chainHash(previous: self.snapshot.headHash, entry: entry)
-        self.snapshot.existingEntries[key] = entry
         self.plan.newEntries.append(entry)
         self.plan.chainHashes.append(self.snapshot.headHash)
         self.snapshot.chainHashes[entry.position] = self.snapshot.headHash
-        return .transferred(TransferReceipt(entry: entry, isRetry: false, chainHash: self.snapshot.headHash))
+        return self.snapshot.headHash
     }
 }

@@ -19,4 +19,12 @@ public enum LedgerError: Error, Hashable, Sendable {
     case deploymentMismatch
     /// The store could not complete the operation; the caller may retry the same request.
     case storeUnavailable(String)
+    /// A row the request needs failed its integrity check (a seal, a chain link, a balance that
+    /// its entries don't explain, a rolled-back ledger): nothing is spent, signed or shown, and
+    /// the deployment goes into its alarm state until an operator deals with it.
+    case integrityAlarm(IntegrityViolation)
+    /// The deployment is in its alarm state: money movements and signatures are refused.
+    case alarmRaised
+    /// Too many requests are waiting for the store; the caller may retry later.
+    case overloaded
 }

@@ -158,12 +158,37 @@ public struct LedgerSeal: Sendable {
         return self.mac(bytes)
     }
 
-    /// The MAC stored with a user row: a swapped password hash or name breaks it.
-    public func userMAC(userID: Int64, username: String, passwordHash: String) -> [UInt8] {
+    /// The MAC stored with a user row: a swapped password hash or name breaks it, and so does an
+    /// older copy of the row (its credential version is behind the ledger's credential entries).
+    public func userMAC(userID: Int64, username: String, passwordHash: String, credentialVersion: Int64) -> [UInt8] {
+        var bytes = Array("integra/2 user".utf8)
+        Self.append(userID, to: &bytes)
+        Self.append(username, to: &bytes)
+        Self.append(passwordHash, to: &bytes)
+        Self.append(credentialVersion, to: &bytes)
+        return self.mac(bytes)
+    }
+
+    /// The MAC user rows carried before they had a credential version (schema versions 3 to 5);
+    /// the upgrade re-seals only rows whose old MAC is right.
+    public func legacyUserMAC(userID: Int64, username: String, passwordHash: String) -> [UInt8] {
         var bytes = Array("integra/1 user".utf8)
         Self.append(userID, to: &bytes)
         Self.append(username, to: &bytes)
         Self.append(passwordHash, to: &bytes)
+        return self.mac(bytes)
+    }
+
+    /// The MAC stored with an alarm row, so that only Integra can record or clear an alarm in
+    /// the database.
+    public func alarmMAC(_ alarm: AlarmRecord) -> [UInt8] {
+        var bytes = Array("integra/1 alarm".utf8)
+        Self.append(alarm.id, to: &bytes)
+        Self.append(alarm.kind, to: &bytes)
+        Self.append(alarm.detail, to: &bytes)
+        Self.append(alarm.raisedAtMs, to: &bytes)
+        Self.append(alarm.acknowledgedAtMs ?? -1, to: &bytes)
+        Self.append(alarm.acknowledgement ?? "", to: &bytes)
         return self.mac(bytes)
     }
 
@@ -199,9 +224,10 @@ public struct LedgerSeal: Sendable {
         withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// A length-prefixed string; text longer than a u16 length can hold (only a tampered row
+    /// could carry it) is cut there, which can only make its MAC wrong.
     private static func append(_ text: String, to bytes: inout [UInt8]) {
-        let utf8 = Array(text.utf8)
-        precondition(utf8.count <= Int(UInt16.max))
+        let utf8 = Array(text.utf8.prefix(Int(UInt16.max)))
         withUnsafeBytes(of: UInt16(utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: utf8)
     }

@@ -8,14 +8,30 @@ public protocol LedgerStore: Sendable {
     /// throws `LedgerError.storeUnavailable` and nothing was applied.
     func commit(_ requests: [WriteRequest], nowMs: Int64) async throws(LedgerError) -> [WriteOutcome]
 
-    /// The user with this canonical name, or nil.
+    /// The customer with this canonical name, or nil; checked (`UserRecord.violation`) against
+    /// its seal and the credential version the ledger records for it.
     func user(named username: Username) async throws(LedgerError) -> UserRecord?
 
-    /// The current balance of a user's account in cents, or nil if there is no such user.
-    func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64?
+    /// A user's account row with its latest entry, for `LedgerIntegrity.check`; nil if there is
+    /// no such user.
+    func account(ofUserID userID: Int64) async throws(LedgerError) -> AccountEvidence?
 
-    /// Entries that debit or credit the user, newest first, strictly before `beforePosition` if given.
-    func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry]
+    /// Money entries that debit or credit the user, newest first, strictly before
+    /// `beforePosition` if given, each with the chain hash before it (for `LedgerIntegrity.check`).
+    func sealedHistory(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [EntryEvidence]
+
+    /// The entry at `position` with the chain hash before it, or nil.
+    func entry(at position: Int64) async throws(LedgerError) -> EntryEvidence?
+
+    /// Records an alarm, or its acknowledgement (same id), sealed with the storage key.
+    func recordAlarm(_ alarm: AlarmRecord) async throws(LedgerError)
+
+    /// The alarms recorded in the store (at most `limit`), with their seals.
+    func alarms(limit: Int) async throws(LedgerError) -> [SealedAlarm]
+
+    /// Forgets which rows and which head were verified, so everything is checked again (after an
+    /// operator acknowledged an alarm about the ledger's history).
+    func forgetVerifiedRows() async
 
     /// Forgets nonces whose frames can no longer pass the replay window. Returns how many.
     func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int
@@ -68,6 +84,17 @@ public protocol SealedEntryReader: Sendable {
 }
 
 extension LedgerStore {
+    /// The current balance of a user's account in cents, or nil if there is no such user
+    /// (unchecked: for tools and tests).
+    public func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64? {
+        try await self.account(ofUserID: userID)?.balanceCents
+    }
+
+    /// Money entries that debit or credit the user, newest first (unchecked: for tools and tests).
+    public func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
+        try await self.sealedHistory(ofUserID: userID, beforePosition: beforePosition, limit: limit).map(\.sealed.entry)
+    }
+
     public func makeSealedEntryReader() async throws(LedgerError) -> any SealedEntryReader {
         GeneralSealedEntryReader(store: self)
     }

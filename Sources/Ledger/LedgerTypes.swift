@@ -3,22 +3,71 @@ public struct UserRecord: Hashable, Sendable {
     public let id: Int64
     public let username: Username
     public let passwordHash: String
-    /// Whether the row's MAC is right. A row changed outside Integra (a swapped password hash)
-    /// must never let anyone log in.
-    public let sealIntact: Bool
+    /// How many times the password was changed; under the row's seal, and recorded in the hash
+    /// chain by a credential entry at every change, so a restored older row is detected.
+    public let credentialVersion: Int64
+    /// What is wrong with the row, if its check failed: a row changed outside Integra (a swapped
+    /// password hash) or an older copy restored must never let anyone log in.
+    public let violation: IntegrityViolation?
 
-    public init(id: Int64, username: Username, passwordHash: String, sealIntact: Bool = true) {
+    public init(id: Int64, username: Username, passwordHash: String, credentialVersion: Int64 = 0, violation: IntegrityViolation? = nil) {
         self.id = id
         self.username = username
         self.passwordHash = passwordHash
-        self.sealIntact = sealIntact
+        self.credentialVersion = credentialVersion
+        self.violation = violation
     }
 }
 
-/// Why money moved: a customer's transfer or an operator's deposit from the system account.
+/// Why an entry is in the ledger: a customer's transfer, an operator's deposit from the system
+/// account, or a password change (which moves no money; it puts the user row's new credential
+/// version into the hash chain).
 public enum EntryKind: Int64, Hashable, Sendable {
     case transfer = 1
     case deposit = 2
+    case credentialChange = 3
+
+    /// Whether entries of this kind move money (and so have a positive amount).
+    public var movesMoney: Bool {
+        switch self {
+        case .transfer, .deposit: true
+        case .credentialChange: false
+        }
+    }
+
+    /// Whether an entry of this kind may carry `amountCents`: a positive amount for money, zero
+    /// for a password change.
+    public func allows(amountCents: Int64) -> Bool {
+        self.movesMoney ? amountCents > 0 : amountCents == 0
+    }
+}
+
+/// The credential entry of a password change: a ledger entry of kind `credentialChange` from the
+/// user to the user, amount zero, both balances the account's balance, whose transfer id names
+/// the new credential version. Customers can't choose such an id ('#' is not allowed in theirs).
+public enum CredentialEntry {
+    static let prefix = "credential#"
+    /// Digits of the zero-padded version, so ids sort by version.
+    static let versionDigits = 12
+
+    /// The transfer id of the entry that records credential `version`.
+    public static func transferID(version: Int64) -> TransferID {
+        precondition(version >= 1 && version < 1_000_000_000_000)
+        let digits = String(version)
+        return TransferID(trusted: Self.prefix + String(repeating: "0", count: Self.versionDigits - digits.count) + digits)
+    }
+
+    /// The version a credential entry's transfer id names; nil if it is not one.
+    public static func version(transferID: some Collection<UInt8>) -> Int64? {
+        let prefix = Self.prefix.utf8
+        guard transferID.count == prefix.count + Self.versionDigits, transferID.starts(with: prefix) else { return nil }
+        var version: Int64 = 0
+        for byte in transferID.dropFirst(prefix.count) {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            version = version * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        return version >= 1 ? version : nil
+    }
 }
 
 /// One committed movement of money, at its position in the ledger.
@@ -112,15 +161,26 @@ public enum WriteOperation: Hashable, Sendable {
     /// Only remember the request's nonce (for read requests).
     case recordNonce
     case createUser(username: Username, passwordHash: String)
-    case changePassword(userID: Int64, passwordHash: String)
+    /// A new password: the user row gets the next credential version, and the ledger an entry
+    /// that records it.
+    case changePassword(userID: Int64, username: Username, passwordHash: String)
     case transfer(TransferIntent)
     case deposit(DepositIntent)
 
-    /// Whether applying it changes balances (and so takes the ledger's write lock).
+    /// Whether applying it changes balances.
     public var movesMoney: Bool {
         switch self {
         case .transfer, .deposit: true
         case .recordNonce, .createUser, .changePassword: false
+        }
+    }
+
+    /// Whether applying it appends to the ledger (and so takes the ledger's write lock): money
+    /// movements and password changes, which are recorded in the hash chain.
+    public var appendsToLedger: Bool {
+        switch self {
+        case .transfer, .deposit, .changePassword: true
+        case .recordNonce, .createUser: false
         }
     }
 }

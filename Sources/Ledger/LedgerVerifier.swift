@@ -1,64 +1,4 @@
 import Dispatch
-/// Rows as stored, with their seals, for `LedgerVerifier`.
-public struct SealedEntry: Sendable {
-    public let entry: LedgerEntry
-    public let chainHash: [UInt8]?
-    public let mac: [UInt8]?
-
-    public init(entry: LedgerEntry, chainHash: [UInt8]?, mac: [UInt8]?) {
-        self.entry = entry
-        self.chainHash = chainHash
-        self.mac = mac
-    }
-}
-
-public struct SealedAccount: Sendable {
-    public let userID: Int64
-    public let username: String
-    public let balanceCents: Int64
-    public let mac: [UInt8]?
-
-    public init(userID: Int64, username: String, balanceCents: Int64, mac: [UInt8]?) {
-        self.userID = userID
-        self.username = username
-        self.balanceCents = balanceCents
-        self.mac = mac
-    }
-}
-
-public struct SealedUser: Sendable {
-    public let id: Int64
-    public let username: String
-    public let passwordHash: String
-    public let mac: [UInt8]?
-
-    public init(id: Int64, username: String, passwordHash: String, mac: [UInt8]?) {
-        self.id = id
-        self.username = username
-        self.passwordHash = passwordHash
-        self.mac = mac
-    }
-}
-
-/// One thing `verify` found wrong, with its kind and place.
-public struct IntegrityViolation: Hashable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Hashable, Sendable {
-        case entryChanged = "entry-changed"
-        case entryNotSealed = "entry-not-sealed"
-        case entriesMissing = "entries-missing"
-        case balanceChanged = "balance-changed"
-        case balanceMismatch = "balance-mismatch"
-        case userChanged = "user-changed"
-        case checkpointInvalid = "checkpoint-invalid"
-        case historyRewritten = "history-rewritten"
-    }
-
-    public let kind: Kind
-    public let message: String
-
-    public var description: String { "\(self.kind.rawValue): \(self.message)" }
-}
-
 /// Checks a ledger read back from a store: the hash chain, every row's MAC, and that every
 /// balance equals the sum of its account's entries. Feed entries in position order, page by
 /// page; then accounts and users; then read `violations`.
@@ -67,6 +7,8 @@ public struct LedgerVerifier {
     private var previous: (position: Int64, hash: [UInt8]) = (0, LedgerSeal.genesisHash)
     /// What each account's entries add up to, by user id.
     private var balances = UserIDMap<Int64>()
+    /// The latest credential version each user's credential entries record, by user id.
+    private var credentialVersions = UserIDMap<Int64>()
     /// Chain hashes at checkpoint positions, collected while entries stream past.
     private var hashesAtCheckpoints: [Int64: [UInt8]] = [:]
     private let checkpointPositions: Set<Int64>
@@ -81,17 +23,17 @@ public struct LedgerVerifier {
         self.maximumViolations = maximumViolations
     }
 
-    private mutating func report(_ kind: IntegrityViolation.Kind, _ message: String) {
+    private mutating func report(_ kind: IntegrityViolation.Kind, _ message: String, userID: Int64? = nil) {
         guard self.violations.count < self.maximumViolations else { return }
-        self.violations.append(IntegrityViolation(kind: kind, message: message))
+        self.violations.append(IntegrityViolation(kind: kind, message: message, userID: userID))
     }
 
     /// Checks the next page of entries (in ascending position order). The per-entry work (digest,
     /// chain link and MAC) runs on all cores; only the bookkeeping (gaps, balances, findings) is
     /// sequential.
-    public mutating func check(_ page: SealedEntryPage) {
+    public mutating func check(_ page: SealedEntryPage, parallel: Bool = true) {
         guard page.count > 0 else { return }
-        let verdicts = self.verdicts(page)
+        let verdicts = self.verdicts(page, parallel: parallel)
         let hasCheckpoints = !self.checkpointPositions.isEmpty
         var previousPosition = self.previous.position
         page.withView { view in
@@ -109,6 +51,9 @@ public struct LedgerVerifier {
                     self.report(.entryChanged, "\(self.changedField(row)) changed in entry \(position)")
                 }
                 if hasCheckpoints, self.checkpointPositions.contains(position) { self.hashesAtCheckpoints[position] = page.chainHash(at: index) }
+                if row.kind == EntryKind.credentialChange.rawValue, let version = CredentialEntry.version(transferID: view.string(row.transferID)) {
+                    self.credentialVersions[row.fromUserID] = max(self.credentialVersions[row.fromUserID] ?? 0, version)
+                }
                 self.applyBalances(row)
                 previousPosition = position
             }
@@ -132,7 +77,7 @@ public struct LedgerVerifier {
 
     /// Checks every entry's MAC and chain link on all cores. Each link only needs the previous
     /// row's stored chain hash (or, for the first row, the last one of the previous page).
-    private func verdicts(_ page: SealedEntryPage) -> [Verdict] {
+    private func verdicts(_ page: SealedEntryPage, parallel: Bool) -> [Verdict] {
         let seal = self.seal
         var verdicts = [Verdict](repeating: [], count: page.count)
         self.previous.hash.withUnsafeBytes { carried in
@@ -141,11 +86,16 @@ public struct LedgerVerifier {
                     page.withView { view in
                         let shared = VerdictBuffer(verdicts: verdicts, carried: carried, genesis: genesis)
                         let tasks = (view.rows.count + Self.rowsPerTask - 1) / Self.rowsPerTask
-                        DispatchQueue.concurrentPerform(iterations: tasks) { task in
+                        let work: @Sendable (Int) -> Void = { task in
                             let hasher = seal.makeEntryHasher()
                             for index in task * Self.rowsPerTask..<min((task + 1) * Self.rowsPerTask, view.rows.count) {
                                 shared.verdicts[index] = Self.verdict(index, view: view, previous: shared.previousHash(index, view: view), hasher: hasher)
                             }
+                        }
+                        if parallel {
+                            DispatchQueue.concurrentPerform(iterations: tasks, execute: work)
+                        } else {
+                            for task in 0..<tasks { work(task) }
                         }
                     }
                 }
@@ -240,19 +190,23 @@ public struct LedgerVerifier {
     public mutating func check(accounts: some Sequence<SealedAccount>) {
         for account in accounts {
             if !self.seal.isValid(account.mac, expected: self.seal.accountMAC(userID: account.userID, balanceCents: account.balanceCents)) {
-                self.report(.balanceChanged, "balance of account \(account.userID) (\(account.username)) was changed outside Integra")
+                self.report(.balanceChanged, "balance of account \(account.userID) (\(account.username)) was changed outside Integra", userID: account.userID)
             }
             let ledger = self.balances[account.userID] ?? 0
             if ledger != account.balanceCents {
-                self.report(.balanceMismatch, "account \(account.userID) (\(account.username)) holds \(Amount.format(cents: account.balanceCents)) but its entries sum to \(Amount.format(cents: ledger))")
+                self.report(.balanceMismatch, "account \(account.userID) (\(account.username)) holds \(Amount.format(cents: account.balanceCents)) but its entries sum to \(Amount.format(cents: ledger))", userID: account.userID)
             }
         }
     }
 
-    /// Checks user rows: a changed name or password hash breaks the MAC.
+    /// Checks user rows: a changed name or password hash breaks the MAC, and a restored older row
+    /// is behind the credential version the ledger records.
     public mutating func check(users: some Sequence<SealedUser>) {
-        for user in users where !self.seal.isValid(user.mac, expected: self.seal.userMAC(userID: user.id, username: user.username, passwordHash: user.passwordHash)) {
-            self.report(.userChanged, "user \(user.id) (\(user.username)): name or password hash was changed outside Integra")
+        for user in users {
+            let latest = self.credentialVersions[user.id] ?? 0
+            if let violation = LedgerIntegrity.check(user, latestCredentialVersion: latest, seal: self.seal) {
+                self.report(violation.kind, violation.message, userID: violation.userID)
+            }
         }
     }
 }
@@ -263,7 +217,7 @@ extension LedgerVerifier {
     public static func run(
         store: any LedgerStore, seal: LedgerSeal, anchor: LedgerCheckpoint? = nil,
         isAuthentic: (LedgerCheckpoint) -> Bool = { _ in true },
-        pageSize: Int = 20_000, progress: (Int64) -> Void = { _ in }
+        pageSize: Int = 20_000, executor: (any LedgerCheckExecutor)? = nil, progress: (Int64) -> Void = { _ in }
     ) async throws(LedgerError) -> LedgerVerifier {
         precondition(pageSize >= 1)
         let checkpoints = try await store.checkpoints()
@@ -276,7 +230,14 @@ extension LedgerVerifier {
         while let last = page.lastPosition {
             let next = spare
             let reading = Task { try await reader.read(afterPosition: last, into: next) }
-            verifier.check(page)
+            if let executor {
+                let box = VerifierBox(verifier)
+                let checked = page
+                await executor.run { box.verifier.check(checked, parallel: false) }
+                verifier = box.verifier
+            } else {
+                verifier.check(page)
+            }
             progress(verifier.entriesChecked)
             do {
                 try await reading.value
@@ -292,5 +253,20 @@ extension LedgerVerifier {
         verifier.check(accounts: try await store.sealedAccounts())
         verifier.check(users: try await store.sealedUsers())
         return verifier
+    }
+}
+
+/// Where a background verification runs its checks: on a thread that yields to the server's
+/// work (the server's idle-priority thread), one page at a time.
+public protocol LedgerCheckExecutor: Sendable {
+    func run(_ work: @escaping @Sendable () -> Void) async
+}
+
+/// Hands the verifier to the executor's thread and back; used by one page check at a time.
+private final class VerifierBox: @unchecked Sendable {
+    var verifier: LedgerVerifier
+
+    init(_ verifier: LedgerVerifier) {
+        self.verifier = verifier
     }
 }

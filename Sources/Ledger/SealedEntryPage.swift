@@ -78,7 +78,7 @@ public final class SealedEntryPage: @unchecked Sendable {
 
     /// Adds one row as a store reads it. Strings are UTF-8 bytes; `chainHash` and `mac` are nil
     /// when the column is NULL (or not a blob). A row the schema can't hold (an unknown kind, an
-    /// amount that is not positive, a string longer than `maximumFieldBytes`) is refused with
+    /// amount that is not positive for a money movement, a string longer than `maximumFieldBytes`) is refused with
     /// `storeUnavailable`, as the stores refuse such rows everywhere else.
     public func append(
         position: Int64, kind: Int64, transferID: UnsafeRawBufferPointer,
@@ -87,8 +87,8 @@ public final class SealedEntryPage: @unchecked Sendable {
         chainHash: UnsafeRawBufferPointer?, mac: UnsafeRawBufferPointer?
     ) throws(LedgerError) {
         precondition(!self.isFull, "append to a full page")
-        guard EntryKind(rawValue: kind) != nil else { throw Self.unexpected("kind", position) }
-        guard amountCents > 0 else { throw Self.unexpected("amount_cents", position) }
+        guard let entryKind = EntryKind(rawValue: kind) else { throw Self.unexpected("kind", position) }
+        guard entryKind.allows(amountCents: amountCents) else { throw Self.unexpected("amount_cents", position) }
         guard transferID.count <= Self.maximumFieldBytes else { throw Self.unexpected("transfer_id", position) }
         guard from.count <= Self.maximumFieldBytes else { throw Self.unexpected("from_name", position) }
         guard to.count <= Self.maximumFieldBytes else { throw Self.unexpected("to_name", position) }

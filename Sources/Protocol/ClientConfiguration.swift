@@ -1,5 +1,5 @@
 public import Crypto
-public import Foundation
+import Foundation
 
 /// What a client needs to talk to one Integra deployment: where it is, the deployment's client
 /// key and the server's pinned Ed25519 identity. The server writes it to `client.json` in its data
@@ -157,24 +157,5 @@ public enum ServerAddress {
             throw ConfigurationError("address \(text) must be HOST:PORT with a port from 0 to 65535")
         }
         return (String(host), port)
-    }
-}
-
-/// Writes files that hold secrets: created with mode 0600 before any byte is written.
-public enum SecretFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw ConfigurationError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        guard fchmod(descriptor, 0o600) == 0 else { throw ConfigurationError("cannot set mode 0600 on \(path)") }
-        try data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                guard written > 0 else { throw ConfigurationError("cannot write \(path): \(String(cString: strerror(errno)))") }
-                offset += written
-            }
-        }
-        guard fsync(descriptor) == 0 else { throw ConfigurationError("cannot sync \(path)") }
     }
 }

@@ -33,6 +33,9 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
     case internalError = 502
     case timeout = 503
     case rateLimited = 504
+    /// The server found stored data it did not write and refuses to move money or sign until an
+    /// operator has dealt with it.
+    case integrityAlarm = 505
 
     /// A stable lowercase name, for logs and the CLI's `--json` output.
     public var name: String {
@@ -64,6 +67,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
         case .internalError: "internal_error"
         case .timeout: "timeout"
         case .rateLimited: "rate_limited"
+        case .integrityAlarm: "integrity_alarm"
         }
     }
 
@@ -71,7 +75,12 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
     public var isRetryable: Bool {
         switch self {
         case .serverBusy, .storeUnavailable, .timeout, .rateLimited: true
-        default: false
+        case .malformedFrame, .unsupportedVersion, .frameTooLarge, .authenticationFailed, .replayDetected,
+             .staleTimestamp, .outOfOrder, .unexpectedMessage, .malformedMessage, .invalidUsername, .invalidPassword,
+             .usernameTaken, .invalidCredentials, .tooManyAttempts, .invalidAmount, .insufficientFunds, .unknownRecipient,
+             .selfTransfer, .transferIDConflict, .invalidTransferID, .balanceOverflow, .entryNotFound, .internalError,
+             .integrityAlarm:
+            false
         }
     }
 
@@ -84,7 +93,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
             true
         case .invalidUsername, .invalidPassword, .usernameTaken, .invalidCredentials, .invalidAmount,
              .insufficientFunds, .unknownRecipient, .selfTransfer, .transferIDConflict, .invalidTransferID,
-             .balanceOverflow, .entryNotFound, .serverBusy, .storeUnavailable, .timeout, .rateLimited:
+             .balanceOverflow, .entryNotFound, .serverBusy, .storeUnavailable, .timeout, .rateLimited, .integrityAlarm:
             false
         }
     }

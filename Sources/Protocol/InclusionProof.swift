@@ -14,17 +14,27 @@ public struct InclusionProof: Hashable, Sendable {
     public var checkpointCreatedAtMs: Int64
     /// Ed25519 by the server's identity key over `checkpointPayload`.
     public var checkpointSignature: [UInt8]
+    /// The entry at `position` as the ledger holds it: its canonical encoding
+    /// (`docs/LEDGER-INTEGRITY.md`), compared with the receipt field by field.
+    public var entry: [UInt8]
+    /// The chain hash of the entry before it, so the entry's own chain hash can be recomputed.
+    public var previousChainHash: [UInt8]
 
     /// The most digests one proof carries (fits a 64 KiB frame).
     public static let maximumDigests = 1_900
 
-    public init(position: UInt64, digests: [UInt8], checkpointPosition: UInt64, checkpointChainHash: [UInt8], checkpointCreatedAtMs: Int64, checkpointSignature: [UInt8]) {
+    public init(
+        position: UInt64, digests: [UInt8], checkpointPosition: UInt64, checkpointChainHash: [UInt8],
+        checkpointCreatedAtMs: Int64, checkpointSignature: [UInt8], entry: [UInt8], previousChainHash: [UInt8]
+    ) {
         self.position = position
         self.digests = digests
         self.checkpointPosition = checkpointPosition
         self.checkpointChainHash = checkpointChainHash
         self.checkpointCreatedAtMs = checkpointCreatedAtMs
         self.checkpointSignature = checkpointSignature
+        self.entry = entry
+        self.previousChainHash = previousChainHash
     }
 
     /// What the server signs for a checkpoint: "entry `position` has chain hash `chainHash`".
@@ -36,9 +46,28 @@ public struct InclusionProof: Hashable, Sendable {
         return bytes
     }
 
+    /// Whether the entry the proof shows is the receipt's, field by field, and hashes to the
+    /// receipt's signed chain hash (after the previous chain hash the proof gives).
+    public func showsEntry(of receipt: TransferConfirmation) -> Bool {
+        guard let entry = CanonicalEntry(encoding: self.entry), self.previousChainHash.count == 32,
+              entry.kind == CanonicalEntry.transferKind,
+              UInt64(exactly: entry.position) == receipt.position, entry.transferID == receipt.transferID,
+              entry.from == receipt.sender, entry.to == receipt.recipient,
+              CanonicalEntry.format(cents: entry.amountCents) == receipt.amount,
+              CanonicalEntry.format(cents: entry.fromBalanceAfterCents) == receipt.balanceAfter,
+              entry.createdAtMs == receipt.createdAtMs
+        else { return false }
+        var link = SHA256()
+        link.update(data: self.previousChainHash)
+        link.update(data: Array(SHA256.hash(data: self.entry)))
+        return Array(link.finalize()) == receipt.chainHash
+    }
+
     /// Whether the proof shows that `receipt` (already checked for its own signature) is in the
-    /// ledger the server signed. Positions past the ledger's Int64 range prove nothing.
+    /// ledger the server signed, as the receipt says. Positions past the ledger's Int64 range
+    /// prove nothing.
     public func proves(_ receipt: TransferConfirmation, identity: Curve25519.Signing.PublicKey) -> Bool {
+        guard self.showsEntry(of: receipt) else { return false }
         let (lastPosition, overflow) = self.position.addingReportingOverflow(UInt64(self.digests.count / 32))
         guard self.position == receipt.position, self.digests.count % 32 == 0,
               !overflow, self.checkpointPosition == lastPosition,

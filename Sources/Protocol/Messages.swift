@@ -279,6 +279,8 @@ public enum ServerMessage: Hashable, Sendable {
             writer.bytes(4, proof.checkpointChainHash)
             writer.integer(5, proof.checkpointCreatedAtMs)
             writer.bytes(6, proof.checkpointSignature)
+            writer.bytes(7, proof.entry)
+            writer.bytes(8, proof.previousChainHash)
         case .error(let code, let message):
             writer.integer(1, code)
             writer.string(2, message)
@@ -340,7 +342,9 @@ public enum ServerMessage: Hashable, Sendable {
                 checkpointPosition: try fields.integer(3, as: UInt64.self),
                 checkpointChainHash: try fields.bytes(4, count: 32),
                 checkpointCreatedAtMs: try fields.integer(5, as: Int64.self),
-                checkpointSignature: try fields.bytes(6, count: FieldLimits.signatureBytes)))
+                checkpointSignature: try fields.bytes(6, count: FieldLimits.signatureBytes),
+                entry: Array(try fields.slice(7, maximumBytes: CanonicalEntry.maximumEncodedBytes).readableBytesView),
+                previousChainHash: try fields.bytes(8, count: 32)))
         case .error:
             message = .error(
                 code: try fields.integer(1, as: UInt16.self),

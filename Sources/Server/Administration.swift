@@ -11,8 +11,20 @@ import IntegraProtocol
 public enum Administration {
     /// Opens the configured store, creating and migrating it if needed, sealing rows with the
     /// deployment's storage key, and checks that the store belongs to this deployment.
-    public static func openStore(_ configuration: ServerConfiguration, keys: DeploymentKeys) async throws -> any LedgerStore {
-        let store = try await Self.openUnbound(configuration, seal: LedgerSeal(storageKey: keys.storageKey))
+    /// How an admin command opens the store.
+    public enum StoreAccess: Sendable {
+        /// `run`: create the SQLite file and the schema if needed, upgrade it.
+        case create
+        /// Admin commands: an existing store (the SQLite file must exist), upgraded if needed.
+        case existing
+        /// `verify`: an existing store at the latest schema, read-only; nothing is written.
+        case readOnly
+    }
+
+    /// Opens the configured store (see `StoreAccess`), sealing rows with the deployment's storage
+    /// key, and checks that the store belongs to this deployment.
+    public static func openStore(_ configuration: ServerConfiguration, keys: DeploymentKeys, access: StoreAccess = .create) async throws -> any LedgerStore {
+        let store = try await Self.openUnbound(configuration, seal: LedgerSeal(storageKey: keys.storageKey), access: access)
         do {
             try await store.bindDeployment(fingerprint: keys.fingerprint)
         } catch {
@@ -22,15 +34,21 @@ public enum Administration {
         return store
     }
 
-    private static func openUnbound(_ configuration: ServerConfiguration, seal: LedgerSeal) async throws -> any LedgerStore {
+    private static func openUnbound(_ configuration: ServerConfiguration, seal: LedgerSeal, access: StoreAccess) async throws -> any LedgerStore {
         switch configuration.databaseLocation {
         case .sqlite(let path):
-            return try await SQLiteLedgerStore.open(path: path, seal: seal)
+            switch access {
+            case .create:
+                return try await SQLiteLedgerStore.open(path: path, seal: seal)
+            case .existing, .readOnly:
+                guard DataDirectory.entryExists(path) else { throw StoreMissing(location: "sqlite:\(path)") }
+                return try await SQLiteLedgerStore.open(path: path, seal: seal, mode: access == .readOnly ? .readOnly : .readWrite)
+            }
         case .mariadb(let location):
             #if MariaDB
             var mariadb = MariaDBConfiguration(host: location.host, port: location.port, user: location.user, password: location.password, database: location.database)
             mariadb.connectTimeoutSeconds = 3
-            return try await MariaDBLedgerStore.open(mariadb, seal: seal, poolSize: configuration.databaseConnections)
+            return try await MariaDBLedgerStore.open(mariadb, seal: seal, poolSize: configuration.databaseConnections, readOnly: access == .readOnly)
             #else
             throw ConfigurationError("this build has no MariaDB store; build with `swift build --traits MariaDB`")
             #endif
@@ -51,7 +69,12 @@ public enum Administration {
     }
 
     /// Moves money from the system account to a customer; recorded in the ledger as a deposit.
-    public static func deposit(to name: String, amount: String, maximumCents: Int64, transferID: String? = nil, store: any LedgerStore) async throws -> LedgerEntry {
+    /// Refused while the deployment has open integrity alarms (`alarms`).
+    public static func deposit(to name: String, amount: String, maximumCents: Int64, transferID: String? = nil, store: any LedgerStore, alarms: IntegrityAlarms? = nil) async throws -> LedgerEntry {
+        if let alarms {
+            try await alarms.refresh()
+            guard !alarms.isRaised else { throw LedgerError.alarmRaised }
+        }
         let intent = DepositIntent(
             transferID: try TransferID(transferID ?? "deposit-\(UUID().uuidString.lowercased())"),
             recipient: try Username(name),
@@ -72,6 +95,15 @@ public enum Administration {
     }
 }
 
+/// The store an admin command names does not exist (only `integra-server run` creates one).
+public struct StoreMissing: Error, CustomStringConvertible {
+    public let location: String
+
+    public var description: String {
+        "there is no Integra store at \(self.location); check --data-dir and --database (only `integra-server run` creates one)"
+    }
+}
+
 /// A message for the operator about a failed admin action or start.
 extension LedgerError: CustomStringConvertible {
     public var description: String {
@@ -88,6 +120,9 @@ extension LedgerError: CustomStringConvertible {
         case .replayedNonce: "replayed request"
         case .storeUnavailable(let detail): "the store is unavailable: \(detail)"
         case .deploymentMismatch: "the database belongs to a deployment with other keys; copy client.key, identity.key and storage.key from an instance of that deployment into the data directory"
+        case .integrityAlarm(let violation): "integrity alarm: \(violation)"
+        case .alarmRaised: "the deployment has open integrity alarms (`integra-server alarms` lists them); no money moves until an operator has dealt with them"
+        case .overloaded: "the server is busy"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+public import IntegraLedger
 public import Logging
 import Synchronization
 
@@ -14,6 +15,8 @@ public final class AuditTrail: Sendable {
     public enum Kind: String, Sendable {
         case transfers
         case rejections
+        /// Integrity alarms raised and acknowledged (`alarms-YYYY-MM-DD.jsonl`).
+        case alarms
     }
 
     private struct Pending: Sendable {
@@ -51,6 +54,21 @@ public final class AuditTrail: Sendable {
         var fields: [(String, Value)] = [("code", .text(code)), ("reason", .text(reason)), ("peer", .text(peer))]
         if let user { fields.append(("user", .text(user))) }
         self.append(.rejections, nowMs: nowMs, fields: fields)
+    }
+
+    /// Records an integrity alarm raised.
+    public func alarmRaised(_ alarm: AlarmRecord, nowMs: Int64) {
+        self.append(.alarms, nowMs: nowMs, fields: [
+            ("event", .text("raised")), ("alarm", .text(alarm.id)), ("kind", .text(alarm.kind)), ("detail", .text(alarm.detail)),
+        ])
+    }
+
+    /// Records an operator's acknowledgement of an alarm, with their reason.
+    public func alarmAcknowledged(_ alarm: AlarmRecord, by operatorName: String, nowMs: Int64) {
+        self.append(.alarms, nowMs: nowMs, fields: [
+            ("event", .text("acknowledged")), ("alarm", .text(alarm.id)), ("kind", .text(alarm.kind)),
+            ("reason", .text(alarm.acknowledgement ?? "")), ("operator", .text(operatorName)),
+        ])
     }
 
     /// Writes what is queued and syncs the files.

@@ -3,65 +3,104 @@ import Foundation
 public import IntegraLedger
 public import IntegraProtocol
 
-/// Signs checkpoints of the ledger's head with the server's Ed25519 identity key, stores them in
-/// the database, and keeps the latest one as an anchor file (`checkpoint.json`, mode 0600) in the
-/// data directory, outside the database: a database rewritten or restored from an older copy no
-/// longer matches it.
+/// Signs checkpoints of the ledger with the server's Ed25519 identity key, and keeps the latest
+/// one as an anchor outside the database: `checkpoint.json` in the data directory (replaced
+/// atomically, mode 0600), with every anchor also appended to `checkpoint-history.jsonl`. A
+/// database rewritten or restored from an older copy no longer matches the anchor.
+///
+/// It signs only what it is given: the chain points that `IntegrityMonitor` verified.
 public struct Checkpointer: Sendable {
     public static let anchorFileName = "checkpoint.json"
+    public static let historyFileName = "checkpoint-history.jsonl"
 
     private let identityKey: Curve25519.Signing.PrivateKey
-    private let anchorPath: String
+    private let dataDirectory: String
 
     public init(identityKey: Curve25519.Signing.PrivateKey, dataDirectory: String) {
         self.identityKey = identityKey
-        self.anchorPath = "\(dataDirectory)/\(Self.anchorFileName)"
+        self.dataDirectory = dataDirectory
     }
 
-    /// Signs the current head if it is past the anchor; stores it and moves the anchor forward.
-    @discardableResult
-    public func checkpoint(store: any LedgerStore, nowMs: Int64) async throws -> LedgerCheckpoint? {
-        let head = try await store.head()
-        let anchor = Self.loadAnchor(path: self.anchorPath)
-        guard head.position > 0, head.position > anchor?.position ?? 0 else { return nil }
-        let payload = InclusionProof.checkpointPayload(position: head.position, chainHash: head.chainHash, createdAtMs: nowMs)
+    /// What the data directory holds as its anchor.
+    public enum Anchor: Sendable {
+        /// No anchor and no anchor history: a deployment that never signed a checkpoint.
+        case absent
+        case present(LedgerCheckpoint)
+        /// `checkpoint.json` is missing although checkpoints were signed, or empty, truncated or
+        /// not an anchor.
+        case unreadable(String)
+    }
+
+    /// Signs a verified point of the chain.
+    public func sign(_ point: LedgerIntegrity.ChainPoint, nowMs: Int64) throws -> LedgerCheckpoint {
+        let payload = InclusionProof.checkpointPayload(position: point.position, chainHash: point.chainHash, createdAtMs: nowMs)
         let signature = Array(try self.identityKey.signature(for: payload))
-        let checkpoint = LedgerCheckpoint(position: head.position, chainHash: head.chainHash, createdAtMs: nowMs, signature: signature)
-        try await store.recordCheckpoint(checkpoint)
-        try SecretFile.write(try JSONEncoder().encode(checkpoint), to: self.anchorPath)
-        return checkpoint
+        return LedgerCheckpoint(position: point.position, chainHash: point.chainHash, createdAtMs: nowMs, signature: signature)
     }
 
-    /// The anchor kept in the data directory, if any.
-    public static func loadAnchor(dataDirectory: String) -> LedgerCheckpoint? {
-        Self.loadAnchor(path: "\(dataDirectory)/\(Self.anchorFileName)")
+    /// Makes `checkpoint` the anchor: appended to the history, then `checkpoint.json` replaced.
+    public func writeAnchor(_ checkpoint: LedgerCheckpoint) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(checkpoint)
+        try SecretFile.append(data + Data("\n".utf8), to: "\(self.dataDirectory)/\(Self.historyFileName)")
+        try SecretFile.write(data, to: "\(self.dataDirectory)/\(Self.anchorFileName)")
     }
 
-    private static func loadAnchor(path: String) -> LedgerCheckpoint? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(LedgerCheckpoint.self, from: data)
+    /// The anchor kept in the data directory.
+    public static func loadAnchor(dataDirectory: String) -> Anchor {
+        let path = "\(dataDirectory)/\(Self.anchorFileName)"
+        let data: Data?
+        do {
+            data = try SecretFile.read(path, maximumBytes: 64 << 10)
+        } catch {
+            return .unreadable("\(error)")
+        }
+        guard let data else {
+            let history = (try? SecretFile.read("\(dataDirectory)/\(Self.historyFileName)", maximumBytes: 256 << 20)) ?? nil
+            return history?.isEmpty ?? true ? .absent : .unreadable("\(path) is missing but \(Self.historyFileName) records signed checkpoints")
+        }
+        guard let anchor = try? JSONDecoder().decode(LedgerCheckpoint.self, from: data), anchor.position >= 0 else {
+            return .unreadable("\(path) is empty, truncated or not a checkpoint (\(data.count) bytes)")
+        }
+        return .present(anchor)
     }
 
-    /// A proof that the entry at `position` is in the ledger: digests of the entries after it
-    /// (at most `InclusionProof.maximumDigests`) and a checkpoint signed now at the last of them.
-    public func proof(position: UInt64, store: any LedgerStore, nowMs: Int64) async throws -> InclusionProof {
-        let start = Int64(clamping: position)
-        let entries = try await store.sealedEntries(afterPosition: start - 1, limit: InclusionProof.maximumDigests + 1)
-        guard let first = entries.first, first.entry.position == start, let last = entries.last, let lastHash = last.chainHash, lastHash.count == 32 else {
+    /// A proof that the entry at `position` is in the ledger, checked here before it is signed:
+    /// the entry itself and the entries after it (at most `InclusionProof.maximumDigests`) must be
+    /// genuine and chain from one to the next, and the proof ends no later than `verified`, the
+    /// point `IntegrityMonitor` verified. The answer carries the entry's canonical encoding and
+    /// the chain hash before it, so the client compares it with its receipt field by field.
+    public func proof(position: UInt64, store: any LedgerStore, seal: LedgerSeal, verified: LedgerIntegrity.ChainPoint, nowMs: Int64) async throws -> InclusionProof {
+        guard let start = Int64(exactly: position), start >= 1, start <= verified.position,
+              let requested = try await store.entry(at: start)
+        else {
             throw ProtocolError(.entryNotFound, "there is no ledger entry at position \(position)")
         }
-        var digests: [UInt8] = []
-        digests.reserveCapacity((entries.count - 1) * 32)
-        var expected = start
-        for sealed in entries.dropFirst() {
-            expected += 1
-            guard sealed.entry.position == expected else { throw ProtocolError(.entryNotFound, "the ledger has a gap after position \(position)") }
-            digests.append(contentsOf: LedgerSeal.entryDigest(sealed.entry))
+        if let violation = LedgerIntegrity.check(requested, seal: seal) { throw LedgerError.integrityAlarm(violation) }
+        let last = min(verified.position, start + Int64(InclusionProof.maximumDigests))
+        let later = last > start ? try await store.sealedEntries(afterPosition: start, limit: Int(last - start)) : []
+        let origin = LedgerIntegrity.ChainPoint(position: start, chainHash: requested.sealed.chainHash ?? [])
+        let end: LedgerIntegrity.ChainPoint
+        switch LedgerIntegrity.extend(from: origin, with: later, seal: seal) {
+        case .success(let point): end = point
+        case .failure(let violation): throw LedgerError.integrityAlarm(violation)
         }
-        let payload = InclusionProof.checkpointPayload(position: last.entry.position, chainHash: lastHash, createdAtMs: nowMs)
+        guard end.position == last else {
+            throw LedgerError.integrityAlarm(IntegrityViolation(kind: .entriesMissing, message: "entries \(end.position + 1) to \(last) are missing (deleted)"))
+        }
+        if end.position == verified.position && end.chainHash != verified.chainHash {
+            throw LedgerError.integrityAlarm(IntegrityViolation(kind: .historyRewritten, message: "entry \(end.position) no longer has the chain hash it was verified with"))
+        }
+        var digests: [UInt8] = []
+        digests.reserveCapacity(later.count * LedgerSeal.hashByteCount)
+        for sealed in later { digests.append(contentsOf: LedgerSeal.entryDigest(sealed.entry)) }
+        let checkpoint = try self.sign(end, nowMs: nowMs)
         return InclusionProof(
-            position: position, digests: digests, checkpointPosition: UInt64(last.entry.position), checkpointChainHash: lastHash,
-            checkpointCreatedAtMs: nowMs, checkpointSignature: Array(try self.identityKey.signature(for: payload)))
+            position: position, digests: digests, checkpointPosition: UInt64(end.position), checkpointChainHash: end.chainHash,
+            checkpointCreatedAtMs: nowMs, checkpointSignature: checkpoint.signature,
+            entry: LedgerSeal.encoding(of: requested.sealed.entry),
+            previousChainHash: requested.previousChainHash ?? [])
     }
 
     /// Whether a checkpoint carries a valid signature by `identity`.

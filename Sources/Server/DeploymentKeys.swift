@@ -20,13 +20,12 @@ public struct DeploymentKeys: Sendable {
     static let identityKeyFile = "identity.key"
     static let storageKeyFile = "storage.key"
 
-    /// Loads the keys of `directory`, generating all of them if none exist yet.
-    /// Returns whether they were generated (a new deployment).
+    /// Loads the keys of `directory`, generating all of them if none exist yet (only `run` may
+    /// create a deployment). Returns whether they were generated.
     public static func loadOrCreate(in directory: String) throws(ConfigurationError) -> (keys: DeploymentKeys, created: Bool) {
-        try Self.ensureDirectory(directory)
-        let paths = [clientKeyFile, identityKeyFile, storageKeyFile].map { "\(directory)/\($0)" }
-        let existing = paths.filter { FileManager.default.fileExists(atPath: $0) }
-        if existing.isEmpty {
+        try DataDirectory.prepare(directory)
+        let paths = Self.paths(in: directory)
+        if paths.allSatisfy({ !DataDirectory.entryExists($0) }) {
             let keys = DeploymentKeys(
                 clientKey: SymmetricKey(size: .bits256),
                 identityKey: Curve25519.Signing.PrivateKey(),
@@ -36,7 +35,29 @@ public struct DeploymentKeys: Sendable {
             try Self.writeKey(keys.storageKey.bytes, to: paths[2])
             return (keys, true)
         }
-        guard existing.count == paths.count else {
+        return (try Self.load(paths: paths, directory: directory), false)
+    }
+
+    /// Loads the keys of an existing deployment; never creates anything.
+    public static func load(in directory: String) throws -> DeploymentKeys {
+        guard DataDirectory.entryExists(directory) else { throw DeploymentMissing(directory: directory) }
+        try DataDirectory.check(directory)
+        let paths = Self.paths(in: directory)
+        guard paths.contains(where: DataDirectory.entryExists) else { throw DeploymentMissing(directory: directory) }
+        return try Self.load(paths: paths, directory: directory)
+    }
+
+    /// Whether `directory` holds any key file (a deployment, or the remains of one).
+    public static func exist(in directory: String) -> Bool {
+        Self.paths(in: directory).contains(where: DataDirectory.entryExists)
+    }
+
+    private static func paths(in directory: String) -> [String] {
+        [clientKeyFile, identityKeyFile, storageKeyFile].map { "\(directory)/\($0)" }
+    }
+
+    private static func load(paths: [String], directory: String) throws(ConfigurationError) -> DeploymentKeys {
+        guard paths.allSatisfy(DataDirectory.entryExists) else {
             throw ConfigurationError("data directory \(directory) has some key files but not all of \(paths.joined(separator: ", "))")
         }
         let clientKey = try Self.readKey(paths[0])
@@ -47,7 +68,7 @@ public struct DeploymentKeys: Sendable {
         else {
             throw ConfigurationError("a key file in \(directory) does not hold a valid key")
         }
-        return (DeploymentKeys(clientKey: SymmetricKey(data: clientKey), identityKey: identity, storageKey: SymmetricKey(data: storageKey)), false)
+        return DeploymentKeys(clientKey: SymmetricKey(data: clientKey), identityKey: identity, storageKey: SymmetricKey(data: storageKey))
     }
 
     /// Identifies the deployment without revealing a secret: SHA-256 over the identity public key
@@ -72,38 +93,36 @@ public struct DeploymentKeys: Sendable {
         try configuration.write(to: "\(directory)/client.json")
     }
 
-    private static func ensureDirectory(_ directory: String) throws(ConfigurationError) {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw ConfigurationError("\(directory) exists and is not a directory") }
-            return
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw ConfigurationError("cannot create data directory \(directory): \(error.localizedDescription)")
-        }
-    }
-
     private static func writeKey(_ bytes: [UInt8], to path: String) throws(ConfigurationError) {
         do {
-            try SecretFile.write(Data((Data(bytes).base64EncodedString() + "\n").utf8), to: path)
+            try SecretFile.create(Data((Data(bytes).base64EncodedString() + "\n").utf8), at: path)
         } catch {
             throw ConfigurationError("cannot write key file \(path): \(error)")
         }
     }
 
     private static func readKey(_ path: String) throws(ConfigurationError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path),
-              let text = String(data: data, encoding: .utf8),
+        let data: Data?
+        do {
+            data = try SecretFile.read(path, maximumBytes: 4096)
+        } catch {
+            throw ConfigurationError("key file: \(error)")
+        }
+        guard let data, let text = String(data: data, encoding: .utf8),
               let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines))
         else {
             throw ConfigurationError("cannot read key file \(path)")
         }
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-           let mode = attributes[.posixPermissions] as? NSNumber, mode.intValue & 0o077 != 0 {
-            throw ConfigurationError("key file \(path) is readable by other users; run `chmod 600 \(path)`")
-        }
         return Array(bytes)
+    }
+}
+
+/// A data directory that holds no deployment: an admin command was pointed at the wrong place
+/// (only `integra-server run` creates a deployment).
+public struct DeploymentMissing: Error, CustomStringConvertible {
+    public let directory: String
+
+    public var description: String {
+        "\(self.directory) holds no Integra deployment (no keys); check --data-dir, or start `integra-server run --data-dir \(self.directory)` once to create one"
     }
 }

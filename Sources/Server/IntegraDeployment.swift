@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 public import IntegraLedger
 import IntegraProtocol
@@ -14,6 +15,8 @@ public final class IntegraDeployment: Service, Sendable {
     public let store: any LedgerStore
     public let keys: DeploymentKeys
     public let configuration: ServerConfiguration
+    /// The verified head, checkpoints, the background verifier and the alarms.
+    public let monitor: IntegrityMonitor
     private let committer: GroupCommitter
     private let hasher: PasswordHasher
 
@@ -27,11 +30,12 @@ public final class IntegraDeployment: Service, Sendable {
     public static let demoUserNames = ["alice", "bob", "carol"]
     public static let demoBalance = "1000.00"
 
-    private init(server: IntegraServer, store: any LedgerStore, keys: DeploymentKeys, configuration: ServerConfiguration, committer: GroupCommitter, hasher: PasswordHasher) {
+    private init(server: IntegraServer, store: any LedgerStore, keys: DeploymentKeys, configuration: ServerConfiguration, monitor: IntegrityMonitor, committer: GroupCommitter, hasher: PasswordHasher) {
         self.server = server
         self.store = store
         self.keys = keys
         self.configuration = configuration
+        self.monitor = monitor
         self.committer = committer
         self.hasher = hasher
     }
@@ -41,13 +45,28 @@ public final class IntegraDeployment: Service, Sendable {
     public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> (IntegraDeployment, [DemoUser]) {
         try configuration.validate()
         Self.raiseOpenFileLimit(toAtLeast: configuration.maximumConnections + 256, logger: logger)
-        let (keys, created) = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
+        let (keys, created) = configuration.echo ? (try Self.echoKeys(configuration), false) : try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
         if created { logger.notice("generated new deployment keys", metadata: ["directory": "\(configuration.dataDirectory)"]) }
         let store = try await Administration.openStore(configuration, keys: keys)
-        if let anchor = Checkpointer.loadAnchor(dataDirectory: configuration.dataDirectory),
-           let head = try? await store.head(), head.position < anchor.position {
-            logger.critical("ALARM: the ledger ends before the last signed checkpoint; entries were removed or an older copy of the database was restored. Run `integra-server verify`.",
-                            metadata: ["ledger_head": "\(head.position)", "checkpoint": "\(anchor.position)"])
+        let auditTrail = AuditTrail(directory: configuration.auditTrailDirectory, logger: logger)
+        let alarms: IntegrityAlarms
+        do {
+            alarms = try IntegrityAlarms(
+                dataDirectory: configuration.dataDirectory, store: store, seal: LedgerSeal(storageKey: keys.storageKey), auditTrail: auditTrail, logger: logger)
+        } catch {
+            await store.close()
+            throw error
+        }
+        var schedule = IntegrityMonitor.Schedule()
+        schedule.checkIntervalMs = configuration.integrityCheckIntervalMs
+        schedule.checkpointIntervalMs = configuration.checkpointIntervalMs
+        schedule.fullVerifyIntervalMs = configuration.fullVerifyIntervalMs
+        let monitor = IntegrityMonitor(
+            store: store, seal: LedgerSeal(storageKey: keys.storageKey), identityKey: keys.identityKey, dataDirectory: configuration.dataDirectory,
+            alarms: alarms, schedule: schedule, clock: WallClock.nowMs, logger: logger)
+        await monitor.start()
+        if alarms.isRaised {
+            logger.critical("the deployment has open integrity alarms: no money moves and nothing is signed until an operator acknowledges them (`integra-server alarms`)")
         }
         let hasher = PasswordHasher(
             cost: configuration.bcryptCost, threads: configuration.passwordHashingThreads,
@@ -58,12 +77,12 @@ public final class IntegraDeployment: Service, Sendable {
             if created && configuration.createDemoUsers {
                 demoUsers = try await Self.createDemoUsers(store: store, hasher: hasher, configuration: configuration)
             }
-            let service = LedgerService(store: store, committer: committer, hasher: hasher, identityKey: keys.identityKey, configuration: configuration, logger: logger)
+            let service = LedgerService(
+                store: store, committer: committer, hasher: hasher, keys: keys, monitor: monitor, configuration: configuration, logger: logger)
             let tls = configuration.plaintext ? nil : try ServerTLS.load(configuration)
             if configuration.plaintext {
                 logger.critical("PLAINTEXT MODE: no TLS. Frames stay integrity-checked, but passwords and amounts are readable on the wire. For loopback debugging only; never serve customers like this.")
             }
-            let auditTrail = AuditTrail(directory: configuration.auditTrailDirectory, logger: logger)
             let server = try await IntegraServer.bind(configuration: configuration, keys: keys, tls: tls, service: service, auditTrail: auditTrail, logger: logger)
             let port = server.localAddress.port ?? configuration.port
             let address = configuration.host.contains(":") ? "[\(configuration.host)]:\(port)" : "\(configuration.host):\(port)"
@@ -74,7 +93,7 @@ public final class IntegraDeployment: Service, Sendable {
                 "address": "\(address)", "transport": "\(tls == nil ? "plaintext" : "tls1.3")", "data": "\(configuration.dataDirectory)",
                 "store": "\(configuration.databaseLocation.redacted)",
             ])
-            return (IntegraDeployment(server: server, store: store, keys: keys, configuration: configuration, committer: committer, hasher: hasher), demoUsers)
+            return (IntegraDeployment(server: server, store: store, keys: keys, configuration: configuration, monitor: monitor, committer: committer, hasher: hasher), demoUsers)
         } catch {
             await hasher.shutdown()
             await store.close()
@@ -86,13 +105,16 @@ public final class IntegraDeployment: Service, Sendable {
     /// pending commits and releases everything.
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await self.server.run()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.monitor.run() }
+                try await self.server.run()
+                group.cancelAll()
+            }
         } onGracefulShutdown: {
             Task { await self.server.shutdown() }
         }
         await self.committer.drain()
-        _ = try? await Checkpointer(identityKey: self.keys.identityKey, dataDirectory: self.configuration.dataDirectory)
-            .checkpoint(store: self.store, nowMs: WallClock.nowMs())
+        await self.monitor.checkpoint()
         self.server.auditTrail.close()
         await self.hasher.shutdown()
         await self.store.close()
@@ -101,6 +123,21 @@ public final class IntegraDeployment: Service, Sendable {
     /// Stops accepting connections and ends `run()`.
     public func shutdown() async {
         await self.server.shutdown()
+    }
+
+    /// Echo mode's keys: fresh, in memory only, so its receipts never verify against a real
+    /// deployment's `client.json`. A data directory that holds a deployment is refused.
+    private static func echoKeys(_ configuration: ServerConfiguration) throws -> DeploymentKeys {
+        guard configuration.database == nil else {
+            throw ConfigurationError("--echo keeps no ledger: remove --database")
+        }
+        let directory = configuration.dataDirectory
+        let deploymentFiles = ["client.key", "identity.key", "storage.key", "integra.sqlite", Checkpointer.anchorFileName, "client.json"]
+        if let found = deploymentFiles.first(where: { DataDirectory.entryExists("\(directory)/\($0)") }) {
+            throw ConfigurationError("--echo refuses \(directory): it holds \(found) of a deployment; give echo mode an empty directory of its own")
+        }
+        try DataDirectory.prepare(directory)
+        return DeploymentKeys(clientKey: SymmetricKey(size: .bits256), identityKey: Curve25519.Signing.PrivateKey(), storageKey: SymmetricKey(size: .bits256))
     }
 
     /// Each connection is a file descriptor: raise the soft limit towards the hard limit so the

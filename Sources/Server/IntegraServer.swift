@@ -8,8 +8,7 @@ import Synchronization
 
 /// The network server: accepts connections (TLS 1.3 unless configured for plaintext), runs one
 /// sequential frame loop per connection (state machine in, I/O out), enforces the connection,
-/// rate and login limits, keeps the audit trail, and prunes nonces and signs checkpoints in the
-/// background.
+/// rate and login limits, keeps the audit trail, and prunes nonces in the background.
 public final class IntegraServer: Sendable {
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let service: LedgerService
@@ -25,7 +24,6 @@ public final class IntegraServer: Sendable {
     private let shuttingDown = Atomic<Bool>(false)
     private let addresses: AddressLimiter
     private let throttle: Mutex<LoginThrottle>
-    private let checkpointer: Checkpointer
     public let auditTrail: AuditTrail
 
     /// The address the server listens on (with the real port when port 0 was asked for).
@@ -44,7 +42,6 @@ public final class IntegraServer: Sendable {
         self.logger = logger
         self.addresses = AddressLimiter(maximumPerAddress: configuration.maximumConnectionsPerAddress)
         self.throttle = Mutex(LoginThrottle(policy: configuration.loginThrottle))
-        self.checkpointer = Checkpointer(identityKey: keys.identityKey, dataDirectory: configuration.dataDirectory)
         self.auditTrail = auditTrail
     }
 
@@ -80,7 +77,6 @@ public final class IntegraServer: Sendable {
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.pruneNoncesPeriodically() }
-            group.addTask { await self.checkpointPeriodically() }
             try await self.serverChannel.executeThenClose { inbound in
                 for try await connection in inbound {
                     let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
@@ -255,23 +251,6 @@ public final class IntegraServer: Sendable {
              .changePassword(_, let username, _, _):
             username
         case .logout(let userID), .proof(let userID, _): "#\(userID)"
-        }
-    }
-
-    private func checkpointPeriodically() async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: .milliseconds(self.configuration.checkpointIntervalMs))
-            } catch {
-                return
-            }
-            do {
-                if let checkpoint = try await self.checkpointer.checkpoint(store: self.service.store, nowMs: WallClock.nowMs()) {
-                    self.logger.debug("checkpoint", metadata: ["position": "\(checkpoint.position)"])
-                }
-            } catch {
-                self.logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
-            }
         }
     }
 

@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 public import IntegraLedger
 public import IntegraProtocol
 public import Logging
@@ -12,12 +12,18 @@ public final class LedgerService: Sendable {
     private let hasher: PasswordHasher
     private let configuration: ServerConfiguration
     private let identityKey: Curve25519.Signing.PrivateKey
-    private let checkpointer: Checkpointer
+    private let seal: LedgerSeal
+    /// The verified head, the checkpoints and proofs, and the alarms.
+    public let monitor: IntegrityMonitor
     private let logger: Logger
 
-    public init(store: any LedgerStore, committer: GroupCommitter, hasher: PasswordHasher, identityKey: Curve25519.Signing.PrivateKey, configuration: ServerConfiguration, logger: Logger) {
-        self.identityKey = identityKey
-        self.checkpointer = Checkpointer(identityKey: identityKey, dataDirectory: configuration.dataDirectory)
+    public init(
+        store: any LedgerStore, committer: GroupCommitter, hasher: PasswordHasher, keys: DeploymentKeys, monitor: IntegrityMonitor,
+        configuration: ServerConfiguration, logger: Logger
+    ) {
+        self.identityKey = keys.identityKey
+        self.seal = LedgerSeal(storageKey: keys.storageKey)
+        self.monitor = monitor
         self.store = store
         self.committer = committer
         self.hasher = hasher
@@ -42,29 +48,40 @@ public final class LedgerService: Sendable {
                     senderID: userID, sender: Username(trustedCanonical: username),
                     transferID: try TransferID(transferID), recipient: try Username(recipient),
                     amount: try Amount.parse(amount, maximumCents: self.configuration.maximumAmountCents))
+                // No money moves, and no receipt is signed, while an alarm is open.
+                guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
                 let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .transfer(intent)))
-                guard case .transferred(let receipt) = outcome else { return try Self.unexpected(outcome) }
+                guard case .transferred(let receipt) = outcome else { return try await self.unexpected(outcome) }
+                guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
                 return .reply(.transferred(try Receipt.sign(Self.confirmation(receipt), with: self.identityKey)))
             case .balance(let userID, let username):
                 try await self.recordNonce(nonce)
-                let cents = try await self.store.balance(ofUserID: userID) ?? 0
+                let cents = try await self.checkedBalance(ofUserID: userID)
                 return .reply(.balanceReport(username: username, balance: Amount.format(cents: cents)))
             case .history(let userID, _, let before, let limit):
                 try await self.recordNonce(nonce)
                 let beforePosition = before.map { Int64(clamping: $0) }
-                let entries = try await self.store.history(ofUserID: userID, beforePosition: beforePosition, limit: Int(limit) + 1)
-                let page = entries.prefix(Int(limit)).map { Self.historyEntry($0, viewerID: userID) }
+                let entries = try await self.store.sealedHistory(ofUserID: userID, beforePosition: beforePosition, limit: Int(limit) + 1)
+                for entry in entries {
+                    if let violation = LedgerIntegrity.check(entry, seal: self.seal) { throw await self.alarm(violation) }
+                }
+                let page = entries.prefix(Int(limit)).compactMap { Self.historyEntry($0.sealed.entry, viewerID: userID) }
                 let nextBefore = entries.count > Int(limit) ? page.last.map(\.position) : nil
                 return .reply(.historyPage(entries: page, nextBefore: nextBefore))
             case .proof(_, let position):
                 try await self.recordNonce(nonce)
-                return .reply(.inclusionProof(try await self.checkpointer.proof(position: position, store: self.store, nowMs: WallClock.nowMs())))
+                return .reply(.inclusionProof(try await self.monitor.proof(position: position)))
             case .changePassword(let userID, let username, let current, let new):
                 return try await self.changePassword(userID: userID, username: username, current: current, new: new, nonce: nonce)
             }
         } catch let error as LedgerError {
-            if case .storeUnavailable(let detail) = error {
+            switch error {
+            case .storeUnavailable(let detail):
                 self.logger.error("store unavailable", metadata: ["error": "\(detail)"])
+            case .integrityAlarm(let violation):
+                await self.monitor.raise(violation)
+            default:
+                break
             }
             return .failed(Self.protocolError(error))
         } catch let error as ProtocolError {
@@ -82,7 +99,7 @@ public final class LedgerService: Sendable {
         try self.configuration.passwordPolicy.validate(password)
         let hash = try await self.hasher.hash(password)
         let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .createUser(username: username, passwordHash: hash)))
-        guard case .userCreated(let user) = outcome else { return try Self.unexpected(outcome) }
+        guard case .userCreated(let user) = outcome else { return try await self.unexpected(outcome) }
         self.logger.info("user registered", metadata: ["user": "\(user.username)"])
         return .reply(.registered(username: user.username.canonical))
     }
@@ -92,45 +109,64 @@ public final class LedgerService: Sendable {
         let username = try? Username(name)
         var user: UserRecord? = nil
         if let username { user = try await self.store.user(named: username) }
-        if let tampered = user, !tampered.sealIntact {
-            // The row was changed outside Integra (for example a swapped password hash): refuse,
-            // with the same answer and the same bcrypt work as a wrong password, and raise an alarm.
-            self.logger.critical("ALARM: user row fails its integrity check; login refused", metadata: ["user": "\(tampered.username)", "id": "\(tampered.id)"])
+        var tampered: IntegrityViolation? = nil
+        if let violation = user?.violation {
+            // The row was changed outside Integra (a swapped password hash) or an older copy was
+            // restored (an old password): its hash is never trusted. The same bcrypt work is done.
+            tampered = violation
             user = nil
         }
         let plausible = self.configuration.passwordPolicy.isPlausible(password)
         // Unknown names, impossible passwords and wrong passwords all cost one bcrypt verify
         // and get the same answer.
         let matches = try await self.hasher.verify(plausible ? password : "", hash: plausible ? user?.passwordHash : nil)
+        if let tampered { throw await self.alarm(tampered) }
         guard matches, let user else {
             self.logger.notice("login failed", metadata: ["user": "\(username?.canonical ?? "<invalid>")"])
             return .failed(ProtocolError(.invalidCredentials, "unknown user or wrong password"))
         }
-        let balance = try await self.store.balance(ofUserID: user.id) ?? 0
+        let balance = try await self.checkedBalance(ofUserID: user.id)
         return .loginSucceeded(userID: user.id, username: user.username.canonical, balance: Amount.format(cents: balance))
+    }
+
+    /// The balance to show, once the account row passed its check (or raised the alarm).
+    private func checkedBalance(ofUserID userID: Int64) async throws -> Int64 {
+        guard let account = try await self.store.account(ofUserID: userID) else { throw LedgerError.unknownUser }
+        if let violation = LedgerIntegrity.check(account, seal: self.seal) { throw await self.alarm(violation) }
+        return account.balanceCents
+    }
+
+    /// Raises the alarm for a finding and returns the error that refuses the request.
+    private func alarm(_ violation: IntegrityViolation) async -> LedgerError {
+        await self.monitor.raise(violation)
+        return .alarmRaised
     }
 
     private func changePassword(userID: Int64, username: String, current: String, new: String, nonce: NonceRecord) async throws -> RequestResult {
         try self.configuration.passwordPolicy.validate(new)
         let user = try await self.store.user(named: Username(trustedCanonical: username))
         guard let user, user.id == userID else { throw LedgerError.unknownUser }
+        if let violation = user.violation { throw await self.alarm(violation) }
         guard try await self.hasher.verify(current, hash: user.passwordHash) else {
             return .failed(ProtocolError(.invalidCredentials, "the current password is wrong"))
         }
         let hash = try await self.hasher.hash(new)
-        let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .changePassword(userID: userID, passwordHash: hash)))
-        guard case .passwordChanged = outcome else { return try Self.unexpected(outcome) }
+        guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
+        let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .changePassword(userID: userID, username: user.username, passwordHash: hash)))
+        guard case .passwordChanged = outcome else { return try await self.unexpected(outcome) }
         return .reply(.passwordChanged)
     }
 
     private func recordNonce(_ nonce: NonceRecord) async throws {
         let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .recordNonce))
-        guard case .nonceRecorded = outcome else { _ = try Self.unexpected(outcome); return }
+        guard case .nonceRecorded = outcome else { _ = try await self.unexpected(outcome); return }
     }
 
-    /// A rejected outcome becomes its error; any other outcome here is a programmer error.
-    private static func unexpected(_ outcome: WriteOutcome) throws -> RequestResult {
+    /// A rejected outcome becomes its error (raising the alarm for an integrity finding); any
+    /// other outcome here is a programmer error.
+    private func unexpected(_ outcome: WriteOutcome) async throws -> RequestResult {
         guard case .rejected(let error) = outcome else { preconditionFailure("unexpected outcome \(outcome)") }
+        if case .integrityAlarm(let violation) = error { throw await self.alarm(violation) }
         throw error
     }
 
@@ -143,11 +179,14 @@ public final class LedgerService: Sendable {
             isRetry: receipt.isRetry, chainHash: receipt.chainHash)
     }
 
-    static func historyEntry(_ entry: LedgerEntry, viewerID: Int64) -> HistoryEntry {
+    /// A money entry as the customer sees it; nil for a password change (not money: history
+    /// never shows one).
+    static func historyEntry(_ entry: LedgerEntry, viewerID: Int64) -> HistoryEntry? {
         let kind: HistoryEntry.Kind
         switch entry.kind {
         case .transfer: kind = .transfer
         case .deposit: kind = .deposit
+        case .credentialChange: return nil
         }
         let balance = entry.fromUserID == viewerID ? entry.fromBalanceAfterCents : entry.toBalanceAfterCents
         return HistoryEntry(
@@ -173,6 +212,9 @@ public final class LedgerService: Sendable {
         case .replayedNonce: ProtocolError(.replayDetected, "this request was already received")
         case .storeUnavailable: ProtocolError(.storeUnavailable, "the ledger is unavailable, try again with the same transfer id")
         case .deploymentMismatch: ProtocolError(.internalError, "internal error")
+        case .integrityAlarm, .alarmRaised:
+            ProtocolError(.integrityAlarm, "the server found stored data it did not write; it moves no money until an operator has checked it")
+        case .overloaded: ProtocolError(.serverBusy, "the server is busy, try again")
         }
     }
 }

@@ -62,21 +62,8 @@ public final class PasswordHasher: Sendable {
         defer { self.pending.wrappingSubtract(1, ordering: .relaxed) }
         guard queued <= self.maximumPending else { throw Busy() }
         return try await self.threadPool.runIfActive {
-            Self.lowerThreadPriority()
+            IdleWorker.lowerCurrentThreadPriority()
             return body()
         }
-    }
-
-    /// Moves this thread into the idle scheduling class (on Linux the policy belongs to each
-    /// thread). Idempotent and cheap next to a bcrypt run; a failure leaves the normal class,
-    /// which only makes logins compete with transfers.
-    private static func lowerThreadPriority() {
-        #if os(Linux)
-        // SCHED_IDLE from <sched.h>, which Glibc only declares with _GNU_SOURCE.
-        let idlePolicy: Int32 = 5
-        var parameters = sched_param(sched_priority: 0)
-        // Pid 0 is the calling thread.
-        _ = sched_setscheduler(0, idlePolicy, &parameters)
-        #endif
     }
 }

@@ -50,6 +50,10 @@ public struct ServerConfiguration: Sendable {
     public var groupCommitBatchSize = 512
     /// How often the ledger head is checkpointed (signed) when it moved.
     public var checkpointIntervalMs: Int64 = 10_000
+    /// How often new entries are verified and the alarms re-read.
+    public var integrityCheckIntervalMs: Int64 = 1_000
+    /// How often the background verifier checks the whole ledger (nil: never).
+    public var fullVerifyIntervalMs: Int64? = 86_400_000
     /// How often expired nonces are pruned.
     public var noncePruneIntervalMs: Int64 = 30_000
     /// On shutdown, how long requests in flight may take to finish before connections are closed.
@@ -112,6 +116,12 @@ public struct ServerConfiguration: Sendable {
         }
         guard self.maximumFrameBytes >= 1024 && self.maximumFrameBytes <= FrameFormat.hardMaximumFrameBytes else {
             throw ConfigurationError("maximum frame size must be 1 KiB to \(FrameFormat.hardMaximumFrameBytes / 1024) KiB")
+        }
+        if let interval = self.fullVerifyIntervalMs {
+            guard interval >= 1_000 else { throw ConfigurationError("--verify-every must be at least 1 second") }
+        }
+        guard self.integrityCheckIntervalMs >= 10 && self.checkpointIntervalMs >= 10 else {
+            throw ConfigurationError("integrity check and checkpoint intervals must be at least 10 ms")
         }
         guard self.groupCommitBatchSize >= 1 && self.groupCommitBatchSize <= 4096 else {
             throw ConfigurationError("group commit batch size must be 1 to 4096")

@@ -54,13 +54,19 @@ import Testing
 
     /// An `inclusionProof` frame whose position plus its digest count passes UInt64.max: the
     /// proof check trapped on the addition.
-    static let proofPositionOverflow = "000000ee0189020000000000000000000000019b76daa80033333333333333333333333333333333010008ffffffffffffffff020020" + String(repeating: "00", count: 32)
-        + "0300080000000000000000040020" + String(repeating: "00", count: 32) + "05000800000000000000000600" + "40" + String(repeating: "00", count: 96)
+    static let proofPositionOverflow = "000001230189020000000000000000000000019b76daa80033333333333333333333333333333333010008ffffffffffffffff020020" + String(repeating: "00", count: 32)
+        + "0300080000000000000000040020" + String(repeating: "00", count: 32) + "05000800000000000000000600" + "40" + String(repeating: "00", count: 64)
+        + proofEntryFields + String(repeating: "00", count: 32)
 
     /// An `inclusionProof` frame with no digests whose checkpoint position is above Int64.max and
     /// whose chain hash matches the receipt's: the proof check trapped converting the position.
-    static let proofPositionBeyondLedger = "000000ce0189020000000000000000000000019b76daa8003333333333333333333333333333333301000880000000000000000200000300088000000000000000040020" + String(repeating: "00", count: 32)
-        + "05000800000000000000000600" + "40" + String(repeating: "00", count: 96)
+    static let proofPositionBeyondLedger = "000001030189020000000000000000000000019b76daa8003333333333333333333333333333333301000880000000000000000200000300088000000000000000040020" + String(repeating: "00", count: 32)
+        + "05000800000000000000000600" + "40" + String(repeating: "00", count: 64)
+        + proofEntryFields + String(repeating: "00", count: 32)
+
+    /// Fields 7 and 8 of an inclusion proof: an entry that is only the encoding's label, and a
+    /// zero previous chain hash (the frames above end with these, then the MAC).
+    static let proofEntryFields = "07000f" + "696e74656772612f3120656e747279" + "080020" + String(repeating: "00", count: 32)
 
     static func inclusionProof(_ hex: String) throws -> InclusionProof {
         let bytes = try #require([UInt8](hexString: hex))

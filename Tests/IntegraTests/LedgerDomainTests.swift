@@ -188,7 +188,8 @@ import Testing
         let two = LedgerSeal(storageKey: SymmetricKey(data: Array(repeating: UInt8(2), count: 32)))
         #expect(one.accountMAC(userID: 1, balanceCents: 5) != two.accountMAC(userID: 1, balanceCents: 5))
         #expect(one.accountMAC(userID: 1, balanceCents: 5) != one.accountMAC(userID: 1, balanceCents: 6))
-        #expect(one.userMAC(userID: 1, username: "a", passwordHash: "x") != one.userMAC(userID: 1, username: "a", passwordHash: "y"))
+        #expect(one.userMAC(userID: 1, username: "a", passwordHash: "x", credentialVersion: 0) != one.userMAC(userID: 1, username: "a", passwordHash: "y", credentialVersion: 0))
+        #expect(one.userMAC(userID: 1, username: "a", passwordHash: "x", credentialVersion: 0) != one.userMAC(userID: 1, username: "a", passwordHash: "x", credentialVersion: 1))
         #expect(one.isValid(one.accountMAC(userID: 1, balanceCents: 5), expected: one.accountMAC(userID: 1, balanceCents: 5)))
         #expect(!one.isValid(nil, expected: one.accountMAC(userID: 1, balanceCents: 5)))
     }

@@ -13,7 +13,7 @@ import Testing
     static let newNonce = NonceRecord(bytes: Array(repeating: 0xCD, count: 16), expiresAtMs: 6_000)
 
     static func checkUpgraded(_ store: any LedgerStore) async throws {
-        #expect(try await store.schemaVersion() == 5)
+        #expect(try await store.schemaVersion() == 6)
         let outcomes = try await store.commit([
             WriteRequest(nonce: Self.oldNonce, operation: .recordNonce),
             WriteRequest(nonce: Self.newNonce, operation: .recordNonce),
@@ -24,16 +24,7 @@ import Testing
     }
 
     @Test func sqliteNoncesRecordedBeforeTheUpgradeStayRefused() async throws {
-        let path = TemporaryDirectory.make().path + "/v4.sqlite"
-        do {
-            let database = try SQLiteDatabase(path: path, busyTimeoutMs: 1_000, creating: true)
-            try database.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            for migration in SQLiteSchema.migrations where migration.version <= 4 {
-                for statement in migration.statements { try database.execute(statement) }
-                try database.execute("INSERT INTO schema_version (version) VALUES (\(migration.version))")
-            }
-            try database.execute("INSERT INTO nonces (nonce, expires_at_ms) VALUES (x'\(String(repeating: "ab", count: 16))', 5000)")
-        }
+        let path = try SchemaFixture.sqlite(atVersion: 4, then: ["INSERT INTO nonces (nonce, expires_at_ms) VALUES (x'\(String(repeating: "ab", count: 16))', 5000)"])
         let store = try await SQLiteLedgerStore.open(path: path, seal: testSeal)
         defer { Task { await store.close() } }
         try await Self.checkUpgraded(store)
@@ -41,17 +32,7 @@ import Testing
 
     #if MariaDB
     @Test func mariaDBNoncesRecordedBeforeTheUpgradeStayRefused() async throws {
-        let location = try TestStore.freshMariaDB()
-        do {
-            let connection = try MariaDBConnection(TestStore.configuration(location))
-            try connection.execute("CREATE TABLE schema_version (version BIGINT NOT NULL PRIMARY KEY) \(MariaDBSchema.tableOptions)")
-            try connection.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
-            for migration in MariaDBSchema.migrations where migration.version <= 4 {
-                for statement in migration.statements { try connection.execute(statement) }
-                try connection.execute("INSERT INTO schema_version (version) VALUES (\(migration.version))")
-            }
-            try connection.execute("INSERT INTO nonces (nonce, expires_at_ms) VALUES (x'\(String(repeating: "ab", count: 16))', 5000)")
-        }
+        let location = try SchemaFixture.mariaDB(atVersion: 4, then: ["INSERT INTO nonces (nonce, expires_at_ms) VALUES (x'\(String(repeating: "ab", count: 16))', 5000)"])
         let store = try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)
         defer { Task { await store.close() } }
         try await Self.checkUpgraded(store)

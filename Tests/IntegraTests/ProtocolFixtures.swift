@@ -41,7 +41,7 @@ enum ProtocolFixtures {
         ], nextBefore: 1),
         .historyPage(entries: [], nextBefore: nil),
         .passwordChanged,
-        .inclusionProof(InclusionProof(position: 5, digests: Array(repeating: 3, count: 64), checkpointPosition: 7, checkpointChainHash: Array(repeating: 4, count: 32), checkpointCreatedAtMs: nowMs, checkpointSignature: Array(repeating: 5, count: 64))),
+        .inclusionProof(InclusionProof(position: 5, digests: Array(repeating: 3, count: 64), checkpointPosition: 7, checkpointChainHash: Array(repeating: 4, count: 32), checkpointCreatedAtMs: nowMs, checkpointSignature: Array(repeating: 5, count: 64), entry: Array("integra/1 entry".utf8) + Array(repeating: 6, count: 70), previousChainHash: Array(repeating: 7, count: 32))),
         .error(code: ErrorCode.insufficientFunds.rawValue, message: "insufficient funds"),
     ]
 

@@ -199,7 +199,7 @@ enum TemporaryDirectory {
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         await #expect(throws: LedgerError.deploymentMismatch) { try await store.bindDeployment(fingerprint: Array(repeating: 2, count: 32)) }
-        #expect(try await store.schemaVersion() == 5)
+        #expect(try await store.schemaVersion() == 6)
     }
 
     /// verify's page reader gives the rows `sealedEntries` gives, whatever the page's size.
@@ -240,8 +240,11 @@ enum TemporaryDirectory {
         let store = try await Self.store(kind).open()
         defer { Task { await store.close() } }
         let alice = try await Self.addUser("alice", store: store)
-        #expect(try await store.commit([WriteRequest(nonce: nil, operation: .changePassword(userID: alice.id, passwordHash: "new"))], nowMs: 1) == [.passwordChanged])
-        #expect(try await store.user(named: Username("alice"))?.passwordHash == "new")
+        #expect(try await store.commit([WriteRequest(nonce: nil, operation: .changePassword(userID: alice.id, username: alice.username, passwordHash: "new"))], nowMs: 1) == [.passwordChanged])
+        let changed = try #require(try await store.user(named: Username("alice")))
+        #expect(changed.passwordHash == "new")
+        #expect(changed.credentialVersion == 1)
+        #expect(changed.violation == nil, "the row and the ledger's credential entry agree")
     }
 }
 
@@ -255,7 +258,7 @@ enum TemporaryDirectory {
     @Test func schemaIsMigratedToTheLatestVersion() async throws {
         let store = try await SQLiteLedgerStore.open(path: TemporaryDirectory.make().path + "/s.sqlite", seal: testSeal)
         defer { Task { await store.close() } }
-        #expect(try await store.schemaVersion() == 5)
+        #expect(try await store.schemaVersion() == 6)
     }
 }
 
@@ -290,10 +293,14 @@ final class CountingStore: LedgerStore {
         return try await self.base.commit(requests, nowMs: nowMs)
     }
     func user(named username: Username) async throws(LedgerError) -> UserRecord? { try await self.base.user(named: username) }
-    func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64? { try await self.base.balance(ofUserID: userID) }
-    func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
-        try await self.base.history(ofUserID: userID, beforePosition: beforePosition, limit: limit)
+    func account(ofUserID userID: Int64) async throws(LedgerError) -> AccountEvidence? { try await self.base.account(ofUserID: userID) }
+    func sealedHistory(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [EntryEvidence] {
+        try await self.base.sealedHistory(ofUserID: userID, beforePosition: beforePosition, limit: limit)
     }
+    func entry(at position: Int64) async throws(LedgerError) -> EntryEvidence? { try await self.base.entry(at: position) }
+    func recordAlarm(_ alarm: AlarmRecord) async throws(LedgerError) { try await self.base.recordAlarm(alarm) }
+    func alarms(limit: Int) async throws(LedgerError) -> [SealedAlarm] { try await self.base.alarms(limit: limit) }
+    func forgetVerifiedRows() async { await self.base.forgetVerifiedRows() }
     func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int { try await self.base.pruneNonces(expiredBeforeMs: expiredBeforeMs) }
     func summary() async throws(LedgerError) -> LedgerSummary { try await self.base.summary() }
     func schemaVersion() async throws(LedgerError) -> Int64 { try await self.base.schemaVersion() }

@@ -49,21 +49,32 @@ import Testing
         let keys = server.deployment.keys
         return try await LedgerVerifier.run(
             store: store, seal: LedgerSeal(storageKey: keys.storageKey),
-            anchor: Checkpointer.loadAnchor(dataDirectory: server.directory.path),
+            anchor: Self.anchor(server),
             isAuthentic: { Checkpointer.isAuthentic($0, identity: keys.identityKey.publicKey) },
             pageSize: pageSize
         ).violations
     }
 
+    /// The anchor in the server's data directory, if it holds a readable one.
+    static func anchor(_ server: TestServer) -> LedgerCheckpoint? {
+        guard case .present(let anchor) = Checkpointer.loadAnchor(dataDirectory: server.directory.path) else { return nil }
+        return anchor
+    }
+
+    /// Has the server verify its new entries and sign a checkpoint now.
     static func checkpoint(_ server: TestServer) async throws -> LedgerCheckpoint {
-        let checkpointer = Checkpointer(identityKey: server.deployment.keys.identityKey, dataDirectory: server.directory.path)
-        return try #require(try await checkpointer.checkpoint(store: server.store, nowMs: 5_000))
+        try #require(await server.deployment.monitor.checkpoint())
     }
 
     static func hex(_ bytes: [UInt8]) -> String { "X'\(bytes.hexString)'" }
 
     /// Runs SQL on the server's database behind its back.
     static func tamper(_ server: TestServer, _ statements: String...) async throws {
+        try await Self.tamper(server, statements)
+    }
+
+    /// Runs SQL statements on one connection to the server's database behind its back.
+    static func tamper(_ server: TestServer, _ statements: [String]) async throws {
         switch server.database {
         case nil:
             let connection = try await SQLiteConnection.open(storage: .file(path: server.directory.appendingPathComponent("integra.sqlite").path))
@@ -146,14 +157,15 @@ import Testing
             altered.amount = "99999.00"
             await #expect(throws: IntegraClientError.self) { _ = try await client.audit(altered, identity: identity) }
 
-            // Someone rewrites the entry in the database and repairs the public chain hashes.
+            // Someone rewrites the entry in the database and repairs the public chain hashes: the
+            // server finds the broken seals and signs nothing.
             try await Self.tamper(server, "UPDATE entries SET amount_cents = 1 WHERE position = \(first.position)")
             try await Self.rechain(server)
             do {
                 _ = try await client.audit(first, identity: identity)
                 Issue.record("a rewritten entry passed the audit")
             } catch let error as IntegraClientError {
-                #expect(error.kind == .untrustedReply, "\(error)")
+                #expect(error.kind == .server && error.code == ErrorCode.integrityAlarm.rawValue, "\(error)")
             }
         }
     }
@@ -210,8 +222,9 @@ import Testing
             try await server.withClient { try await $0.login(username: "alice", password: TestServer.password) }
             Issue.record("a tampered user row let someone in")
         } catch let error as IntegraClientError {
-            #expect(error.code == ErrorCode.invalidCredentials.rawValue)
+            #expect(error.code == ErrorCode.integrityAlarm.rawValue, "\(error)")
         }
+        #expect(server.deployment.monitor.alarms.open.map(\.kind) == ["user-changed"])
     }
 
     @Test(arguments: TestStore.all) func deletedEntryIsDetected(store: TestStore) async throws {

@@ -142,12 +142,14 @@ import Testing
             }
             try outcome.get()
         }
-        #expect(throws: LedgerError.self) { try append(kind: 3) }
+        #expect(throws: LedgerError.self) { try append(kind: 4) }
         #expect(throws: LedgerError.self) { try append(amountCents: 0) }
+        #expect(throws: LedgerError.self) { try append(kind: 3, amountCents: 1) }
         #expect(throws: LedgerError.self) { try append(transferID: long) }
         #expect(page.count == 0)
         #expect(throws: Never.self) { try append() }
-        #expect(page.count == 1)
+        #expect(throws: Never.self) { try append(kind: 3, amountCents: 0) }
+        #expect(page.count == 2)
     }
 
     @Test func isFullOnceItsStringsReachTheBudget() throws {

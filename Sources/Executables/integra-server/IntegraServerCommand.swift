@@ -12,8 +12,26 @@ struct IntegraServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integra-server",
         abstract: "Integra: integrity-checked transfers between customer accounts.",
-        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self, Verify.self],
+        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self, Verify.self, Alarms.self],
         defaultSubcommand: Run.self)
+
+    /// Runs the command; a usage or configuration mistake (`UsageFailure`) is one line on stderr
+    /// and exit code 2, any other failure exit code 1.
+    static func main() async {
+        do {
+            var command = try Self.parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as UsageFailure {
+            FileHandle.standardError.write(Data("Error: \(failure.description)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
 }
 
 /// Where the deployment's files and store are.
@@ -107,8 +125,11 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Flag(name: .long, help: "Benchmark baseline only: same frames and checks, but no store, no password check; every login succeeds.")
+    @Flag(name: .long, help: "Benchmark baseline only: same frames and checks, but no ledger, no password check; every login succeeds. Needs an empty data directory; its keys live in memory only.")
     var echo = false
+
+    @Option(name: .long, help: "How often the background verifier checks the whole ledger: seconds, or with a unit (30m, 12h, 1d); 0 turns it off.")
+    var verifyEvery = "1d"
 
     func run() async throws {
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
@@ -144,6 +165,8 @@ struct Run: AsyncParsableCommand {
             configuration.loginThrottle.maximumFailuresPerAccountPerHour = self.maxFailedLoginsPerHour
             configuration.auditDirectory = self.auditDir
             configuration.maximumAmountCents = try Amount.parse(self.maxAmount, maximumCents: Int64.max).cents
+            let verifyEveryMs = try DurationOption.parseMs(self.verifyEvery, option: "--verify-every")
+            configuration.fullVerifyIntervalMs = verifyEveryMs == 0 ? nil : verifyEveryMs
             try configuration.validate()
         } catch {
             throw CommandFailure("\(error)")
@@ -194,7 +217,7 @@ struct UserCommand: AsyncParsableCommand {
             configuration.bcryptCost = self.bcryptCost
             try CommandFailure.wrap { try self.store.apply(to: &configuration); try configuration.validate() }
             let hasher = PasswordHasher(cost: configuration.bcryptCost, threads: 1, maximumPending: 1)
-            let user = try await withStore(configuration) { store in
+            let user = try await withStore(configuration, access: .existing) { store in
                 try await Administration.addUser(name: self.name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy)
             }
             await hasher.shutdown()
@@ -220,8 +243,16 @@ struct Deposit: AsyncParsableCommand {
     func run() async throws {
         var configuration = ServerConfiguration()
         try CommandFailure.wrap { try self.store.apply(to: &configuration) }
-        let entry = try await withStore(configuration) { store in
-            try await Administration.deposit(to: self.name, amount: self.amount, maximumCents: Int64.max, transferID: self.id, store: store)
+        let entry = try await withStore(configuration, access: .existing) { store in
+            let alarms = try IntegrityAlarms(
+                dataDirectory: configuration.dataDirectory, store: store, seal: try storeSeal(configuration),
+                auditTrail: nil, logger: Logger(label: "integra.deposit"))
+            do {
+                return try await Administration.deposit(to: self.name, amount: self.amount, maximumCents: Int64.max, transferID: self.id, store: store, alarms: alarms)
+            } catch LedgerError.integrityAlarm(let violation) {
+                await alarms.raise(violation, nowMs: WallClock.nowMs())
+                throw LedgerError.integrityAlarm(violation)
+            }
         }
         print("deposited \(entry.amount) to \(entry.to) (ledger position \(entry.position), balance \(Amount.format(cents: entry.toBalanceAfterCents)))")
     }
@@ -235,7 +266,7 @@ struct Summary: AsyncParsableCommand {
     func run() async throws {
         var configuration = ServerConfiguration()
         try CommandFailure.wrap { try self.store.apply(to: &configuration) }
-        let summary = try await withStore(configuration) { store in try await store.summary() }
+        let summary = try await withStore(configuration, access: .existing) { store in try await store.summary() }
         print("customers: \(summary.customers)")
         print("entries: \(summary.entries)")
         print("customer balances: \(Amount.format(cents: summary.customerBalanceCents))")
@@ -252,7 +283,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         var configuration = ServerConfiguration()
         try CommandFailure.wrap { try self.store.apply(to: &configuration) }
-        let version = try await withStore(configuration) { store in try await store.schemaVersion() }
+        let version = try await withStore(configuration, access: .existing) { store in try await store.schemaVersion() }
         print("schema is at version \(version)")
     }
 }
@@ -260,7 +291,7 @@ struct Migrate: AsyncParsableCommand {
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the ledger's integrity: hash chain, row seals, and balances against entries.",
-        discussion: "Prints each violation with its kind and place and exits 1 if there is any.")
+        discussion: "Reads the store without writing to it (it must be at the latest schema version). Prints each violation with its kind and place and exits 1 if there is any.")
 
     @OptionGroup var store: StoreOptions
 
@@ -270,13 +301,22 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         var configuration = ServerConfiguration()
         try CommandFailure.wrap { try self.store.apply(to: &configuration) }
-        let keys = try CommandFailure.wrap { try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory).keys }
+        let keys = try loadKeys(configuration)
         let started = ContinuousClock.now
-        let verifier = try await withStore(configuration) { store in
+        let (verifier, violations) = try await withStore(configuration, access: .readOnly) { store in
             var reported: Int64 = 0
-            return try await LedgerVerifier.run(
-                store: store, seal: LedgerSeal(storageKey: keys.storageKey),
-                anchor: Checkpointer.loadAnchor(dataDirectory: configuration.dataDirectory),
+            let seal = LedgerSeal(storageKey: keys.storageKey)
+            let anchor: LedgerCheckpoint?
+            var findings: [IntegrityViolation] = []
+            switch Checkpointer.loadAnchor(dataDirectory: configuration.dataDirectory) {
+            case .present(let present): anchor = present
+            case .absent: anchor = nil
+            case .unreadable(let reason):
+                anchor = nil
+                findings.append(IntegrityViolation(kind: .anchorUnreadable, message: reason))
+            }
+            let verifier = try await LedgerVerifier.run(
+                store: store, seal: seal, anchor: anchor,
                 isAuthentic: { Checkpointer.isAuthentic($0, identity: keys.identityKey.publicKey) },
                 pageSize: max(1, self.pageSize)
             ) { checked in
@@ -284,29 +324,70 @@ struct Verify: AsyncParsableCommand {
                 reported = checked
                 FileHandle.standardError.write(Data("verify: \(checked) entries checked\n".utf8))
             }
+            findings += try await IntegrityMonitor.confirmed(verifier.violations, store: store, seal: seal)
+            return (verifier, findings)
         }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        for violation in verifier.violations { print(violation) }
+        for violation in violations { print(violation) }
         let rate = seconds > 0 ? Int(Double(verifier.entriesChecked) / seconds) : 0
-        print("verify: \(verifier.entriesChecked) entries, \(verifier.violations.count) violations, \(String(format: "%.2f", seconds)) s (\(rate) entries/s)")
-        if !verifier.violations.isEmpty { throw ExitCode(1) }
+        print("verify: \(verifier.entriesChecked) entries, \(violations.count) violations, \(String(format: "%.2f", seconds)) s (\(rate) entries/s)")
+        if !violations.isEmpty { throw ExitCode(1) }
     }
 }
 
-/// Opens the configured store, runs `body`, and closes the store whatever happens.
-func withStore<T>(_ configuration: ServerConfiguration, _ body: (any LedgerStore) async throws -> T) async throws -> T {
-    let store = try await CommandFailure.wrap {
-        let keys = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory).keys
-        return try await Administration.openStore(configuration, keys: keys)
+/// The keys of the deployment in the configured data directory. A directory without a
+/// deployment is an operator's slip (a typo in a path): one line, exit code 2, nothing created.
+func loadKeys(_ configuration: ServerConfiguration) throws -> DeploymentKeys {
+    do {
+        return try DeploymentKeys.load(in: configuration.dataDirectory)
+    } catch let missing as DeploymentMissing {
+        throw UsageFailure(missing.description)
+    } catch {
+        throw CommandFailure("\(error)")
+    }
+}
+
+/// The row-seal key of the configured deployment.
+func storeSeal(_ configuration: ServerConfiguration) throws -> LedgerSeal {
+    LedgerSeal(storageKey: try loadKeys(configuration).storageKey)
+}
+
+/// Opens the configured store of an existing deployment (never creates one), runs `body`, and
+/// closes the store whatever happens.
+func withStore<T>(_ configuration: ServerConfiguration, access: Administration.StoreAccess, _ body: (any LedgerStore) async throws -> T) async throws -> T {
+    let keys = try loadKeys(configuration)
+    let store: any LedgerStore
+    do {
+        store = try await Administration.openStore(configuration, keys: keys, access: access)
+    } catch let missing as StoreMissing {
+        throw UsageFailure(missing.description)
+    } catch {
+        throw CommandFailure("\(error)")
     }
     do {
         let result = try await body(store)
         await store.close()
         return result
+    } catch let error as UsageFailure {
+        await store.close()
+        throw error
+    } catch let error as ExitCode {
+        await store.close()
+        throw error
     } catch {
         await store.close()
         throw CommandFailure("\(error)")
+    }
+}
+
+/// A usage or configuration mistake (a data directory without a deployment, a missing store):
+/// one line on stderr, exit code 2.
+struct UsageFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }
 

@@ -51,6 +51,19 @@ final class MariaDBConnectionPool: Sendable {
         }
     }
 
+    /// Runs `body` on a pool thread with a connection of its own, opened with another read and
+    /// write timeout and closed afterwards: for migrations, whose DDL may copy a large table (or
+    /// wait for other DDL) far longer than any query of the running server.
+    func withDedicatedConnection<T: Sendable>(readWriteTimeoutSeconds: UInt32, _ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
+        try await self.acquireSlot()
+        defer { self.releaseSlot() }
+        var configuration = self.configuration
+        configuration.readWriteTimeoutSeconds = readWriteTimeoutSeconds
+        return try await self.threadPool.runIfActive { [configuration] in
+            try body(try MariaDBConnection(configuration))
+        }
+    }
+
     func shutdown() async {
         self.state.withLock { $0.idle.removeAll() }
         try? await self.threadPool.shutdownGracefully()

@@ -14,19 +14,35 @@ public import IntegraLedger
 public final class MariaDBLedgerStore: LedgerStore {
     private let pool: MariaDBConnectionPool
     private let seal: LedgerSeal
-    private static let rowsPerStatement = 100
+    /// Rows and head this instance verified or wrote (another instance's writes are checked).
+    private let verified = VerifiedRowCache()
+    private let readOnly: Bool
+    private static let rowsPerStatement = MariaDBEvidence.rowsPerStatement
     private static let maximumAttempts = 5
 
-    private init(pool: MariaDBConnectionPool, seal: LedgerSeal) {
+    private init(pool: MariaDBConnectionPool, seal: LedgerSeal, readOnly: Bool) {
         self.seal = seal
         self.pool = pool
+        self.readOnly = readOnly
     }
 
-    /// Connects and brings the schema up to date (serialised across instances by a named lock).
-    public static func open(_ configuration: MariaDBConfiguration, seal: LedgerSeal, poolSize: Int = 8) async throws(LedgerError) -> MariaDBLedgerStore {
-        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal)
-        do {
-            try await store.run { connection in try Self.migrate(connection, seal: seal) }
+    /// Connects and brings the schema up to date (serialised across instances by a named lock);
+    /// `readOnly` instead requires the latest schema and never writes.
+    public static func open(_ configuration: MariaDBConfiguration, seal: LedgerSeal, poolSize: Int = 8, readOnly: Bool = false) async throws(LedgerError) -> MariaDBLedgerStore {
+        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal, readOnly: readOnly)
+        do throws(LedgerError) {
+            if readOnly {
+                let version = try await store.run { connection in
+                    try connection.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'schema_version'").int64(0, 0) == 0
+                        ? 0 : try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_version").int64(0, 0)
+                }
+                let latest = MariaDBSchema.migrations.last!.version
+                guard version == latest else {
+                    throw .storeUnavailable("the database is at schema version \(version), not \(latest): run `integra-server migrate` first")
+                }
+            } else {
+                try await store.runMigration { connection in try Self.migrate(connection, seal: seal) }
+            }
         } catch {
             await store.close()
             throw error
@@ -54,7 +70,23 @@ public final class MariaDBLedgerStore: LedgerStore {
                 try connection.execute(statement)
             }
             if migration.version == 3 { try Self.sealExistingRows(connection, seal: seal) }
+            if migration.version == 6 { try Self.resealUsers(connection, seal: seal) }
             try connection.query("INSERT INTO schema_version (version) VALUES (?)", [.int(migration.version)])
+        }
+    }
+
+    /// Seals user rows with a credential version (0): only rows whose earlier seal is right, so a
+    /// row changed outside Integra before the upgrade stays detectable. Running it again after an
+    /// interruption changes nothing already re-sealed (their earlier seal no longer matches).
+    private static func resealUsers(_ connection: MariaDBConnection, seal: LedgerSeal) throws {
+        let users = try connection.query("SELECT id, username, password_hash, mac FROM users")
+        for row in users.rows.indices {
+            let id = try users.int64(row, 0)
+            let name = try users.text(row, 1)
+            let hash = try users.text(row, 2)
+            guard seal.isValid(users.rows[row][3], expected: seal.legacyUserMAC(userID: id, username: name, passwordHash: hash)) else { continue }
+            let mac = seal.userMAC(userID: id, username: name, passwordHash: hash, credentialVersion: 0)
+            try connection.query("UPDATE users SET mac = ? WHERE id = ?", [.bytes(mac), .int(id)])
         }
     }
 
@@ -63,7 +95,7 @@ public final class MariaDBLedgerStore: LedgerStore {
         let users = try connection.query("SELECT id, username, password_hash FROM users")
         for row in users.rows.indices {
             let id = try users.int64(row, 0)
-            let mac = seal.userMAC(userID: id, username: try users.text(row, 1), passwordHash: try users.text(row, 2))
+            let mac = seal.legacyUserMAC(userID: id, username: try users.text(row, 1), passwordHash: try users.text(row, 2))
             try connection.query("UPDATE users SET mac = ? WHERE id = ?", [.bytes(mac), .int(id)])
         }
         let accounts = try connection.query("SELECT user_id, balance_cents FROM accounts")
@@ -90,13 +122,16 @@ public final class MariaDBLedgerStore: LedgerStore {
     // MARK: Writes
 
     public func commit(_ requests: [WriteRequest], nowMs: Int64) async throws(LedgerError) -> [WriteOutcome] {
-        try await self.run { connection in
+        guard !self.readOnly else { throw .storeUnavailable("the store is open read-only") }
+        return try await self.run { connection in
             var attempt = 1
             while true {
                 do {
                     try connection.execute("START TRANSACTION")
-                    let outcomes = try Self.apply(requests, nowMs: nowMs, seal: self.seal, connection: connection)
+                    var transaction = MariaDBTransaction(seal: self.seal, verified: self.verified, connection: connection)
+                    let outcomes = try transaction.apply(requests, nowMs: nowMs)
                     try connection.execute("COMMIT")
+                    transaction.staged.publish(to: self.verified)
                     return outcomes
                 } catch let error as MariaDBError where error.isTransient && attempt < Self.maximumAttempts {
                     try? connection.execute("ROLLBACK")
@@ -108,155 +143,6 @@ public final class MariaDBLedgerStore: LedgerStore {
                     throw error
                 }
             }
-        }
-    }
-
-    private static func apply(_ requests: [WriteRequest], nowMs: Int64, seal: LedgerSeal, connection: MariaDBConnection) throws -> [WriteOutcome] {
-        let movesMoney = requests.contains { $0.operation.movesMoney }
-        // Lock the ledger head first: every money movement, on any instance, queues here.
-        var head: (nextPosition: Int64, hash: [UInt8]) = (0, LedgerSeal.genesisHash)
-        if movesMoney {
-            let rows = try connection.query("SELECT position, chain_hash FROM ledger_head WHERE id = 1 FOR UPDATE")
-            head = (try rows.int64(0, 0) + 1, rows.rows.first?[1] ?? LedgerSeal.genesisHash)
-            guard head.hash.count == 32 else { throw MariaDBError(number: 0, message: "ledger head hash is damaged") }
-        }
-        let fresh = try Self.recordNonces(requests.compactMap(\.nonce), connection: connection)
-        return try LedgerBatchPlanner.outcomes(
-            of: requests, freshNonces: fresh,
-            applyAccountChange: { operation in
-                switch operation {
-                case .createUser(let username, let passwordHash):
-                    return try Self.createUser(username, passwordHash: passwordHash, nowMs: nowMs, seal: seal, connection: connection)
-                case .changePassword(let userID, let passwordHash):
-                    let names = try connection.query("SELECT username FROM users WHERE id = ? AND kind = 0", [.int(userID)])
-                    guard !names.rows.isEmpty else { return .rejected(.unknownUser) }
-                    let mac = seal.userMAC(userID: userID, username: try names.text(0, 0), passwordHash: passwordHash)
-                    try connection.query("UPDATE users SET password_hash = ?, mac = ? WHERE id = ?", [.text(passwordHash), .bytes(mac), .int(userID)])
-                    return .passwordChanged
-                case .recordNonce, .transfer, .deposit:
-                    preconditionFailure("not an account change")
-                }
-            },
-            applyMovements: { movements in
-                try Self.applyMovements(movements, head: head, nowMs: nowMs, seal: seal, connection: connection).outcomes
-            })
-    }
-
-    /// Inserts the nonces; returns those not seen before. The fast path is one multi-row insert;
-    /// only when it hits a duplicate does it fall back to one insert per nonce.
-    private static func recordNonces(_ nonces: [NonceRecord], connection: MariaDBConnection) throws(MariaDBError) -> Set<[UInt8]> {
-        var fresh = Set<[UInt8]>()
-        for chunk in nonces.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
-            var parameters: [MariaDBValue] = []
-            for nonce in chunk {
-                parameters.append(.bytes(nonce.bytes))
-                parameters.append(.int(nonce.expiresAtMs))
-            }
-            if try connection.insertUnlessDuplicate("INSERT INTO nonces (nonce, expires_at_ms) VALUES \(placeholders)", parameters) != nil {
-                for nonce in chunk { fresh.insert(nonce.bytes) }
-                continue
-            }
-            for nonce in chunk {
-                let parameters: [MariaDBValue] = [.bytes(nonce.bytes), .int(nonce.expiresAtMs)]
-                if try connection.insertUnlessDuplicate("INSERT INTO nonces (nonce, expires_at_ms) VALUES (?, ?)", parameters) != nil {
-                    fresh.insert(nonce.bytes)
-                }
-            }
-        }
-        return fresh
-    }
-
-    private static func createUser(_ username: Username, passwordHash: String, nowMs: Int64, seal: LedgerSeal, connection: MariaDBConnection) throws(MariaDBError) -> WriteOutcome {
-        let parameters: [MariaDBValue] = [.text(username.canonical), .text(passwordHash), .int(nowMs)]
-        guard let inserted = try connection.insertUnlessDuplicate(
-            "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?, ?, 0, ?)", parameters)
-        else {
-            return .rejected(.usernameTaken)
-        }
-        let id = Int64(inserted.insertID)
-        try connection.query("UPDATE users SET mac = ? WHERE id = ?", [.bytes(seal.userMAC(userID: id, username: username.canonical, passwordHash: passwordHash)), .int(id)])
-        try connection.query("INSERT INTO accounts (user_id, balance_cents, mac) VALUES (?, 0, ?)", [.int(id), .bytes(seal.accountMAC(userID: id, balanceCents: 0))])
-        return .userCreated(UserRecord(id: id, username: username, passwordHash: passwordHash))
-    }
-
-    private static func applyMovements(_ movements: [LedgerBatchPlanner.Movement], head: (nextPosition: Int64, hash: [UInt8]), nowMs: Int64, seal: LedgerSeal, connection: MariaDBConnection) throws -> LedgerBatchPlanner.Plan {
-        let reads = LedgerBatchPlanner.reads(for: movements)
-        var accounts: [Username: LedgerBatchPlanner.Account] = [:]
-        for chunk in reads.usernames.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            let rows = try connection.query(
-                "SELECT u.id, u.username, u.kind, a.balance_cents FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username IN (\(placeholders)) ORDER BY u.id FOR UPDATE",
-                chunk.map { .text($0.canonical) })
-            for row in rows.rows.indices {
-                let username = Username(trustedCanonical: try rows.text(row, 1))
-                accounts[username] = .init(
-                    userID: try rows.int64(row, 0), username: username,
-                    balanceCents: try rows.int64(row, 3), isCustomer: try rows.int64(row, 2) == 0)
-            }
-        }
-        var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
-        var chainHashes: [Int64: [UInt8]] = [:]
-        for chunk in reads.transferKeys.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
-            var parameters: [MariaDBValue] = []
-            for key in chunk {
-                parameters.append(.int(key.senderID))
-                parameters.append(.text(key.transferID.value))
-            }
-            let rows = try connection.query(Self.idempotencySelect + " WHERE (e.from_user, e.transfer_id) IN (\(placeholders))", parameters)
-            for row in rows.rows.indices {
-                let entry = try Self.entry(rows, row)
-                existing[.init(senderID: entry.fromUserID, transferID: entry.transferID)] = entry
-                chainHashes[entry.position] = rows.rows[row][11]
-            }
-        }
-        let plan = LedgerBatchPlanner.plan(
-            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: head.nextPosition, headHash: head.hash, chainHashes: chainHashes), nowMs: nowMs)
-        try Self.write(plan, seal: seal, connection: connection)
-        return plan
-    }
-
-    /// The sealed-entry select for looking entries up by (sender, transfer id) in a group commit.
-    /// STRAIGHT_JOIN makes MariaDB start from `entries` and use a range on the unique
-    /// `entries_idempotency` key; left to itself it started from the senders and read every entry
-    /// of each sender, so every group commit cost time in the ledger's length.
-    private static let idempotencySelect = sealedEntrySelect.replacingOccurrences(of: "SELECT e.position", with: "SELECT STRAIGHT_JOIN e.position")
-
-    private static func write(_ plan: LedgerBatchPlanner.Plan, seal: LedgerSeal, connection: MariaDBConnection) throws {
-        let sealed = Array(zip(plan.newEntries, plan.chainHashes))
-        for chunk in sealed.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            var parameters: [MariaDBValue] = []
-            parameters.reserveCapacity(chunk.count * 11)
-            for (entry, chainHash) in chunk {
-                let row: [MariaDBValue] = [
-                    MariaDBValue.int(entry.position), MariaDBValue.int(entry.kind.rawValue), MariaDBValue.text(entry.transferID.value),
-                    MariaDBValue.int(entry.fromUserID), MariaDBValue.int(entry.toUserID), MariaDBValue.int(entry.amount.cents),
-                    MariaDBValue.int(entry.fromBalanceAfterCents), MariaDBValue.int(entry.toBalanceAfterCents), MariaDBValue.int(entry.createdAtMs),
-                ]
-                parameters.append(contentsOf: row)
-                parameters.append(MariaDBValue.bytes(chainHash))
-                parameters.append(MariaDBValue.bytes(seal.entryMAC(position: entry.position, chainHash: chainHash)))
-            }
-            try connection.query(
-                "INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after, to_balance_after, created_at_ms, chain_hash, mac) VALUES \(placeholders)",
-                parameters)
-        }
-        for chunk in plan.changedBalances.sorted(by: { $0.key < $1.key }).chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            var parameters: [MariaDBValue] = []
-            for (userID, balance) in chunk {
-                parameters.append(.int(userID))
-                parameters.append(.int(balance))
-                parameters.append(.bytes(seal.accountMAC(userID: userID, balanceCents: balance)))
-            }
-            try connection.query(
-                "INSERT INTO accounts (user_id, balance_cents, mac) VALUES \(placeholders) ON DUPLICATE KEY UPDATE balance_cents = VALUES(balance_cents), mac = VALUES(mac)",
-                parameters)
-        }
-        if let last = plan.newEntries.last, let hash = plan.chainHashes.last {
-            try connection.query("UPDATE ledger_head SET position = ?, chain_hash = ? WHERE id = 1", [.int(last.position), .bytes(hash)])
         }
     }
 
@@ -273,59 +159,101 @@ public final class MariaDBLedgerStore: LedgerStore {
     private static let sealedEntrySelect = entrySelect.replacingOccurrences(of: "fu.username, tu.username", with: "fu.username, tu.username, e.chain_hash, e.mac")
 
     private static func entry(_ rows: MariaDBRows, _ row: Int) throws -> LedgerEntry {
-        guard let kind = EntryKind(rawValue: try rows.int64(row, 1)) else { throw MariaDBError(number: 0, message: "unknown entry kind") }
-        let amountCents = try rows.int64(row, 5)
-        guard amountCents > 0 else { throw MariaDBError(number: 0, message: "entry amount is not positive") }
-        return LedgerEntry(
-            position: try rows.int64(row, 0), kind: kind, transferID: TransferID(trusted: try rows.text(row, 2)),
-            fromUserID: try rows.int64(row, 3), from: Username(trustedCanonical: try rows.text(row, 9)),
-            toUserID: try rows.int64(row, 4), to: Username(trustedCanonical: try rows.text(row, 10)),
-            amount: Amount(cents: amountCents),
-            fromBalanceAfterCents: try rows.int64(row, 6), toBalanceAfterCents: try rows.int64(row, 7),
-            createdAtMs: try rows.int64(row, 8))
+        try MariaDBEvidence.ledgerEntry(rows, row)
     }
 
     public func user(named username: Username) async throws(LedgerError) -> UserRecord? {
         try await self.run { connection in
-            let rows = try connection.query("SELECT id, username, password_hash, mac FROM users WHERE username = ? AND kind = 0", [.text(username.canonical)])
+            // The row and the latest credential entry in one statement: one snapshot, so a
+            // password change committed in between can't look like a restored row.
+            let rows = try connection.query(
+                """
+                SELECT id, username, password_hash, credential_version, mac,
+                       (SELECT transfer_id FROM entries
+                        WHERE from_user = users.id AND transfer_id >= 'credential#' AND transfer_id < 'credential$' AND kind = 3
+                        ORDER BY transfer_id DESC LIMIT 1)
+                FROM users WHERE username = ? AND kind = 0
+                """,
+                [.text(username.canonical)])
             guard !rows.rows.isEmpty else { return nil }
-            let id = try rows.int64(0, 0)
-            let name = try rows.text(0, 1)
-            let hash = try rows.text(0, 2)
-            let intact = self.seal.isValid(rows.rows[0][3], expected: self.seal.userMAC(userID: id, username: name, passwordHash: hash))
-            return UserRecord(id: id, username: Username(trustedCanonical: name), passwordHash: hash, sealIntact: intact)
+            let user = SealedUser(
+                id: try rows.int64(0, 0), username: try rows.text(0, 1), passwordHash: try rows.text(0, 2),
+                credentialVersion: try rows.int64(0, 3), mac: rows.rows[0][4])
+            let latest = rows.rows[0][5].flatMap { CredentialEntry.version(transferID: $0) } ?? 0
+            return UserRecord(
+                id: user.id, username: Username(trustedCanonical: user.username), passwordHash: user.passwordHash,
+                credentialVersion: user.credentialVersion, violation: LedgerIntegrity.check(user, latestCredentialVersion: latest, seal: self.seal))
         }
     }
 
-    public func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64? {
-        try await self.run { connection in
-            let rows = try connection.query("SELECT balance_cents FROM accounts WHERE user_id = ?", [.int(userID)])
-            return rows.rows.isEmpty ? nil : try rows.int64(0, 0)
+    public func account(ofUserID userID: Int64) async throws(LedgerError) -> AccountEvidence? {
+        try await self.runInSnapshot { connection in
+            let rows = try connection.query(
+                "SELECT a.balance_cents, a.mac, u.username FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?", [.int(userID)])
+            guard !rows.rows.isEmpty else { return nil }
+            let row = MariaDBEvidence.AccountRow(userID: userID, username: try rows.text(0, 2), balanceCents: try rows.int64(0, 0), mac: rows.rows[0][1])
+            return try MariaDBEvidence.accounts([row], connection: connection).first
         }
     }
 
-    public func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
+    public func sealedHistory(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [EntryEvidence] {
         precondition(limit >= 1 && limit <= 1000)
-        return try await self.run { connection in
+        return try await self.runInSnapshot { connection in
             let before = beforePosition ?? Int64.max
             let rows = try connection.query(
-                Self.entrySelect + """
-                 WHERE e.position IN (
-                    SELECT position FROM (
-                        (SELECT position FROM entries WHERE from_user = ? AND position < ? ORDER BY position DESC LIMIT ?)
-                        UNION ALL
-                        (SELECT position FROM entries WHERE to_user = ? AND position < ? ORDER BY position DESC LIMIT ?)
-                    ) AS recent)
-                 ORDER BY e.position DESC LIMIT ?
+                """
+                SELECT position FROM (
+                    (SELECT position FROM entries WHERE from_user = ? AND position < ? AND kind <> 3 ORDER BY position DESC LIMIT ?)
+                    UNION ALL
+                    (SELECT position FROM entries WHERE to_user = ? AND position < ? AND kind <> 3 ORDER BY position DESC LIMIT ?)
+                ) AS recent ORDER BY position DESC LIMIT ?
                 """,
                 Self.historyParameters(userID: userID, before: before, limit: Int64(limit)))
-            return try rows.rows.indices.map { try Self.entry(rows, $0) }
+            let positions = try rows.rows.indices.map { try rows.int64($0, 0) }
+            let evidence = try MariaDBEvidence.entries(at: positions, connection: connection)
+            return positions.compactMap { evidence[$0] }
         }
     }
 
     private static func historyParameters(userID: Int64, before: Int64, limit: Int64) -> [MariaDBValue] {
         let perSide: [MariaDBValue] = [MariaDBValue.int(userID), MariaDBValue.int(before), MariaDBValue.int(limit)]
         return perSide + perSide + [MariaDBValue.int(limit)]
+    }
+
+    public func entry(at position: Int64) async throws(LedgerError) -> EntryEvidence? {
+        try await self.runInSnapshot { connection in try MariaDBEvidence.entries(at: [position], connection: connection)[position] }
+    }
+
+    public func recordAlarm(_ alarm: AlarmRecord) async throws(LedgerError) {
+        let mac = self.seal.alarmMAC(alarm)
+        _ = try await self.run { connection in
+            try connection.query(
+                """
+                INSERT INTO alarms (id, kind, detail, raised_at_ms, acknowledged_at_ms, acknowledgement, mac) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON DUPLICATE KEY UPDATE acknowledged_at_ms = VALUES(acknowledged_at_ms), acknowledgement = VALUES(acknowledgement), mac = VALUES(mac)
+                """,
+                [.text(alarm.id), .text(alarm.kind), .text(alarm.detail), .int(alarm.raisedAtMs),
+                 alarm.acknowledgedAtMs.map { .int($0) } ?? .null, alarm.acknowledgement.map { .text($0) } ?? .null, .bytes(mac)])
+        }
+    }
+
+    public func alarms(limit: Int) async throws(LedgerError) -> [SealedAlarm] {
+        try await self.run { connection in
+            let rows = try connection.query(
+                "SELECT id, kind, detail, raised_at_ms, acknowledged_at_ms, acknowledgement, mac FROM alarms ORDER BY raised_at_ms, id LIMIT ?", [.int(Int64(limit))])
+            return try rows.rows.indices.map { row in
+                SealedAlarm(
+                    alarm: AlarmRecord(
+                        id: try rows.text(row, 0), kind: try rows.text(row, 1), detail: try rows.text(row, 2), raisedAtMs: try rows.int64(row, 3),
+                        acknowledgedAtMs: rows.rows[row][4] == nil ? nil : try rows.int64(row, 4),
+                        acknowledgement: rows.rows[row][5] == nil ? nil : try rows.text(row, 5)),
+                    mac: rows.rows[row][6])
+            }
+        }
+    }
+
+    public func forgetVerifiedRows() async {
+        self.verified.forgetAll()
     }
 
     public func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int {
@@ -407,20 +335,54 @@ public final class MariaDBLedgerStore: LedgerStore {
 
     public func sealedUsers() async throws(LedgerError) -> [SealedUser] {
         try await self.run { connection in
-            let rows = try connection.query("SELECT id, username, password_hash, mac FROM users ORDER BY id")
+            let rows = try connection.query("SELECT id, username, password_hash, credential_version, mac FROM users ORDER BY id")
             return try rows.rows.indices.map { row in
-                SealedUser(id: try rows.int64(row, 0), username: try rows.text(row, 1), passwordHash: try rows.text(row, 2), mac: rows.rows[row][3])
+                SealedUser(
+                    id: try rows.int64(row, 0), username: try rows.text(row, 1), passwordHash: try rows.text(row, 2),
+                    credentialVersion: try rows.int64(row, 3), mac: rows.rows[row][4])
             }
         }
     }
 
     public func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError) {
+        let readOnly = self.readOnly
         let stored: [UInt8] = try await self.run { connection in
-            try connection.query("INSERT IGNORE INTO deployment (id, fingerprint) VALUES (1, ?)", [.bytes(fingerprint)])
+            // A read-only store is never bound here: it belongs to no deployment yet.
+            if !readOnly { try connection.query("INSERT IGNORE INTO deployment (id, fingerprint) VALUES (1, ?)", [.bytes(fingerprint)]) }
             let rows = try connection.query("SELECT fingerprint FROM deployment WHERE id = 1")
             return rows.rows.first?[0] ?? []
         }
         guard stored == fingerprint else { throw .deploymentMismatch }
+    }
+
+    /// Runs reads in one read-only transaction (one consistent snapshot: a commit in between can't
+    /// make a row and its entries disagree).
+    func runInSnapshot<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws(LedgerError) -> T {
+        try await self.run { connection in
+            try connection.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            do {
+                let result = try body(connection)
+                try connection.execute("COMMIT")
+                return result
+            } catch {
+                try? connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// How long one migration statement may take: DDL copies whole tables.
+    static let migrationTimeoutSeconds: UInt32 = 3_600
+
+    /// Runs a migration on a connection of its own with `migrationTimeoutSeconds`.
+    private func runMigration(_ body: @escaping @Sendable (MariaDBConnection) throws -> Void) async throws(LedgerError) {
+        do {
+            try await self.pool.withDedicatedConnection(readWriteTimeoutSeconds: Self.migrationTimeoutSeconds, body)
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw .storeUnavailable("\(error)")
+        }
     }
 
     /// Runs blocking work on a pooled connection; every failure becomes the store's expected error.

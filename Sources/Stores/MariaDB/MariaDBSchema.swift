@@ -78,6 +78,30 @@ enum MariaDBSchema {
         Migration(version: 5, statements: [
             "ALTER TABLE nonces DROP PRIMARY KEY, DROP INDEX nonces_expiry, ADD PRIMARY KEY (expires_at_ms, nonce)",
         ]),
+        // Fail-closed integrity: user rows get a credential version under their seal (the store
+        // re-seals the rows whose earlier seal is right after this), password changes are ledger
+        // entries of kind 3 that move no money, and integrity alarms are kept, sealed, in the
+        // database as well as in the data directory. Every statement can run again after an
+        // interruption.
+        Migration(version: 6, statements: [
+            "ALTER TABLE users ADD COLUMN IF NOT EXISTS credential_version BIGINT NOT NULL DEFAULT 0",
+            // One copy of the table: both constraint changes in one statement.
+            """
+            ALTER TABLE entries DROP CONSTRAINT IF EXISTS entries_positive, DROP CONSTRAINT IF EXISTS entries_amount,
+                ADD CONSTRAINT entries_amount CHECK ((kind IN (1, 2) AND amount_cents > 0) OR (kind = 3 AND amount_cents = 0))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS alarms (
+                id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+                kind VARCHAR(64) NOT NULL,
+                detail TEXT NOT NULL,
+                raised_at_ms BIGINT NOT NULL,
+                acknowledged_at_ms BIGINT NULL,
+                acknowledgement TEXT NULL,
+                mac VARBINARY(32) NULL
+            ) \(tableOptions)
+            """,
+        ]),
     ]
 }
 #endif

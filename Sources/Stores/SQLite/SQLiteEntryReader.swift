@@ -51,7 +51,7 @@ final class SQLiteEntryConnection {
     private static let mmapBytes = 1 << 30
 
     init(path: String) throws(LedgerError) {
-        let database = try SQLiteDatabase(path: path, busyTimeoutMs: 10_000)
+        let database = try SQLiteDatabase(path: path, busyTimeoutMs: 10_000, readOnly: true)
         try database.execute("PRAGMA query_only = ON")
         // Reads straight from the file's pages in memory instead of a read() per page.
         try database.execute("PRAGMA mmap_size = \(Self.mmapBytes)")

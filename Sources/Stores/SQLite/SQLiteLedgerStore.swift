@@ -1,3 +1,4 @@
+import Foundation
 public import IntegraLedger
 public import Logging
 import NIOCore
@@ -11,9 +12,13 @@ import Synchronization
 /// WAL lets run beside the writer. Other processes (the admin commands) may write to the same file
 /// while the server runs; SQLite's lock and a busy timeout serialise them.
 public final class SQLiteLedgerStore: LedgerStore {
-    /// Used only on the writer pool's thread, one commit at a time.
-    private let writer: SQLiteWriteConnection
+    /// Used only on the writer pool's thread, one commit at a time; nil when opened read-only.
+    private let writer: SQLiteWriteConnection?
     private let reader: SQLiteConnection
+    /// What the server is about to show or sign, with what its check needs.
+    private let evidence: SQLiteEvidenceConnection
+    /// Rows and head verified (or written) by this store, shared by the writer and the reads.
+    private let verified: VerifiedRowCache
     /// The writer has a thread of its own, so its transaction never waits behind a reader-side
     /// statement that is itself waiting for the writer's lock.
     private let threadPools: [NIOThreadPool]
@@ -33,22 +38,37 @@ public final class SQLiteLedgerStore: LedgerStore {
     private static let walAutocheckpointPages = 8192
     private static let busyTimeoutMs: Int32 = 10_000
 
-    private init(writer: SQLiteWriteConnection, reader: SQLiteConnection, threadPools: [NIOThreadPool], path: String, seal: LedgerSeal) {
+    private init(writer: SQLiteWriteConnection?, reader: SQLiteConnection, threadPools: [NIOThreadPool], path: String, seal: LedgerSeal, verified: VerifiedRowCache) {
         self.seal = seal
         self.writer = writer
         self.reader = reader
         self.threadPools = threadPools
         self.path = path
+        self.verified = verified
+        self.evidence = SQLiteEvidenceConnection(path: path, threadPool: threadPools[1])
     }
 
-    /// Opens (creating if needed) the database file and brings its schema up to date.
-    public static func open(path: String, seal: LedgerSeal, logger: Logger = Logger(label: "integra.sqlite")) async throws(LedgerError) -> SQLiteLedgerStore {
+    /// How a store is opened.
+    public enum Mode: Sendable {
+        /// Create the file if needed, upgrade its schema, write.
+        case readWrite
+        /// Read an existing file as it is: no file, no schema upgrade and no write (`verify`).
+        case readOnly
+    }
+
+    /// Opens (creating if needed) the database file and brings its schema up to date; read-only,
+    /// opens an existing file at the latest schema version and never writes to it.
+    public static func open(path: String, seal: LedgerSeal, mode: Mode = .readWrite, logger: Logger = Logger(label: "integra.sqlite")) async throws(LedgerError) -> SQLiteLedgerStore {
         let writerPool = NIOThreadPool(numberOfThreads: 1)
         let readerPool = NIOThreadPool(numberOfThreads: 2)
         let threadPools = [writerPool, readerPool]
         for pool in threadPools { pool.start() }
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         do {
+            if case .readOnly = mode {
+                let store = try await Self.openReadOnly(path: path, seal: seal, threadPools: threadPools, logger: logger)
+                return store
+            }
             // Migrations run on a connection of their own, closed once the schema is current.
             let migrator = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerPool, logger: logger, on: eventLoop)
             let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: readerPool, logger: logger, on: eventLoop)
@@ -68,13 +88,14 @@ public final class SQLiteLedgerStore: LedgerStore {
                 try? await migrator.close()
                 throw error
             }
+            let verified = VerifiedRowCache()
             let writer = try await writerPool.runIfActive {
-                let writer = try SQLiteWriteConnection(path: path, seal: seal, busyTimeoutMs: Self.busyTimeoutMs)
+                let writer = try SQLiteWriteConnection(path: path, seal: seal, verified: verified, busyTimeoutMs: Self.busyTimeoutMs)
                 try writer.setWALAutocheckpoint(pages: Self.walAutocheckpointPages)
                 return writer
             }
             let checkpointer = try await readerPool.runIfActive { try WALCheckpointer(path: path) }
-            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPools: threadPools, path: path, seal: seal)
+            let store = SQLiteLedgerStore(writer: writer, reader: reader, threadPools: threadPools, path: path, seal: seal, verified: verified)
             store.startCheckpointing(checkpointer, logger: logger)
             return store
         } catch let error as LedgerError {
@@ -84,6 +105,29 @@ public final class SQLiteLedgerStore: LedgerStore {
             for pool in threadPools { try? await pool.shutdownGracefully() }
             throw .storeUnavailable("cannot open the SQLite database at \(path): \(error)")
         }
+    }
+
+    /// A store over an existing file, through a read-only connection (a URI with `mode=ro`), at
+    /// the latest schema version: nothing is created, upgraded or written.
+    private static func openReadOnly(path: String, seal: LedgerSeal, threadPools: [NIOThreadPool], logger: Logger) async throws -> SQLiteLedgerStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw LedgerError.storeUnavailable("there is no SQLite database at \(path)")
+        }
+        let uri = "file:" + (path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path) + "?mode=ro"
+        let reader = try await SQLiteConnection.open(storage: .file(path: uri), threadPool: threadPools[1], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        do {
+            _ = try await reader.query("PRAGMA busy_timeout = \(Self.busyTimeoutMs)")
+            _ = try await reader.query("PRAGMA query_only = ON")
+            let rows = try await reader.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+            let version = rows.isEmpty ? 0 : Int64(try await reader.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version").first?.column("v")?.integer ?? 0)
+            guard version == SQLiteSchema.latestVersion else {
+                throw LedgerError.storeUnavailable("the database at \(path) is at schema version \(version), not \(SQLiteSchema.latestVersion): run `integra-server migrate` first")
+            }
+        } catch {
+            try? await reader.close()
+            throw error
+        }
+        return SQLiteLedgerStore(writer: nil, reader: reader, threadPools: threadPools, path: path, seal: seal, verified: VerifiedRowCache())
     }
 
     /// The schema version the file is at.
@@ -107,6 +151,7 @@ public final class SQLiteLedgerStore: LedgerStore {
                         _ = try await writer.query(statement)
                     }
                     if migration.version == 3 { try await Self.sealExistingRows(writer, seal: seal) }
+                    if migration.version == 6 { try await Self.resealUsers(writer, seal: seal) }
                     _ = try await writer.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int(migration.version))])
                 }
                 _ = try await writer.query("COMMIT")
@@ -117,11 +162,24 @@ public final class SQLiteLedgerStore: LedgerStore {
         }
     }
 
+    /// Seals user rows with a credential version (0): only rows whose earlier seal is right, so
+    /// a row changed outside Integra before the upgrade stays detectable.
+    private static func resealUsers(_ writer: SQLiteConnection, seal: LedgerSeal) async throws {
+        for row in try await writer.query("SELECT id, username, password_hash, mac FROM users") {
+            let id = try row.int64("id")
+            let name = try row.text("username")
+            let hash = try row.text("password_hash")
+            guard seal.isValid(row.bytes("mac"), expected: seal.legacyUserMAC(userID: id, username: name, passwordHash: hash)) else { continue }
+            let mac = seal.userMAC(userID: id, username: name, passwordHash: hash, credentialVersion: 0)
+            _ = try await writer.query("UPDATE users SET mac = ? WHERE id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
+        }
+    }
+
     /// Seals rows written before the schema had seals: users, accounts, and the entries' chain.
     private static func sealExistingRows(_ writer: SQLiteConnection, seal: LedgerSeal) async throws {
         for row in try await writer.query("SELECT id, username, password_hash FROM users") {
             let id = try row.int64("id")
-            let mac = seal.userMAC(userID: id, username: try row.text("username"), passwordHash: try row.text("password_hash"))
+            let mac = seal.legacyUserMAC(userID: id, username: try row.text("username"), passwordHash: try row.text("password_hash"))
             _ = try await writer.query("UPDATE users SET mac = ? WHERE id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
         }
         for row in try await writer.query("SELECT user_id, balance_cents FROM accounts") {
@@ -168,8 +226,9 @@ public final class SQLiteLedgerStore: LedgerStore {
             await task.value
         }
         try? await self.reader.close()
+        await self.evidence.close()
         // After any commit already queued on the writer's thread.
-        try? await self.writerPool.runIfActive { self.writer.close() }
+        if let writer = self.writer { try? await self.writerPool.runIfActive { writer.close() } }
         for pool in self.threadPools { try? await pool.shutdownGracefully() }
     }
 
@@ -181,8 +240,9 @@ public final class SQLiteLedgerStore: LedgerStore {
             inFlight = true
         }
         defer { self.commitInFlight.withLock { $0 = false } }
+        guard let writer = self.writer else { throw .storeUnavailable("the store is open read-only") }
         return try await self.run {
-            try await self.writerPool.runIfActive { try self.writer.commit(requests, nowMs: nowMs) }
+            try await self.writerPool.runIfActive { try writer.commit(requests, nowMs: nowMs) }
         }
     }
 
@@ -200,7 +260,7 @@ public final class SQLiteLedgerStore: LedgerStore {
     private static func entry(from row: SQLiteRow) throws -> LedgerEntry {
         guard let kind = EntryKind(rawValue: try row.int64("kind")) else { throw StoreRowError(column: "kind") }
         let amountCents = try row.int64("amount_cents")
-        guard amountCents > 0 else { throw StoreRowError(column: "amount_cents") }
+        guard kind.allows(amountCents: amountCents) else { throw StoreRowError(column: "amount_cents") }
         return LedgerEntry(
             position: try row.int64("position"), kind: kind,
             transferID: TransferID(trusted: try row.text("transfer_id")),
@@ -212,40 +272,41 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 
     public func user(named username: Username) async throws(LedgerError) -> UserRecord? {
-        try await self.run {
-            let rows = try await self.reader.query(
-                "SELECT id, username, password_hash, mac FROM users WHERE username = ? AND kind = 0", [.text(username.canonical)])
-            guard let row = rows.first else { return nil }
-            let id = try row.int64("id")
-            let name = try row.text("username")
-            let hash = try row.text("password_hash")
-            let intact = self.seal.isValid(row.bytes("mac"), expected: self.seal.userMAC(userID: id, username: name, passwordHash: hash))
-            return UserRecord(id: id, username: Username(trustedCanonical: name), passwordHash: hash, sealIntact: intact)
-        }
+        try await self.evidence.user(named: username, seal: self.seal)
     }
 
-    public func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64? {
-        try await self.run {
-            let rows = try await self.reader.query("SELECT balance_cents FROM accounts WHERE user_id = ?", [.integer(Int(userID))])
-            return try rows.first?.int64("balance_cents")
-        }
+    public func account(ofUserID userID: Int64) async throws(LedgerError) -> AccountEvidence? {
+        try await self.evidence.account(ofUserID: userID)
     }
 
-    public func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
+    public func sealedHistory(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [EntryEvidence] {
         precondition(limit >= 1 && limit <= 1000)
-        return try await self.run {
-            let before = Int(beforePosition ?? Int64.max)
-            let rows = try await self.reader.query(
-                Self.entrySelect + """
-                 WHERE e.position IN (
-                    SELECT position FROM (SELECT position FROM entries WHERE from_user = ?1 AND position < ?2 ORDER BY position DESC LIMIT ?3)
-                    UNION ALL
-                    SELECT position FROM (SELECT position FROM entries WHERE to_user = ?1 AND position < ?2 ORDER BY position DESC LIMIT ?3))
-                 ORDER BY e.position DESC LIMIT ?3
+        return try await self.evidence.history(ofUserID: userID, beforePosition: beforePosition, limit: limit)
+    }
+
+    public func entry(at position: Int64) async throws(LedgerError) -> EntryEvidence? {
+        try await self.evidence.entry(at: position)
+    }
+
+    public func alarms(limit: Int) async throws(LedgerError) -> [SealedAlarm] {
+        try await self.evidence.alarms(limit: limit)
+    }
+
+    public func recordAlarm(_ alarm: AlarmRecord) async throws(LedgerError) {
+        let mac = self.seal.alarmMAC(alarm)
+        try await self.run {
+            _ = try await self.reader.query("""
+                INSERT INTO alarms (id, kind, detail, raised_at_ms, acknowledged_at_ms, acknowledgement, mac) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET acknowledged_at_ms = excluded.acknowledged_at_ms, acknowledgement = excluded.acknowledgement, mac = excluded.mac
                 """,
-                [.integer(Int(userID)), .integer(before), .integer(limit)])
-            return try rows.map(Self.entry(from:))
+                [.text(alarm.id), .text(alarm.kind), .text(alarm.detail), .integer(Int(alarm.raisedAtMs)),
+                 alarm.acknowledgedAtMs.map { .integer(Int($0)) } ?? .null, alarm.acknowledgement.map { .text($0) } ?? .null,
+                 .blob(ByteBuffer(bytes: mac))])
         }
+    }
+
+    public func forgetVerifiedRows() async {
+        self.verified.forgetAll()
     }
 
     public func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int {
@@ -276,10 +337,14 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     public func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError) {
         let stored: [UInt8] = try await self.run {
-            let rows = try await self.reader.query(
+            let rows = try await self.reader.query("SELECT fingerprint FROM deployment WHERE id = 1")
+            if let row = rows.first { return row.column("fingerprint")?.blob.map { Array($0.readableBytesView) } ?? [] }
+            // A read-only store is never bound here: it belongs to no deployment yet.
+            guard self.writer != nil else { return [] }
+            let inserted = try await self.reader.query(
                 "INSERT INTO deployment (id, fingerprint) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET id = id RETURNING fingerprint",
                 [.blob(ByteBuffer(bytes: fingerprint))])
-            return rows.first?.column("fingerprint")?.blob.map { Array($0.readableBytesView) } ?? []
+            return inserted.first?.column("fingerprint")?.blob.map { Array($0.readableBytesView) } ?? []
         }
         guard stored == fingerprint else { throw .deploymentMismatch }
     }
@@ -337,9 +402,11 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     public func sealedUsers() async throws(LedgerError) -> [SealedUser] {
         try await self.run {
-            let rows = try await self.reader.query("SELECT id, username, password_hash, mac FROM users ORDER BY id")
+            let rows = try await self.reader.query("SELECT id, username, password_hash, credential_version, mac FROM users ORDER BY id")
             return try rows.map { row in
-                SealedUser(id: try row.int64("id"), username: try row.text("username"), passwordHash: try row.text("password_hash"), mac: row.bytes("mac"))
+                SealedUser(
+                    id: try row.int64("id"), username: try row.text("username"), passwordHash: try row.text("password_hash"),
+                    credentialVersion: try row.int64("credential_version"), mac: row.bytes("mac"))
             }
         }
     }

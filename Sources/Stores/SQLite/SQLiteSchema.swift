@@ -75,6 +75,51 @@ enum SQLiteSchema {
             "DROP TABLE nonces",
             "ALTER TABLE nonces_by_expiry RENAME TO nonces",
         ]),
+        // Fail-closed integrity: user rows get a credential version under their seal (the store
+        // re-seals the rows whose earlier seal is right right after this), password changes are
+        // ledger entries of kind 3 that move no money (SQLite can't change a CHECK in place, so
+        // the entries table is copied into one that allows them, every byte kept), and
+        // integrity alarms are kept, sealed, in the database as well as in the data directory.
+        Migration(version: 6, statements: [
+            "ALTER TABLE users ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE entries_v6 (
+                position INTEGER PRIMARY KEY,
+                kind INTEGER NOT NULL,
+                transfer_id TEXT NOT NULL,
+                from_user INTEGER NOT NULL REFERENCES users(id),
+                to_user INTEGER NOT NULL REFERENCES users(id),
+                amount_cents INTEGER NOT NULL CHECK ((kind IN (1, 2) AND amount_cents > 0) OR (kind = 3 AND amount_cents = 0)),
+                from_balance_after INTEGER NOT NULL,
+                to_balance_after INTEGER NOT NULL,
+                created_at_ms INTEGER NOT NULL,
+                chain_hash BLOB,
+                mac BLOB,
+                UNIQUE (from_user, transfer_id)
+            )
+            """,
+            """
+            INSERT INTO entries_v6 (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after,
+                                    to_balance_after, created_at_ms, chain_hash, mac)
+            SELECT position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after,
+                   to_balance_after, created_at_ms, chain_hash, mac FROM entries
+            """,
+            "DROP TABLE entries",
+            "ALTER TABLE entries_v6 RENAME TO entries",
+            "CREATE INDEX entries_from ON entries(from_user, position)",
+            "CREATE INDEX entries_to ON entries(to_user, position)",
+            """
+            CREATE TABLE alarms (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                raised_at_ms INTEGER NOT NULL,
+                acknowledged_at_ms INTEGER,
+                acknowledgement TEXT,
+                mac BLOB
+            ) WITHOUT ROWID
+            """,
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

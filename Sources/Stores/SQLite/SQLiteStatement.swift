@@ -8,10 +8,11 @@ final class SQLiteDatabase {
     let handle: OpaquePointer
     private(set) var isClosed = false
 
-    /// Opens an existing file, or creates it with `creating`.
-    init(path: String, busyTimeoutMs: Int32, creating: Bool = false) throws(LedgerError) {
+    /// Opens an existing file (only for reading with `readOnly`), or creates it with `creating`.
+    init(path: String, busyTimeoutMs: Int32, creating: Bool = false, readOnly: Bool = false) throws(LedgerError) {
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (creating ? SQLITE_OPEN_CREATE : 0)
+        let access = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (creating ? SQLITE_OPEN_CREATE : 0)
+        let flags = access | SQLITE_OPEN_NOMUTEX
         let opened = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
         guard opened == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "status \(opened)"
@@ -151,6 +152,11 @@ final class SQLiteStatement {
             break
         }
         throw Self.unexpected(name)
+    }
+
+    /// Whether a column is NULL.
+    func isNull(_ column: Int32) -> Bool {
+        sqlite_nio_sqlite3_column_type(self.handle, column) == SQLITE_NULL
     }
 
     /// A text column.

@@ -2,12 +2,17 @@ import IntegraLedger
 import VaporCSQLite
 
 /// The store's writer: one connection through the C API whose statements are prepared once, so
-/// that a group commit (nonces, reads, the plan, entries, balances, COMMIT) runs as one call on
-/// the writer's thread: one hand-off to that thread and back per group, not one per statement.
+/// that a group commit (nonces, reads, checks, the plan, entries, balances, COMMIT) runs as one
+/// call on the writer's thread: one hand-off to that thread and back per group, not one per
+/// statement. Before planning, every account the group touches, every entry it would answer a
+/// retry with and the ledger's head are checked (`LedgerIntegrity`), or found unchanged since
+/// they were last checked (`VerifiedRowCache`); what fails is not spent.
 /// Sendable only in the sense that the store hands it to that one thread, one call at a time.
 final class SQLiteWriteConnection: @unchecked Sendable {
     private let database: SQLiteDatabase
     private let seal: LedgerSeal
+    private let verified: VerifiedRowCache
+    private let evidence: SQLiteEvidence
     private let begin: SQLiteStatement
     private let commit: SQLiteStatement
     private let rollback: SQLiteStatement
@@ -15,7 +20,6 @@ final class SQLiteWriteConnection: @unchecked Sendable {
     private let insertUser: SQLiteStatement
     private let sealUser: SQLiteStatement
     private let insertAccount: SQLiteStatement
-    private let selectCustomerName: SQLiteStatement
     private let updatePassword: SQLiteStatement
     private let selectAccount: SQLiteStatement
     private let selectEntryByKey: SQLiteStatement
@@ -23,7 +27,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
     private let insertEntry: SQLiteStatement
     private let updateAccount: SQLiteStatement
 
-    init(path: String, seal: LedgerSeal, busyTimeoutMs: Int32) throws(LedgerError) {
+    init(path: String, seal: LedgerSeal, verified: VerifiedRowCache, busyTimeoutMs: Int32) throws(LedgerError) {
         let database = try SQLiteDatabase(path: path, busyTimeoutMs: busyTimeoutMs)
         // The same settings as every connection of the store (see `SQLiteLedgerStore.open`).
         try database.execute("PRAGMA foreign_keys = ON")
@@ -31,6 +35,8 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         try database.execute("PRAGMA synchronous = FULL")
         self.database = database
         self.seal = seal
+        self.verified = verified
+        self.evidence = try SQLiteEvidence(database: database)
         self.begin = try database.prepare("BEGIN IMMEDIATE")
         self.commit = try database.prepare("COMMIT")
         self.rollback = try database.prepare("ROLLBACK")
@@ -39,16 +45,11 @@ final class SQLiteWriteConnection: @unchecked Sendable {
             "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?1, ?2, 0, ?3) ON CONFLICT (username) DO NOTHING RETURNING id")
         self.sealUser = try database.prepare("UPDATE users SET mac = ?1 WHERE id = ?2")
         self.insertAccount = try database.prepare("INSERT INTO accounts (user_id, balance_cents, mac) VALUES (?1, 0, ?2)")
-        self.selectCustomerName = try database.prepare("SELECT username FROM users WHERE id = ?1 AND kind = 0")
-        self.updatePassword = try database.prepare("UPDATE users SET password_hash = ?1, mac = ?2 WHERE id = ?3")
+        self.updatePassword = try database.prepare("UPDATE users SET password_hash = ?1, credential_version = ?2, mac = ?3 WHERE id = ?4")
         self.selectAccount = try database.prepare(
-            "SELECT u.id, u.kind, a.balance_cents FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username = ?1")
-        self.selectEntryByKey = try database.prepare("""
-            SELECT e.position, e.kind, e.transfer_id, e.from_user, e.to_user, e.amount_cents, e.from_balance_after,
-                   e.to_balance_after, e.created_at_ms, fu.username, tu.username, e.chain_hash
-            FROM entries e JOIN users fu ON fu.id = e.from_user JOIN users tu ON tu.id = e.to_user
-            WHERE e.from_user = ?1 AND e.transfer_id = ?2
-            """)
+            "SELECT u.id, u.kind, a.balance_cents, a.mac, u.credential_version FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username = ?1")
+        self.selectEntryByKey = try database.prepare(
+            "SELECT \(SQLiteEvidence.entryColumns) \(SQLiteEvidence.entryJoin) WHERE e.from_user = ?1 AND e.transfer_id = ?2")
         self.selectHead = try database.prepare("SELECT position, chain_hash FROM entries ORDER BY position DESC LIMIT 1")
         self.insertEntry = try database.prepare("""
             INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after,
@@ -67,13 +68,16 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         self.database.close()
     }
 
-    /// Applies a group in one transaction; on any failure nothing of it is applied.
+    /// Applies a group in one transaction; on any failure nothing of it is applied. What the
+    /// transaction checked or wrote is remembered as verified only once it is committed.
     func commit(_ requests: [WriteRequest], nowMs: Int64) throws(LedgerError) -> [WriteOutcome] {
         guard !self.database.isClosed else { throw .storeUnavailable("the store is closed") }
         try self.execute(self.begin)
+        self.staged = VerifiedRowsStaging()
         do {
             let outcomes = try self.apply(requests, nowMs: nowMs)
             try self.execute(self.commit)
+            self.staged.publish(to: self.verified)
             return outcomes
         } catch {
             // A failed COMMIT may already have rolled back; ROLLBACK then fails harmlessly.
@@ -81,6 +85,9 @@ final class SQLiteWriteConnection: @unchecked Sendable {
             throw error
         }
     }
+
+    /// What the running transaction checked or wrote, published once it commits.
+    private var staged = VerifiedRowsStaging()
 
     private func apply(_ requests: [WriteRequest], nowMs: Int64) throws(LedgerError) -> [WriteOutcome] {
         var fresh = Set<[UInt8]>()
@@ -93,9 +100,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
                 switch operation {
                 case .createUser(let username, let passwordHash):
                     return try self.createUser(username, passwordHash: passwordHash, nowMs: nowMs)
-                case .changePassword(let userID, let passwordHash):
-                    return try self.changePassword(userID: userID, passwordHash: passwordHash)
-                case .recordNonce, .transfer, .deposit:
+                case .recordNonce, .changePassword, .transfer, .deposit:
                     preconditionFailure("not an account change")
                 }
             },
@@ -118,49 +123,49 @@ final class SQLiteWriteConnection: @unchecked Sendable {
             id = try self.insertUser.int64(0, "id")
             try self.insertUser.run()
         }
-        try self.execute(self.sealUser, .blob(self.seal.userMAC(userID: id, username: username.canonical, passwordHash: passwordHash)), .integer(id))
-        try self.execute(self.insertAccount, .integer(id), .blob(self.seal.accountMAC(userID: id, balanceCents: 0)))
+        try self.execute(self.sealUser, .blob(self.seal.userMAC(userID: id, username: username.canonical, passwordHash: passwordHash, credentialVersion: 0)), .integer(id))
+        let accountMAC = self.seal.accountMAC(userID: id, balanceCents: 0)
+        try self.execute(self.insertAccount, .integer(id), .blob(accountMAC))
+        self.staged.accounts.append((id, 0, accountMAC))
         return .userCreated(UserRecord(id: id, username: username, passwordHash: passwordHash))
-    }
-
-    private func changePassword(userID: Int64, passwordHash: String) throws(LedgerError) -> WriteOutcome {
-        let name: String
-        do {
-            defer { self.selectCustomerName.reset() }
-            try self.selectCustomerName.bind(.integer(userID))
-            guard try self.selectCustomerName.step() else { return .rejected(.unknownUser) }
-            name = try self.selectCustomerName.text(0, "username")
-        }
-        let mac = self.seal.userMAC(userID: userID, username: name, passwordHash: passwordHash)
-        try self.execute(self.updatePassword, .text(passwordHash), .blob(mac), .integer(userID))
-        return .passwordChanged
     }
 
     private func applyMovements(_ movements: [LedgerBatchPlanner.Movement], nowMs: Int64) throws(LedgerError) -> LedgerBatchPlanner.Plan {
         let reads = LedgerBatchPlanner.reads(for: movements)
-        var accounts: [Username: LedgerBatchPlanner.Account] = [:]
+        var snapshot = LedgerBatchPlanner.Snapshot(accountsByName: [:], existingEntries: [:], nextPosition: 1)
         for username in reads.usernames {
-            defer { self.selectAccount.reset() }
-            try self.selectAccount.bind(.text(username.canonical))
-            guard try self.selectAccount.step() else { continue }
-            accounts[username] = .init(
-                userID: try self.selectAccount.int64(0, "id"), username: username,
-                balanceCents: try self.selectAccount.int64(2, "balance_cents"), isCustomer: try self.selectAccount.int64(1, "kind") == 0)
+            let row: (account: LedgerBatchPlanner.Account, mac: [UInt8]?)
+            do {
+                defer { self.selectAccount.reset() }
+                try self.selectAccount.bind(.text(username.canonical))
+                guard try self.selectAccount.step() else { continue }
+                row = (LedgerBatchPlanner.Account(
+                    userID: try self.selectAccount.int64(0, "id"), username: username,
+                    balanceCents: try self.selectAccount.int64(2, "balance_cents"), isCustomer: try self.selectAccount.int64(1, "kind") == 0,
+                    credentialVersion: try self.selectAccount.int64(4, "credential_version")), self.selectAccount.blob(3))
+            }
+            snapshot.accountsByName[username] = row.account
+            if let violation = try self.check(row.account, mac: row.mac) { snapshot.quarantined[username] = violation }
         }
-        var existing: [LedgerBatchPlanner.TransferKey: LedgerEntry] = [:]
-        var chainHashes: [Int64: [UInt8]] = [:]
         for key in reads.transferKeys {
-            defer { self.selectEntryByKey.reset() }
-            try self.selectEntryByKey.bind(.integer(key.senderID), .text(key.transferID.value))
-            guard try self.selectEntryByKey.step() else { continue }
-            let entry = try self.existingEntry()
-            existing[key] = entry
-            chainHashes[entry.position] = self.selectEntryByKey.blob(11)
+            let sealed: SealedEntry
+            do {
+                defer { self.selectEntryByKey.reset() }
+                try self.selectEntryByKey.bind(.integer(key.senderID), .text(key.transferID.value))
+                guard try self.selectEntryByKey.step() else { continue }
+                sealed = try SQLiteEvidence.sealedEntry(self.selectEntryByKey)
+            }
+            snapshot.existingEntries[key] = sealed.entry
+            snapshot.chainHashes[sealed.entry.position] = sealed.chainHash
+            // A retry is answered with a signed receipt of this entry: it must be genuine.
+            let evidence = EntryEvidence(sealed: sealed, previousChainHash: try self.evidence.chainHash(at: sealed.entry.position - 1))
+            if let violation = LedgerIntegrity.check(evidence, seal: self.seal) { snapshot.brokenEntries[key] = violation }
         }
-        let (nextPosition, headHash) = try self.head()
-        let plan = LedgerBatchPlanner.plan(
-            movements, snapshot: .init(accountsByName: accounts, existingEntries: existing, nextPosition: nextPosition, headHash: headHash, chainHashes: chainHashes),
-            nowMs: nowMs)
+        let head = try self.head()
+        snapshot.nextPosition = head.position + 1
+        snapshot.headHash = head.chainHash.count == LedgerSeal.hashByteCount ? head.chainHash : LedgerSeal.genesisHash
+        snapshot.headViolation = try self.check(head: head)
+        let plan = LedgerBatchPlanner.plan(movements, snapshot: snapshot, nowMs: nowMs)
         for (entry, chainHash) in zip(plan.newEntries, plan.chainHashes) {
             try self.execute(
                 self.insertEntry,
@@ -170,38 +175,47 @@ final class SQLiteWriteConnection: @unchecked Sendable {
                 .blob(chainHash), .blob(self.seal.entryMAC(position: entry.position, chainHash: chainHash)))
         }
         for (userID, balance) in plan.changedBalances.sorted(by: { $0.key < $1.key }) {
-            let updated = try self.execute(
-                self.updateAccount, .integer(balance), .blob(self.seal.accountMAC(userID: userID, balanceCents: balance)), .integer(userID))
+            let mac = self.seal.accountMAC(userID: userID, balanceCents: balance)
+            let updated = try self.execute(self.updateAccount, .integer(balance), .blob(mac), .integer(userID))
             // The planner only changes accounts read in this transaction, under its write lock.
             guard updated == 1 else { throw .storeUnavailable("database error: account \(userID) vanished during a commit") }
+            self.staged.accounts.append((userID, balance, mac))
+        }
+        for update in plan.credentialUpdates {
+            let mac = self.seal.userMAC(userID: update.userID, username: update.username.canonical, passwordHash: update.passwordHash, credentialVersion: update.credentialVersion)
+            try self.execute(self.updatePassword, .text(update.passwordHash), .integer(update.credentialVersion), .blob(mac), .integer(update.userID))
+        }
+        if let last = plan.newEntries.last, let hash = plan.chainHashes.last {
+            self.staged.head = LedgerIntegrity.ChainPoint(position: last.position, chainHash: hash)
         }
         return plan
     }
 
-    /// The entry `selectEntryByKey` is on.
-    private func existingEntry() throws(LedgerError) -> LedgerEntry {
-        let row = self.selectEntryByKey
-        guard let kind = EntryKind(rawValue: try row.int64(1, "kind")) else { throw .storeUnavailable("database error: unexpected value in column kind") }
-        let amountCents = try row.int64(5, "amount_cents")
-        guard amountCents > 0 else { throw .storeUnavailable("database error: unexpected value in column amount_cents") }
-        return LedgerEntry(
-            position: try row.int64(0, "position"), kind: kind, transferID: TransferID(trusted: try row.text(2, "transfer_id")),
-            fromUserID: try row.int64(3, "from_user"), from: Username(trustedCanonical: try row.text(9, "from_name")),
-            toUserID: try row.int64(4, "to_user"), to: Username(trustedCanonical: try row.text(10, "to_name")),
-            amount: Amount(cents: amountCents),
-            fromBalanceAfterCents: try row.int64(6, "from_balance_after"), toBalanceAfterCents: try row.int64(7, "to_balance_after"),
-            createdAtMs: try row.int64(8, "created_at_ms"))
+    /// Nil when the account row is one this store verified before, or passes its check now.
+    private func check(_ account: LedgerBatchPlanner.Account, mac: [UInt8]?) throws(LedgerError) -> IntegrityViolation? {
+        if self.verified.isVerified(userID: account.userID, balanceCents: account.balanceCents, mac: mac) { return nil }
+        let evidence = try self.evidence.account(userID: account.userID, username: account.username.canonical, balanceCents: account.balanceCents, mac: mac)
+        if let violation = LedgerIntegrity.check(evidence, seal: self.seal) { return violation }
+        if let mac { self.staged.accounts.append((account.userID, account.balanceCents, mac)) }
+        return nil
     }
 
-    /// The next position and the chain hash of the last entry.
-    private func head() throws(LedgerError) -> (nextPosition: Int64, hash: [UInt8]) {
+    /// Nil when the head is the one this store committed or verified last, or extends it with
+    /// genuine entries (written by another process); otherwise the rollback or rewrite found.
+    private func check(head: LedgerIntegrity.ChainPoint) throws(LedgerError) -> IntegrityViolation? {
+        let violation = try LedgerIntegrity.checkHead(
+            head, verified: self.verified.head, seal: self.seal,
+            headEntry: { (position) throws(LedgerError) in try self.evidence.entry(at: position) },
+            entries: { (after, through) throws(LedgerError) in try self.evidence.entries(after: after, through: through) })
+        if violation == nil { self.staged.head = head }
+        return violation
+    }
+
+    /// The last entry's position and chain hash (the genesis point for an empty ledger).
+    private func head() throws(LedgerError) -> LedgerIntegrity.ChainPoint {
         defer { self.selectHead.reset() }
-        guard try self.selectHead.step() else { return (1, LedgerSeal.genesisHash) }
-        let position = try self.selectHead.int64(0, "position")
-        guard let hash = self.selectHead.blob(1), hash.count == 32 else {
-            throw .storeUnavailable("database error: unexpected value in column chain_hash")
-        }
-        return (position + 1, hash)
+        guard try self.selectHead.step() else { return .genesis }
+        return LedgerIntegrity.ChainPoint(position: try self.selectHead.int64(0, "position"), chainHash: self.selectHead.blob(1) ?? [])
     }
 
     /// Runs a statement for its effect; returns the rows it changed.
@@ -214,3 +228,4 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         return try statement.run()
     }
 }
+

@@ -161,17 +161,26 @@ enum DomainChecks {
         _ = Receipt.isValid(confirmation, identity: FuzzDeployment.identityKey.publicKey)
     }
 
-    /// A decoded proof is checked without trouble; the same proof made consistent and signed by
-    /// the identity proves its receipt.
+    /// A decoded proof is checked without trouble; the same proof made consistent (an entry
+    /// matching the receipt, the chain folded to the checkpoint) and signed by the identity
+    /// proves its receipt.
     static func inclusionProof(_ proof: InclusionProof) {
-        let receipt = TransferConfirmation(
-            transferID: "t", position: proof.position, sender: "a", recipient: "b", amount: "1.00",
-            balanceAfter: "0.00", createdAtMs: proof.checkpointCreatedAtMs, isRetry: false,
-            chainHash: Array(proof.checkpointChainHash.reversed()))
+        guard let position = Int64(exactly: proof.position) else {
+            _ = proof.proves(Self.receipt(position: proof.position, createdAtMs: proof.checkpointCreatedAtMs, chainHash: proof.checkpointChainHash), identity: FuzzDeployment.identityKey.publicKey)
+            return
+        }
+        let entry = CanonicalEntry(
+            position: position, kind: CanonicalEntry.transferKind, transferID: "t", fromUserID: 1, from: "a", toUserID: 2, to: "b",
+            amountCents: 100, fromBalanceAfterCents: 0, toBalanceAfterCents: 100, createdAtMs: proof.checkpointCreatedAtMs)
+        let previous = proof.previousChainHash.count == 32 ? proof.previousChainHash : Array(repeating: 0, count: 32)
+        let chainHash = Array(SHA256.hash(data: previous + Array(SHA256.hash(data: entry.encoding))))
+        let receipt = Self.receipt(position: proof.position, createdAtMs: proof.checkpointCreatedAtMs, chainHash: chainHash)
         _ = proof.proves(receipt, identity: FuzzDeployment.identityKey.publicKey)
         let (checkpointPosition, overflow) = proof.position.addingReportingOverflow(UInt64(proof.digests.count / 32))
         guard !overflow, checkpointPosition <= UInt64(Int64.max) else { return }
         var valid = proof
+        valid.entry = entry.encoding
+        valid.previousChainHash = previous
         valid.checkpointPosition = checkpointPosition
         var hash = receipt.chainHash
         for offset in stride(from: 0, to: proof.digests.count, by: 32) {
@@ -182,5 +191,12 @@ enum DomainChecks {
         guard let signature = try? FuzzDeployment.identityKey.signature(for: payload) else { return }
         valid.checkpointSignature = Array(signature)
         FuzzProperty.require(valid.proves(receipt, identity: FuzzDeployment.identityKey.publicKey), "a consistent, signed proof does not prove its receipt")
+    }
+
+    /// The receipt the fuzz checks hold proofs against: a transfer of 1.00 from a to b.
+    static func receipt(position: UInt64, createdAtMs: Int64, chainHash: [UInt8]) -> TransferConfirmation {
+        TransferConfirmation(
+            transferID: "t", position: position, sender: "a", recipient: "b", amount: "1.00",
+            balanceAfter: "0.00", createdAtMs: createdAtMs, isRetry: false, chainHash: chainHash)
     }
 }

@@ -160,7 +160,8 @@ struct ServerSessionDriver {
         case .proof(_, let position):
             return .reply(.inclusionProof(InclusionProof(
                 position: position, digests: [], checkpointPosition: position, checkpointChainHash: Array(repeating: 0, count: 32),
-                checkpointCreatedAtMs: nowMs, checkpointSignature: Array(repeating: 0, count: 64))))
+                checkpointCreatedAtMs: nowMs, checkpointSignature: Array(repeating: 0, count: 64),
+                entry: Array("integra/1 entry".utf8), previousChainHash: Array(repeating: 0, count: 32))))
         }
     }
 }
