@@ -20,11 +20,9 @@ reuse them.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
-import os
 import struct
 import sys
 
@@ -32,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+import vectorfile
 
 # ---------------------------------------------------------------------------------------------
 # Protocol constants
@@ -767,32 +767,10 @@ def render(vectors: dict) -> str:
     return json.dumps(vectors, indent=2, ensure_ascii=False) + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the vectors file is not up to date")
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "protocol-vectors.json"))
-    arguments = parser.parse_args()
-    path = os.path.normpath(arguments.output)
-
+def generate() -> str:
     self_test()
-    text = render(build_vectors())
-    if arguments.check:
-        try:
-            with open(path, encoding="utf-8") as file:
-                current = file.read()
-        except FileNotFoundError:
-            current = None
-        if current != text:
-            print(f"{path} is out of date: run python3 scripts/protocol-vectors.py", file=sys.stderr)
-            return 1
-        print(f"{path} is up to date")
-        return 0
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(text)
-    print(f"wrote {path}")
-    return 0
+    return render(build_vectors())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vectorfile.run(__doc__.splitlines()[0], "protocol-vectors.json", "protocol-vectors.py", generate))
