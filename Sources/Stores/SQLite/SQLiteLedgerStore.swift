@@ -1,5 +1,6 @@
 public import IntegraLedger
 public import Logging
+import Foundation
 import NIOCore
 import NIOPosix
 import SQLiteNIO
