@@ -57,7 +57,7 @@ public enum Administration {
 
     /// Creates a customer with a bcrypt-hashed password.
     public static func addUser(name: String, password: String, store: any LedgerStore, hasher: PasswordHasher, policy: PasswordPolicy) async throws -> UserRecord {
-        let username = try Username(name)
+        let username = try Username(registering: name)
         try policy.validate(password)
         let hash = try await hasher.hash(password)
         let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: username, passwordHash: hash))], nowMs: WallClock.nowMs())

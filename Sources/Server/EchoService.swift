@@ -36,7 +36,7 @@ public final class EchoService: RequestPerformer {
     private func answer(_ request: ServerRequest, context: RequestContext) throws -> RequestResult {
         switch request {
         case .register(let name, _):
-            return .reply(.registered(username: try Username(name).canonical))
+            return .reply(.registered(username: try Username(registering: name).canonical))
         case .login(let name, _):
             let userID = self.nextUserID.wrappingAdd(1, ordering: .relaxed).oldValue
             return .loginSucceeded(userID: userID, username: try Username(name).canonical, balance: Self.balance)

@@ -95,7 +95,7 @@ public final class LedgerService: Sendable {
     }
 
     private func register(name: String, password: String, nonce: NonceRecord) async throws -> RequestResult {
-        let username = try Username(name)
+        let username = try Username(registering: name)
         try self.configuration.passwordPolicy.validate(password)
         let hash = try await self.hasher.hash(password)
         let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .createUser(username: username, passwordHash: hash)))

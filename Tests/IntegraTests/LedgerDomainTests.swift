@@ -31,24 +31,6 @@ import Testing
     }
 }
 
-@Suite struct UsernameTests {
-    @Test func canonicalFormIsNFCLowercase() throws {
-        #expect(try Username("Alice").canonical == "alice")
-        // "É" decomposed (E + combining acute) and precomposed are the same user.
-        #expect(try Username("E\u{301}mile") == Username("\u{C9}MILE"))
-        #expect(try Username("José María_2.x-y").canonical == "josé maría_2.x-y")
-    }
-
-    @Test(arguments: ["", " alice", "alice ", "al  ice", "alice\n", "a\u{0}b", "bob'; DROP TABLE users;--", "evil\u{202E}gnp", "a\u{200B}b", "a/b", "😀", String(repeating: "a", count: 51)])
-    func rejectsInvalidNames(name: String) {
-        #expect(throws: LedgerError.self) { try Username(name) }
-    }
-
-    @Test func acceptsFiftyCharacters() throws {
-        #expect(try Username(String(repeating: "ñ", count: 50)).canonical.count == 50)
-    }
-}
-
 @Suite struct PasswordPolicyTests {
     @Test func acceptsTwelveToSeventyTwoBytes() throws {
         let policy = PasswordPolicy()

@@ -1,4 +1,5 @@
 #if MariaDB
+import Foundation
 import Glibc
 public import IntegraLedger
 

@@ -1,6 +1,7 @@
 import Foundation
 public import IntegraLedger
 public import Logging
+import Foundation
 import NIOCore
 import NIOPosix
 import SQLiteNIO

@@ -130,13 +130,22 @@ enum DomainChecks {
         return Int64(value)
     }
 
-    /// An accepted name is canonical: 1 to 50 characters, and accepting it again changes nothing.
+    /// An accepted name is canonical: 1 to 50 characters and at most 64 bytes, accepting it again
+    /// changes nothing (neither the name nor its skeleton), and its skeleton stays within bounds.
+    /// Any text, accepted or not, yields migration keys without trouble.
     static func username(_ text: String, summary: inout FuzzRunSummary) {
-        guard text.utf8.count <= Self.maximumTextBytes, let name = try? Username(text) else { return }
+        guard text.utf8.count <= Self.maximumTextBytes else { return }
+        let keys = Username.keys(forStoredName: text)
+        FuzzProperty.require(Username.keys(forStoredName: keys.lookupForm).lookupForm == keys.lookupForm, "lookup form of \(text.debugDescription) is not stable")
+        guard let name = try? Username(text) else { return }
         summary.usernamesAccepted += 1
         FuzzProperty.require((1...Username.maximumCharacters).contains(name.canonical.count), "name \(name.canonical.debugDescription) has \(name.canonical.count) characters")
+        FuzzProperty.require(name.canonical.utf8.count <= Username.maximumCanonicalBytes, "name \(name.canonical.debugDescription) has \(name.canonical.utf8.count) bytes")
         let again = try? Username(name.canonical)
         FuzzProperty.require(again?.canonical == name.canonical, "name \(text.debugDescription) canonicalises to \(name.canonical.debugDescription), which canonicalises to \(String(describing: again?.canonical.debugDescription))")
+        let skeleton = name.skeleton
+        FuzzProperty.require(again?.skeleton == skeleton && keys.skeleton == skeleton && keys.lookupForm == name.canonical, "keys of \(text.debugDescription) differ between typing it and storing it")
+        FuzzProperty.require(skeleton.utf8.count <= Username.maximumSkeletonBytes, "skeleton of \(name.canonical.debugDescription) has \(skeleton.utf8.count) bytes")
     }
 
     static func transferID(_ text: String) {
