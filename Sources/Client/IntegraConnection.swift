@@ -80,39 +80,56 @@ public final class IntegraConnection {
     /// Whether the session is logged in.
     public var isAuthenticated: Bool { self.machine.isAuthenticated }
 
+    /// The frame for a request; one whose fields don't fit a frame is refused here, unsent.
+    private func frame(_ message: ClientMessage) throws -> ByteBuffer {
+        do {
+            return try self.machine.makeRequest(message, nowMs: WallClock.nowMs())
+        } catch {
+            throw IntegraClientError(kind: .configuration, code: error.code.rawValue, message: "the request is too large to send")
+        }
+    }
+
     /// Creates a customer account. Returns the canonical name.
     public func register(username: String, password: String) async throws -> String {
-        let reply = try await self.exchange(self.machine.makeRequest(.register(username: username, password: password), nowMs: WallClock.nowMs()))
+        let reply = try await self.exchange(self.frame(.register(username: username, password: password)))
         guard case .registered(let name) = reply else { throw Self.unexpected(reply) }
         return name
     }
 
     /// Logs in: checks the password on the server and the server's identity here, and switches to
-    /// session keys. Returns the canonical name and the balance.
+    /// session keys. `deviceToken` is the token an earlier login of this account returned, if the
+    /// client kept it (it shields the account from lockouts caused by others). Returns the
+    /// canonical name, the balance and a new device token to keep.
     @discardableResult
-    public func login(username: String, password: String) async throws -> (username: String, balance: String) {
-        let reply = try await self.exchange(self.machine.makeLogin(username: username, password: password, nowMs: WallClock.nowMs()))
-        guard case .loggedIn(let name, let balance, _, _) = reply else { throw Self.unexpected(reply) }
-        return (name, balance)
+    public func login(username: String, password: String, deviceToken: [UInt8]? = nil) async throws -> (username: String, balance: String, deviceToken: [UInt8]?) {
+        let frame: ByteBuffer
+        do {
+            frame = try self.machine.makeLogin(username: username, password: password, deviceToken: deviceToken, nowMs: WallClock.nowMs())
+        } catch {
+            throw IntegraClientError(kind: .configuration, code: error.code.rawValue, message: "the login is too large to send")
+        }
+        let reply = try await self.exchange(frame)
+        guard case .loggedIn(let name, let balance, _, _, let token) = reply else { throw Self.unexpected(reply) }
+        return (name, balance, token)
     }
 
     /// Sends money. Retrying with the same `transferID` never debits twice.
     public func transfer(to recipient: String, amount: String, transferID: String) async throws -> TransferConfirmation {
-        let reply = try await self.exchange(self.machine.makeRequest(.transfer(transferID: transferID, recipient: recipient, amount: amount), nowMs: WallClock.nowMs()))
+        let reply = try await self.exchange(self.frame(.transfer(transferID: transferID, recipient: recipient, amount: amount)))
         guard case .transferred(let confirmation) = reply else { throw Self.unexpected(reply) }
         return confirmation
     }
 
     /// The logged-in customer's balance as a decimal string.
     public func balance() async throws -> String {
-        let reply = try await self.exchange(self.machine.makeRequest(.balance, nowMs: WallClock.nowMs()))
+        let reply = try await self.exchange(self.frame(.balance))
         guard case .balanceReport(_, let balance) = reply else { throw Self.unexpected(reply) }
         return balance
     }
 
     /// One page of history, newest first. Pass the returned `nextBefore` to get older entries.
     public func history(before: UInt64? = nil, limit: UInt16 = 50) async throws -> (entries: [HistoryEntry], nextBefore: UInt64?) {
-        let reply = try await self.exchange(self.machine.makeRequest(.history(beforePosition: before, limit: limit), nowMs: WallClock.nowMs()))
+        let reply = try await self.exchange(self.frame(.history(beforePosition: before, limit: limit)))
         guard case .historyPage(let entries, let nextBefore) = reply else { throw Self.unexpected(reply) }
         return (entries, nextBefore)
     }
@@ -130,7 +147,7 @@ public final class IntegraConnection {
     }
 
     public func changePassword(current: String, new: String) async throws {
-        let reply = try await self.exchange(self.machine.makeRequest(.changePassword(currentPassword: current, newPassword: new), nowMs: WallClock.nowMs()))
+        let reply = try await self.exchange(self.frame(.changePassword(currentPassword: current, newPassword: new)))
         guard case .passwordChanged = reply else { throw Self.unexpected(reply) }
     }
 
@@ -140,7 +157,7 @@ public final class IntegraConnection {
         guard Receipt.isValid(receipt, identity: identity) else {
             throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the receipt itself is not signed by the pinned server")
         }
-        let reply = try await self.exchange(self.machine.makeRequest(.proof(position: receipt.position), nowMs: WallClock.nowMs()))
+        let reply = try await self.exchange(self.frame(.proof(position: receipt.position)))
         guard case .inclusionProof(let proof) = reply else { throw Self.unexpected(reply) }
         guard proof.proves(receipt, identity: identity) else {
             throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the ledger no longer contains this receipt's entry as signed")
@@ -150,7 +167,7 @@ public final class IntegraConnection {
 
     /// Ends the session; the server closes the connection.
     public func logout() async throws {
-        let reply = try await self.exchange(self.machine.makeRequest(.logout, nowMs: WallClock.nowMs()))
+        let reply = try await self.exchange(self.frame(.logout))
         guard case .loggedOut = reply else { throw Self.unexpected(reply) }
     }
 

@@ -192,9 +192,14 @@ public struct LedgerBatchPlanner {
             let outcome: WriteOutcome
             switch movement {
             case .transfer(let intent):
-                outcome = planner.apply(
-                    key: TransferKey(senderID: intent.senderID, transferID: intent.transferID),
-                    kind: .transfer, from: intent.sender, to: intent.recipient, amount: intent.amount)
+                if let expected = intent.senderCredentialVersion, let sender = planner.snapshot.accountsByName[intent.sender],
+                   sender.userID == intent.senderID, sender.credentialVersion != expected {
+                    outcome = .rejected(.sessionEnded)
+                } else {
+                    outcome = planner.apply(
+                        key: TransferKey(senderID: intent.senderID, transferID: intent.transferID),
+                        kind: .transfer, from: intent.sender, to: intent.recipient, amount: intent.amount)
+                }
             case .deposit(let intent):
                 outcome = planner.apply(
                     key: TransferKey(senderID: SystemAccount.userID, transferID: intent.transferID),

@@ -27,4 +27,6 @@ public enum LedgerError: Error, Hashable, Sendable {
     case alarmRaised
     /// Too many requests are waiting for the store; the caller may retry later.
     case overloaded
+    /// The session began before the password was changed (elsewhere): log in again.
+    case sessionEnded
 }

@@ -17,6 +17,8 @@ public struct EntryEvidence: Sendable {
 public struct AccountEvidence: Sendable {
     public let userID: Int64
     public let username: String
+    /// The user row's credential version (sessions that began at another one have ended).
+    public let credentialVersion: Int64
     public let balanceCents: Int64
     public let mac: [UInt8]?
     /// The position of the account's latest entry as sender or recipient; nil when it has none.
@@ -24,9 +26,13 @@ public struct AccountEvidence: Sendable {
     /// That entry; nil when there is none, or when it can't be read whole (its user rows gone).
     public let latestEntry: EntryEvidence?
 
-    public init(userID: Int64, username: String, balanceCents: Int64, mac: [UInt8]?, latestPosition: Int64?, latestEntry: EntryEvidence?) {
+    public init(
+        userID: Int64, username: String, credentialVersion: Int64 = 0, balanceCents: Int64, mac: [UInt8]?,
+        latestPosition: Int64?, latestEntry: EntryEvidence?
+    ) {
         self.userID = userID
         self.username = username
+        self.credentialVersion = credentialVersion
         self.balanceCents = balanceCents
         self.mac = mac
         self.latestPosition = latestPosition

@@ -133,13 +133,17 @@ public struct TransferIntent: Hashable, Sendable {
     public let transferID: TransferID
     public let recipient: Username
     public let amount: Amount
+    /// The sender's credential version when their session began: if the password was changed
+    /// since (on another session), the transfer is refused and the session ends. Nil: no session.
+    public let senderCredentialVersion: Int64?
 
-    public init(senderID: Int64, sender: Username, transferID: TransferID, recipient: Username, amount: Amount) {
+    public init(senderID: Int64, sender: Username, transferID: TransferID, recipient: Username, amount: Amount, senderCredentialVersion: Int64? = nil) {
         self.senderID = senderID
         self.sender = sender
         self.transferID = transferID
         self.recipient = recipient
         self.amount = amount
+        self.senderCredentialVersion = senderCredentialVersion
     }
 }
 

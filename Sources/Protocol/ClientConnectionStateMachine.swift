@@ -3,7 +3,8 @@ public import NIOCore
 
 /// The client side of one connection: verifies every server frame exactly as the server verifies
 /// the client's, checks the server's identity signature at login and switches to session keys.
-/// Pure: no sockets, no clock of its own. A reply it returns has been authenticated.
+/// Pure: no sockets, no clock and no randomness of its own (`RandomSource`). A reply it returns
+/// has been authenticated.
 public struct ClientConnectionStateMachine: Sendable {
     /// The deployment's client key and the pinned server identity.
     public struct Configuration: Sendable {
@@ -38,13 +39,15 @@ public struct ClientConnectionStateMachine: Sendable {
     }
 
     private let configuration: Configuration
+    private var random: any RandomSource
     private var state: State = .awaitingHello
 
     /// The current state, for tests that play a misbehaving client.
     var stateForTesting: State { self.state }
 
-    public init(configuration: Configuration) {
+    public init(configuration: Configuration, random: any RandomSource = SystemRandomSource()) {
         self.configuration = configuration
+        self.random = random
     }
 
     /// Whether the session keys are in use.
@@ -80,18 +83,22 @@ public struct ClientConnectionStateMachine: Sendable {
         self.state = .anonymous(Anonymous(channel: channel, helloFrame: bytes))
     }
 
-    /// Builds the login frame with a fresh ephemeral X25519 key.
-    public mutating func makeLogin(username: String, password: String, nowMs: Int64) -> ByteBuffer {
+    /// Builds the login frame with a fresh ephemeral X25519 key, presenting the device token of
+    /// an earlier login of this account if the client kept one. Throws if the fields do not fit
+    /// a frame (nothing is sent).
+    public mutating func makeLogin(username: String, password: String, deviceToken: [UInt8]? = nil, nowMs: Int64) throws(ProtocolError) -> ByteBuffer {
         guard case .anonymous(var anonymous) = self.state else { preconditionFailure("login needs an anonymous, idle connection") }
-        let ephemeral = Curve25519.KeyAgreement.PrivateKey()
-        let message = ClientMessage.login(username: username, password: password, ephemeralPublicKey: Array(ephemeral.publicKey.rawRepresentation))
-        let frame = anonymous.channel.seal(.login, nowMs: nowMs, body: message.encodeBody)
+        let ephemeral = self.random.agreementKey()
+        let message = ClientMessage.login(
+            username: username, password: password, ephemeralPublicKey: Array(ephemeral.publicKey.rawRepresentation), deviceToken: deviceToken)
+        let frame = try anonymous.channel.seal(.login, nowMs: nowMs, nonce: self.random.nonce(), body: message.encodeBody)
         self.state = .awaitingAnonymousReply(anonymous, expected: .loggedIn, PendingLogin(ephemeralKey: ephemeral, loginFrame: frame))
         return frame
     }
 
-    /// Builds the frame for any request but login.
-    public mutating func makeRequest(_ message: ClientMessage, nowMs: Int64) -> ByteBuffer {
+    /// Builds the frame for any request but login. Throws if the fields do not fit a frame
+    /// (nothing is sent, and the connection stays as it was).
+    public mutating func makeRequest(_ message: ClientMessage, nowMs: Int64) throws(ProtocolError) -> ByteBuffer {
         let expected: MessageType
         switch message {
         case .register: expected = .registered
@@ -105,11 +112,11 @@ public struct ClientConnectionStateMachine: Sendable {
         }
         switch self.state {
         case .anonymous(var anonymous):
-            let frame = anonymous.channel.seal(message.type, nowMs: nowMs, body: message.encodeBody)
+            let frame = try anonymous.channel.seal(message.type, nowMs: nowMs, nonce: self.random.nonce(), body: message.encodeBody)
             self.state = .awaitingAnonymousReply(anonymous, expected: expected, nil)
             return frame
         case .authenticated(var channel):
-            let frame = channel.seal(message.type, nowMs: nowMs, body: message.encodeBody)
+            let frame = try channel.seal(message.type, nowMs: nowMs, nonce: self.random.nonce(), body: message.encodeBody)
             self.state = .awaitingSessionReply(channel, expected: expected)
             return frame
         case .awaitingHello, .awaitingAnonymousReply, .awaitingSessionReply, .closed:
@@ -166,16 +173,14 @@ public struct ClientConnectionStateMachine: Sendable {
         // The body is read before the MAC can be checked, because the MAC key comes from it;
         // nothing is trusted until the signature and then the MAC under the new key verify.
         let message = try ServerMessage.decode(type: raw.header.type, body: raw.body)
-        guard case .loggedIn(_, _, let serverEphemeral, let signature) = message else {
+        guard case .loggedIn(_, _, let serverEphemeral, let signature, _) = message else {
             preconditionFailure("decode returned another type")
         }
         let transcript = KeySchedule.transcriptHash(helloFrame: anonymous.helloFrame, loginFrame: pending.loginFrame, serverEphemeralPublicKey: serverEphemeral)
         guard self.configuration.serverIdentityKey.isValidSignature(signature, for: KeySchedule.signaturePayload(transcriptHash: transcript)) else {
             throw ProtocolError(.authenticationFailed, "the server's identity signature is not valid: not the pinned server")
         }
-        guard let serverKey = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: serverEphemeral),
-              let shared = try? pending.ephemeralKey.sharedSecretFromKeyAgreement(with: serverKey)
-        else {
+        guard let shared = try? KeySchedule.sharedSecret(pending.ephemeralKey, peerPublicKey: serverEphemeral) else {
             throw ProtocolError(.authenticationFailed, "the server's ephemeral key is not usable")
         }
         var channel = anonymous.channel

@@ -18,6 +18,8 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
     case usernameTaken = 202
     case invalidCredentials = 203
     case tooManyAttempts = 204
+    /// The session ended: its absolute lifetime passed, or the password was changed elsewhere.
+    case sessionEnded = 205
 
     case invalidAmount = 300
     case insufficientFunds = 301
@@ -54,6 +56,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
         case .usernameTaken: "username_taken"
         case .invalidCredentials: "invalid_credentials"
         case .tooManyAttempts: "too_many_attempts"
+        case .sessionEnded: "session_ended"
         case .invalidAmount: "invalid_amount"
         case .insufficientFunds: "insufficient_funds"
         case .unknownRecipient: "unknown_recipient"
@@ -77,7 +80,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
         case .serverBusy, .storeUnavailable, .timeout, .rateLimited: true
         case .malformedFrame, .unsupportedVersion, .frameTooLarge, .authenticationFailed, .replayDetected,
              .staleTimestamp, .outOfOrder, .unexpectedMessage, .malformedMessage, .invalidUsername, .invalidPassword,
-             .usernameTaken, .invalidCredentials, .tooManyAttempts, .invalidAmount, .insufficientFunds, .unknownRecipient,
+             .usernameTaken, .invalidCredentials, .tooManyAttempts, .sessionEnded, .invalidAmount, .insufficientFunds, .unknownRecipient,
              .selfTransfer, .transferIDConflict, .invalidTransferID, .balanceOverflow, .entryNotFound, .internalError,
              .integrityAlarm:
             false
@@ -89,7 +92,7 @@ public enum ErrorCode: UInt16, Hashable, Sendable, CaseIterable {
     public var closesConnection: Bool {
         switch self {
         case .malformedFrame, .unsupportedVersion, .frameTooLarge, .authenticationFailed, .replayDetected,
-             .staleTimestamp, .outOfOrder, .unexpectedMessage, .malformedMessage, .tooManyAttempts, .internalError:
+             .staleTimestamp, .outOfOrder, .unexpectedMessage, .malformedMessage, .tooManyAttempts, .sessionEnded, .internalError:
             true
         case .invalidUsername, .invalidPassword, .usernameTaken, .invalidCredentials, .invalidAmount,
              .insufficientFunds, .unknownRecipient, .selfTransfer, .transferIDConflict, .invalidTransferID,

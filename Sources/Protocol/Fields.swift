@@ -72,6 +72,14 @@ public struct FieldReader {
         return integer
     }
 
+    /// An optional field of 1 to `maximumBytes` bytes.
+    public mutating func optionalSlice(_ tag: UInt8, maximumBytes: Int) throws(ProtocolError) -> ByteBuffer? {
+        guard self.has(tag) else { return nil }
+        let value = try self.slice(tag, maximumBytes: maximumBytes)
+        guard value.readableBytes >= 1 else { throw ProtocolError(.malformedMessage, "field \(tag) is empty") }
+        return value
+    }
+
     /// An optional big-endian integer.
     public mutating func optionalInteger<I: FixedWidthInteger>(_ tag: UInt8, as: I.Type = I.self) throws(ProtocolError) -> I? {
         guard self.has(tag) else { return nil }
@@ -87,19 +95,27 @@ public struct FieldReader {
 }
 
 /// Writes message fields in the format `FieldReader` reads.
+///
+/// It never traps on what it is given: a value longer than a field can hold (65535 bytes) is not
+/// written, and `overflowed` is set; `FrameSealer.seal` then refuses the whole frame.
 public struct FieldWriter {
     public var buffer: ByteBuffer
+    /// A value did not fit its field; the message must not be sent.
+    public private(set) var overflowed = false
 
     public init(buffer: ByteBuffer) {
         self.buffer = buffer
     }
 
     public mutating func string(_ tag: UInt8, _ value: String) {
-        self.bytes(tag, Array(value.utf8))
+        self.bytes(tag, value.utf8)
     }
 
-    public mutating func bytes(_ tag: UInt8, _ value: [UInt8]) {
-        precondition(value.count <= Int(UInt16.max), "a field holds at most 65535 bytes")
+    public mutating func bytes(_ tag: UInt8, _ value: some Collection<UInt8>) {
+        guard value.count <= Int(UInt16.max) else {
+            self.overflowed = true
+            return
+        }
         self.buffer.writeInteger(tag)
         self.buffer.writeInteger(UInt16(value.count))
         self.buffer.writeBytes(value)
@@ -118,7 +134,10 @@ public struct FieldWriter {
         self.buffer.writeInteger(UInt16(0))
         body(&self)
         let length = self.buffer.writerIndex - lengthIndex - 2
-        precondition(length <= Int(UInt16.max), "a field holds at most 65535 bytes")
+        guard length <= Int(UInt16.max) else {
+            self.overflowed = true
+            return
+        }
         self.buffer.setInteger(UInt16(length), at: lengthIndex)
     }
 }

@@ -28,11 +28,17 @@ public struct FrameChannel: Sendable {
         self.keys = keys
     }
 
-    /// Builds the next outgoing frame.
-    public mutating func seal(_ type: MessageType, nowMs: Int64, nonce: Nonce = .random(), body: (inout FieldWriter) -> Void) -> ByteBuffer {
+    /// Builds the next outgoing frame. A body that does not fit a frame of `maximumFrameBytes`
+    /// (or a field) is refused, and the sequence number is not used up.
+    public mutating func seal(
+        _ type: MessageType, nowMs: Int64, nonce: Nonce = .random(), maximumFrameBytes: Int = FrameFormat.defaultMaximumFrameBytes,
+        body: (inout FieldWriter) -> Void
+    ) throws(ProtocolError) -> ByteBuffer {
         let header = FrameHeader(type: type.rawValue, direction: self.sendDirection, sequence: self.nextSendSequence, timestampMs: nowMs, nonce: nonce)
+        let frame = try FrameSealer.seal(
+            header: header, key: self.keys.key(for: self.sendDirection), connectionID: self.connectionID, maximumFrameBytes: maximumFrameBytes, body: body)
         self.nextSendSequence += 1
-        return FrameSealer.seal(header: header, key: self.keys.key(for: self.sendDirection), connectionID: self.connectionID, body: body)
+        return frame
     }
 
     /// Authenticates an incoming frame: version, MAC (constant time), direction, sequence and
@@ -64,8 +70,12 @@ public struct FrameChannel: Sendable {
 
 /// The frame MAC: HMAC-SHA256 over "integra/1 frame" ‖ connection id ‖ every frame byte before the MAC.
 public enum FrameSealer {
-    /// Writes a complete frame: length, header, body, MAC.
-    public static func seal(header: FrameHeader, key: SymmetricKey, connectionID: ConnectionID, body: (inout FieldWriter) -> Void) -> ByteBuffer {
+    /// Writes a complete frame: length, header, body, MAC. A body that overflows a field, or a
+    /// frame longer than `maximumFrameBytes` (length field included), is refused.
+    public static func seal(
+        header: FrameHeader, key: SymmetricKey, connectionID: ConnectionID, maximumFrameBytes: Int = FrameFormat.defaultMaximumFrameBytes,
+        body: (inout FieldWriter) -> Void
+    ) throws(ProtocolError) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
         buffer.writeInteger(UInt32(0))
         buffer.writeInteger(header.version)
@@ -80,6 +90,9 @@ public enum FrameSealer {
         body(&writer)
         buffer = writer.buffer
         let totalLength = buffer.readableBytes + FrameFormat.macBytes
+        guard !writer.overflowed, totalLength <= maximumFrameBytes else {
+            throw ProtocolError(.internalError, "the message does not fit in a frame of \(maximumFrameBytes) bytes")
+        }
         buffer.setInteger(UInt32(totalLength - FrameFormat.lengthFieldBytes), at: buffer.readerIndex)
         let code = Self.authenticationCode(signedBytes: buffer, key: key, connectionID: connectionID)
         code.withUnsafeBytes { _ = buffer.writeBytes($0) }

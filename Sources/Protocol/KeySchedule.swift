@@ -62,6 +62,22 @@ public enum KeySchedule {
         signatureContext + transcriptHash
     }
 
+    /// The X25519 shared secret with a peer's public key share, refusing a share that does not
+    /// contribute: one that is not 32 bytes, or a low-order point (0, 1, p−1, p, p+1, the points of
+    /// order 8, ...) whose shared secret is all zeros, which anyone on the path could compute
+    /// (RFC 7748 §6.1). The check runs in constant time.
+    public static func sharedSecret(_ privateKey: Curve25519.KeyAgreement.PrivateKey, peerPublicKey: [UInt8]) throws(ProtocolError) -> SharedSecret {
+        guard peerPublicKey.count == 32,
+              let peer = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: peerPublicKey),
+              let shared = try? privateKey.sharedSecretFromKeyAgreement(with: peer)
+        else {
+            throw ProtocolError(.malformedMessage, "the ephemeral key is not an X25519 key")
+        }
+        let zero = shared.withUnsafeBytes { bytes in bytes.reduce(UInt8(0)) { $0 | $1 } } == 0
+        guard !zero else { throw ProtocolError(.malformedMessage, "the ephemeral key does not contribute to the shared secret") }
+        return shared
+    }
+
     /// Session keys: HKDF-SHA256 of the X25519 shared secret, salted with the transcript hash.
     public static func sessionKeys(sharedSecret: SharedSecret, transcriptHash: [UInt8]) -> TrafficKeys {
         let secret = sharedSecret.withUnsafeBytes { SymmetricKey(data: $0) }

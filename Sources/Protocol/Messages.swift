@@ -32,6 +32,8 @@ public enum FieldLimits {
     public static let errorMessageBytes = 1024
     public static let publicKeyBytes = 32
     public static let signatureBytes = 64
+    /// A device token, as the server issues it and the client presents it.
+    public static let deviceTokenBytes = 256
     /// The most entries one history page may hold.
     public static let historyPageEntries = 100
 }
@@ -39,7 +41,8 @@ public enum FieldLimits {
 /// A request from a client.
 public enum ClientMessage: Hashable, Sendable {
     case register(username: String, password: String)
-    case login(username: String, password: String, ephemeralPublicKey: [UInt8])
+    /// `deviceToken`: the token this client was given at an earlier login of this account, if any.
+    case login(username: String, password: String, ephemeralPublicKey: [UInt8], deviceToken: [UInt8]?)
     case logout
     case transfer(transferID: String, recipient: String, amount: String)
     case balance
@@ -68,10 +71,11 @@ public enum ClientMessage: Hashable, Sendable {
         case .register(let username, let password):
             writer.string(1, username)
             writer.string(2, password)
-        case .login(let username, let password, let key):
+        case .login(let username, let password, let key, let deviceToken):
             writer.string(1, username)
             writer.string(2, password)
             writer.bytes(3, key)
+            if let deviceToken { writer.bytes(4, deviceToken) }
         case .logout, .balance:
             break
         case .transfer(let transferID, let recipient, let amount):
@@ -105,7 +109,8 @@ public enum ClientMessage: Hashable, Sendable {
             message = .login(
                 username: try fields.string(1, maximumBytes: FieldLimits.usernameBytes),
                 password: try fields.string(2, maximumBytes: FieldLimits.passwordBytes),
-                ephemeralPublicKey: try fields.bytes(3, count: FieldLimits.publicKeyBytes))
+                ephemeralPublicKey: try fields.bytes(3, count: FieldLimits.publicKeyBytes),
+                deviceToken: try fields.optionalSlice(4, maximumBytes: FieldLimits.deviceTokenBytes).map { Array($0.readableBytesView) })
         case .logout:
             message = .logout
         case .transfer:
@@ -196,13 +201,25 @@ public struct HistoryEntry: Hashable, Sendable {
         self.balanceAfter = balanceAfter
         self.createdAtMs = createdAtMs
     }
+
+    /// The most bytes a history page's entries may take, so that the whole `history_page` frame
+    /// (header, the next-page field and the MAC included) stays within the 64 KiB every client
+    /// accepts, and within the 65535 bytes of one field.
+    public static let maximumPageBytes = 60_000
+
+    /// The bytes the entry takes in a page: its list item (tag, length) and its fields.
+    public static func encodedByteCount(_ entry: HistoryEntry) -> Int {
+        let strings = [entry.transferID, entry.sender, entry.recipient, entry.amount, entry.balanceAfter]
+        return 3 + (3 + 8) + (3 + 1) + (3 + 8) + strings.reduce(0) { $0 + 3 + $1.utf8.count }
+    }
 }
 
 /// An answer from the server.
 public enum ServerMessage: Hashable, Sendable {
     case hello(connectionID: ConnectionID, replayWindowMs: UInt64)
     case registered(username: String)
-    case loggedIn(username: String, balance: String, ephemeralPublicKey: [UInt8], signature: [UInt8])
+    /// `deviceToken`: a token for the client to keep and present at its next login of this account.
+    case loggedIn(username: String, balance: String, ephemeralPublicKey: [UInt8], signature: [UInt8], deviceToken: [UInt8]?)
     case loggedOut
     case transferred(TransferConfirmation)
     case balanceReport(username: String, balance: String)
@@ -235,11 +252,12 @@ public enum ServerMessage: Hashable, Sendable {
             writer.integer(2, window)
         case .registered(let username):
             writer.string(1, username)
-        case .loggedIn(let username, let balance, let key, let signature):
+        case .loggedIn(let username, let balance, let key, let signature, let deviceToken):
             writer.string(1, username)
             writer.string(2, balance)
             writer.bytes(3, key)
             writer.bytes(4, signature)
+            if let deviceToken { writer.bytes(5, deviceToken) }
         case .loggedOut, .passwordChanged:
             break
         case .transferred(let confirmation):
@@ -306,7 +324,8 @@ public enum ServerMessage: Hashable, Sendable {
                 username: try fields.string(1, maximumBytes: FieldLimits.usernameBytes),
                 balance: try fields.string(2, maximumBytes: FieldLimits.amountBytes),
                 ephemeralPublicKey: try fields.bytes(3, count: FieldLimits.publicKeyBytes),
-                signature: try fields.bytes(4, count: FieldLimits.signatureBytes))
+                signature: try fields.bytes(4, count: FieldLimits.signatureBytes),
+                deviceToken: try fields.optionalSlice(5, maximumBytes: FieldLimits.deviceTokenBytes).map { Array($0.readableBytesView) })
         case .loggedOut:
             message = .loggedOut
         case .transferred:

@@ -123,6 +123,7 @@ extension LedgerError: CustomStringConvertible {
         case .integrityAlarm(let violation): "integrity alarm: \(violation)"
         case .alarmRaised: "the deployment has open integrity alarms (`integra-server alarms` lists them); no money moves until an operator has dealt with them"
         case .overloaded: "the server is busy"
+        case .sessionEnded: "the session ended"
         }
     }
 }

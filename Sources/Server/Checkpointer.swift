@@ -71,11 +71,17 @@ public struct Checkpointer: Sendable {
     /// genuine and chain from one to the next, and the proof ends no later than `verified`, the
     /// point `IntegrityMonitor` verified. The answer carries the entry's canonical encoding and
     /// the chain hash before it, so the client compares it with its receipt field by field.
-    public func proof(position: UInt64, store: any LedgerStore, seal: LedgerSeal, verified: LedgerIntegrity.ChainPoint, nowMs: Int64) async throws -> InclusionProof {
+    public func proof(
+        position: UInt64, store: any LedgerStore, seal: LedgerSeal, verified: LedgerIntegrity.ChainPoint, partyUserID: Int64?, nowMs: Int64
+    ) async throws -> InclusionProof {
+        let notFound = ProtocolError(.entryNotFound, "there is no ledger entry of yours at position \(position)")
         guard let start = Int64(exactly: position), start >= 1, start <= verified.position,
               let requested = try await store.entry(at: start)
         else {
-            throw ProtocolError(.entryNotFound, "there is no ledger entry at position \(position)")
+            throw notFound
+        }
+        if let party = partyUserID, requested.sealed.entry.fromUserID != party && requested.sealed.entry.toUserID != party {
+            throw notFound
         }
         if let violation = LedgerIntegrity.check(requested, seal: seal) { throw LedgerError.integrityAlarm(violation) }
         let last = min(verified.position, start + Int64(InclusionProof.maximumDigests))

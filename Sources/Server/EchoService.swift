@@ -23,7 +23,7 @@ public final class EchoService: RequestPerformer {
         self.maximumAmountCents = maximumAmountCents
     }
 
-    public func perform(_ request: ServerRequest, context: RequestContext) async -> RequestResult {
+    public func perform(_ request: ServerRequest, context: RequestContext, origin: String) async -> RequestResult {
         do {
             return try self.answer(request, context: context)
         } catch let error as LedgerError {
@@ -39,24 +39,26 @@ public final class EchoService: RequestPerformer {
             return .reply(.registered(username: try Username(registering: name).canonical))
         case .login(let name, _):
             let userID = self.nextUserID.wrappingAdd(1, ordering: .relaxed).oldValue
-            return .loginSucceeded(userID: userID, username: try Username(name).canonical, balance: Self.balance)
+            return .loginSucceeded(LoginGrant(
+                identity: SessionIdentity(userID: userID, username: try Username(name).canonical, credentialVersion: 0),
+                balance: Self.balance, deviceToken: nil))
         case .logout:
             return .loggedOut
-        case .transfer(_, let username, let transferID, let recipient, let amount):
+        case .transfer(let session, let transferID, let recipient, let amount):
             let parsed = try Amount.parse(amount, maximumCents: self.maximumAmountCents)
             let position = self.nextPosition.wrappingAdd(1, ordering: .relaxed).oldValue
             let confirmation = TransferConfirmation(
-                transferID: try TransferID(transferID).value, position: position, sender: username,
+                transferID: try TransferID(transferID).value, position: position, sender: session.username,
                 recipient: try Username(recipient).canonical, amount: parsed.description, balanceAfter: Self.balance,
                 createdAtMs: context.timestampMs, isRetry: false,
                 chainHash: Array(SHA256.hash(data: context.nonce.bytes)))
             return .reply(.transferred(try Receipt.sign(confirmation, with: self.identityKey)))
-        case .balance(_, let username):
-            return .reply(.balanceReport(username: username, balance: Self.balance))
+        case .balance(let session):
+            return .reply(.balanceReport(username: session.username, balance: Self.balance))
         case .history:
             return .reply(.historyPage(entries: [], nextBefore: nil))
-        case .changePassword:
-            return .reply(.passwordChanged)
+        case .changePassword(let session, _, _):
+            return .passwordChanged(credentialVersion: session.credentialVersion + 1)
         case .proof:
             return .failed(ProtocolError(.entryNotFound, "the echo server keeps no ledger"))
         }

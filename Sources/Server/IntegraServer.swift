@@ -11,17 +11,17 @@ import Synchronization
 /// rate and login limits, keeps the audit trail, and prunes nonces in the background.
 public final class IntegraServer: Sendable {
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
-    private let service: LedgerService
+    let service: LedgerService
     /// Answers requests: the ledger service, or the echo service in echo mode.
-    private let performer: any RequestPerformer
-    private let machineConfiguration: ServerConnectionStateMachine.Configuration
+    let performer: any RequestPerformer
+    let machineConfiguration: ServerConnectionStateMachine.Configuration
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let openConnections = Atomic<Int>(0)
-    private let requestsInFlight = Atomic<Int>(0)
+    let requestsInFlight = Atomic<Int>(0)
     /// Requests being performed or answered right now.
     var requestsInFlightCount: Int { self.requestsInFlight.load(ordering: .acquiring) }
-    private let shuttingDown = Atomic<Bool>(false)
+    let shuttingDown = Atomic<Bool>(false)
     private let addresses: AddressLimiter
     private let throttle: Mutex<LoginThrottle>
     public let auditTrail: AuditTrail
@@ -36,8 +36,12 @@ public final class IntegraServer: Sendable {
         self.service = service
         self.performer = configuration.echo
             ? EchoService(identityKey: keys.identityKey, maximumAmountCents: configuration.maximumAmountCents) : service
+        var limits = ServerConnectionStateMachine.Limits()
+        limits.requestsPerSecond = configuration.requestsPerSecond
+        limits.requestBurst = configuration.requestBurst
+        limits.sessionLifetimeMs = configuration.sessionLifetimeMs
         self.machineConfiguration = ServerConnectionStateMachine.Configuration(
-            clientKey: keys.clientKey, identityKey: keys.identityKey, replayWindowMs: configuration.replayWindowMs)
+            clientKey: keys.clientKey, identityKey: keys.identityKey, replayWindowMs: configuration.replayWindowMs, limits: limits)
         self.configuration = configuration
         self.logger = logger
         self.addresses = AddressLimiter(maximumPerAddress: configuration.maximumConnectionsPerAddress)
@@ -67,6 +71,7 @@ public final class IntegraServer: Sendable {
                     try pipeline.addHandler(IdleConnectionCloser())
                     try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes, partialFrameTimeout: frameTimeout)))
                     try pipeline.addHandler(HandshakeDeadline(timeout: handshakeTimeout))
+                    try pipeline.addHandler(SessionTimer())
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -143,84 +148,53 @@ public final class IntegraServer: Sendable {
         logger[metadataKey: "peer"] = "\(peer)"
         do {
             try await connection.executeThenClose { inbound, outbound in
-                var machine = ServerConnectionStateMachine(configuration: self.machineConfiguration)
-                var rate = RequestRateLimiter(ratePerSecond: self.configuration.requestsPerSecond, burst: self.configuration.requestBurst, nowMs: WallClock.nowMs())
-                try await outbound.write(machine.connectionOpened(nowMs: WallClock.nowMs()))
-                var frames = inbound.makeAsyncIterator()
-                while true {
-                    // Requests of this round count as in flight until their answer is written.
-                    var performed = 0
-                    defer { if performed > 0 { self.requestsInFlight.wrappingSubtract(performed, ordering: .acquiringAndReleasing) } }
-                    var action: ServerConnectionStateMachine.Action
-                    do {
-                        guard let frame = try await frames.next() else { return }
-                        action = machine.frameReceived(frame, nowMs: WallClock.nowMs())
-                    } catch let error as ProtocolError {
-                        action = machine.decodingFailed(error, nowMs: WallClock.nowMs())
-                    }
-                    while case .perform(let request, let context) = action {
-                        let result: RequestResult
-                        performed += 1
-                        self.requestsInFlight.wrappingAdd(1, ordering: .acquiringAndReleasing)
-                        if self.shuttingDown.load(ordering: .acquiring) {
-                            result = .failed(ProtocolError(.serverBusy, "the server is shutting down; retry shortly"))
-                        } else if rate.admit(nowMs: WallClock.nowMs()) {
-                            result = await self.perform(request, context: context, address: address)
-                        } else {
-                            result = .failed(ProtocolError(.rateLimited, "more than \(self.configuration.requestsPerSecond) requests per second; slow down"))
-                        }
-                        self.audit(request, result, peer: peer, logger: logger)
-                        action = machine.requestCompleted(result, nowMs: WallClock.nowMs())
-                    }
-                    switch action {
-                    case .send(let frame):
-                        try await outbound.write(frame)
-                    case .sendAndClose(let frame):
-                        // A request's refusal was recorded by `audit`; this is the frame itself refused.
-                        if performed == 0, let rejection = machine.lastRejection {
-                            self.auditTrail.rejected(code: rejection.code.name, reason: rejection.message, peer: peer, nowMs: WallClock.nowMs())
-                        }
-                        try await outbound.write(frame)
-                        return
-                    case .close:
-                        return
-                    case .perform:
-                        preconditionFailure("handled above")
-                    }
-                }
+                var loop = ConnectionLoop(
+                    server: self, channel: connection.channel, inbound: inbound.makeAsyncIterator(), outbound: outbound,
+                    address: address, peer: peer, logger: logger)
+                try await loop.run()
             }
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Runs a request through the login throttle (logins and registrations) and the service.
-    private func perform(_ request: ServerRequest, context: RequestContext, address: String) async -> RequestResult {
-        switch request {
-        case .login(let username, _):
-            let account = Self.throttleKey(username)
-            let decision = self.throttle.withLock { $0.loginAttempted(account: account, address: address, nowMs: WallClock.nowMs()) }
-            if case .throttled(let retryAfterMs) = decision { return Self.throttled(retryAfterMs) }
-            let result = await self.performer.perform(request, context: context)
-            let outcome: LoginThrottle.Outcome
-            switch result {
-            case .loginSucceeded: outcome = .succeeded
-            case .failed(let error) where error.code == .invalidCredentials: outcome = .wrongCredentials
-            default: outcome = .notChecked
-            }
-            self.throttle.withLock { $0.loginCompleted(account: account, address: address, outcome: outcome, nowMs: WallClock.nowMs()) }
-            return result
-        case .register:
-            let decision = self.throttle.withLock { $0.registrationAttempted(address: address, nowMs: WallClock.nowMs()) }
-            if case .throttled(let retryAfterMs) = decision { return Self.throttled(retryAfterMs) }
-            return await self.performer.perform(request, context: context)
-        default:
-            return await self.performer.perform(request, context: context)
+    /// The login throttle's verdict on a password check or a registration; a device token is
+    /// honoured only if it is valid for the account the attempt names.
+    func throttleVerdict(_ query: ThrottleQuery, address: String) -> ThrottleVerdict {
+        let nowMs = WallClock.nowMs()
+        switch query {
+        case .registration:
+            return self.throttle.withLock { $0.registrationAttempted(address: address, nowMs: nowMs) }
+        case .login, .passwordCheck:
+            let attempt = self.attempt(query, address: address, nowMs: nowMs)
+            return self.throttle.withLock { $0.attempted(attempt, nowMs: nowMs) }
         }
     }
 
-    private static func throttled(_ retryAfterMs: Int64) -> RequestResult {
-        .failed(ProtocolError(.tooManyAttempts, "too many attempts; try again in \(max(1, (retryAfterMs + 999) / 1000)) s"))
+    /// Records how a throttled password check ended.
+    func throttleCompleted(_ record: ServerConnectionStateMachine.ThrottleRecord, address: String) {
+        let nowMs = WallClock.nowMs()
+        switch record.query {
+        case .registration:
+            return
+        case .login, .passwordCheck:
+            let attempt = self.attempt(record.query, address: address, nowMs: nowMs)
+            self.throttle.withLock { $0.completed(attempt, outcome: record.outcome, nowMs: nowMs) }
+        }
+    }
+
+    private func attempt(_ query: ThrottleQuery, address: String, nowMs: Int64) -> LoginThrottle.Attempt {
+        let account: String
+        let token: [UInt8]?
+        switch query {
+        case .login(let name, let deviceToken), .passwordCheck(let name, let deviceToken):
+            account = Self.throttleKey(name)
+            token = deviceToken
+        case .registration:
+            preconditionFailure("a registration is no password check")
+        }
+        let device = token.flatMap { self.service.deviceTokens.identify($0, canonicalName: account, nowMs: nowMs) }
+        return LoginThrottle.Attempt(account: account, address: address, device: device)
     }
 
     /// The account a login names, as the throttle counts it: canonical when valid, whether or
@@ -229,28 +203,26 @@ public final class IntegraServer: Sendable {
         (try? Username(username))?.canonical ?? String(username.lowercased().prefix(FieldLimits.usernameBytes))
     }
 
-    private func audit(_ request: ServerRequest, _ result: RequestResult, peer: String, logger: Logger) {
+    /// Records what a connection reported: the audit trail and the throttle.
+    func record(_ report: ServerConnectionStateMachine.Report, address: String, peer: String, logger: Logger) {
         let nowMs = WallClock.nowMs()
-        switch (request, result) {
-        case (_, .failed(let error)):
+        if let throttle = report.throttle { self.throttleCompleted(throttle, address: address) }
+        if let error = report.error {
             logger.notice("request rejected", metadata: ["code": "\(error.code.name)"])
-            self.auditTrail.rejected(code: error.code.name, reason: error.message, peer: peer, user: Self.user(of: request), nowMs: nowMs)
-        case (.transfer(_, let username, _, _, _), .reply(.transferred(let receipt))):
+            self.auditTrail.rejected(code: error.code.name, reason: error.message, peer: peer, user: report.request.map(Self.user(of:)), nowMs: nowMs)
+        } else if case .transfer(let session, _, _, _)? = report.request, let receipt = report.transferReceipt {
             self.auditTrail.transferAccepted(
-                transferID: receipt.transferID, from: username, to: receipt.recipient, amount: receipt.amount,
+                transferID: receipt.transferID, from: session.username, to: receipt.recipient, amount: receipt.amount,
                 position: Int64(clamping: receipt.position), peer: peer, nowMs: nowMs)
-        default:
-            break
         }
     }
 
     private static func user(of request: ServerRequest) -> String {
         switch request {
         case .register(let username, _), .login(let username, _): throttleKey(username)
-        case .transfer(_, let username, _, _, _), .balance(_, let username), .history(_, let username, _, _),
-             .changePassword(_, let username, _, _):
-            username
-        case .logout(let userID), .proof(let userID, _): "#\(userID)"
+        case .logout(let session), .transfer(let session, _, _, _), .balance(let session), .history(let session, _, _),
+             .changePassword(let session, _, _), .proof(let session, _):
+            session.username
         }
     }
 
@@ -308,5 +280,13 @@ final class AddressLimiter: Sendable {
             let open = counts[address, default: 0] - 1
             counts[address] = open > 0 ? open : nil
         }
+    }
+}
+
+extension ServerConnectionStateMachine.Report {
+    /// The receipt sent, when the answer was one.
+    var transferReceipt: TransferConfirmation? {
+        guard case .transferred(let receipt)? = self.message else { return nil }
+        return receipt
     }
 }

@@ -193,12 +193,14 @@ public actor IntegrityMonitor {
         }
     }
 
-    /// A proof that the entry at `position` is in the ledger, over verified hashes only.
-    public func proof(position: UInt64) async throws -> InclusionProof {
+    /// A proof that the entry at `position` is in the ledger, over verified hashes only; only
+    /// for an entry that `partyUserID` sent or received (others are "not found").
+    public func proof(position: UInt64, partyUserID: Int64?) async throws -> InclusionProof {
         guard !self.alarms.isRaised else { throw LedgerError.alarmRaised }
         guard let point = await self.advance() else { throw LedgerError.alarmRaised }
         do {
-            return try await self.checkpointer.proof(position: position, store: self.store, seal: self.seal, verified: point, nowMs: self.clock())
+            return try await self.checkpointer.proof(
+                position: position, store: self.store, seal: self.seal, verified: point, partyUserID: partyUserID, nowMs: self.clock())
         } catch LedgerError.integrityAlarm(let violation) {
             await self.raise(violation)
             throw LedgerError.alarmRaised

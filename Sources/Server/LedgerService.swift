@@ -15,6 +15,8 @@ public final class LedgerService: Sendable {
     private let seal: LedgerSeal
     /// The verified head, the checkpoints and proofs, and the alarms.
     public let monitor: IntegrityMonitor
+    /// Issues the device tokens of successful logins.
+    public let deviceTokens: DeviceTokens
     private let logger: Logger
 
     public init(
@@ -23,6 +25,7 @@ public final class LedgerService: Sendable {
     ) {
         self.identityKey = keys.identityKey
         self.seal = LedgerSeal(storageKey: keys.storageKey)
+        self.deviceTokens = DeviceTokens(storageKey: keys.storageKey)
         self.monitor = monitor
         self.store = store
         self.committer = committer
@@ -32,47 +35,43 @@ public final class LedgerService: Sendable {
     }
 
     /// Answers one request. Never throws: every failure becomes a coded error for the peer.
-    public func perform(_ request: ServerRequest, context: RequestContext) async -> RequestResult {
+    public func perform(_ request: ServerRequest, context: RequestContext, origin: String = "") async -> RequestResult {
         let nonce = NonceRecord(bytes: context.nonce.bytes, expiresAtMs: context.timestampMs + self.configuration.replayWindowMs)
         do {
             switch request {
             case .register(let name, let password):
-                return try await self.register(name: name, password: password, nonce: nonce)
+                return try await self.register(name: name, password: password, nonce: nonce, origin: origin)
             case .login(let name, let password):
-                return try await self.login(name: name, password: password, nonce: nonce)
+                return try await self.login(name: name, password: password, nonce: nonce, origin: origin)
             case .logout:
                 try await self.recordNonce(nonce)
                 return .loggedOut
-            case .transfer(let userID, let username, let transferID, let recipient, let amount):
+            case .transfer(let session, let transferID, let recipient, let amount):
                 let intent = TransferIntent(
-                    senderID: userID, sender: Username(trustedCanonical: username),
+                    senderID: session.userID, sender: Username(trustedCanonical: session.username),
                     transferID: try TransferID(transferID), recipient: try Username(recipient),
-                    amount: try Amount.parse(amount, maximumCents: self.configuration.maximumAmountCents))
+                    amount: try Amount.parse(amount, maximumCents: self.configuration.maximumAmountCents),
+                    senderCredentialVersion: session.credentialVersion)
                 // No money moves, and no receipt is signed, while an alarm is open.
                 guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
                 let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .transfer(intent)))
                 guard case .transferred(let receipt) = outcome else { return try await self.unexpected(outcome) }
                 guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
                 return .reply(.transferred(try Receipt.sign(Self.confirmation(receipt), with: self.identityKey)))
-            case .balance(let userID, let username):
+            case .balance(let session):
                 try await self.recordNonce(nonce)
-                let cents = try await self.checkedBalance(ofUserID: userID)
-                return .reply(.balanceReport(username: username, balance: Amount.format(cents: cents)))
-            case .history(let userID, _, let before, let limit):
+                let cents = try await self.checkedBalance(ofUserID: session.userID, session: session)
+                return .reply(.balanceReport(username: session.username, balance: Amount.format(cents: cents)))
+            case .history(let session, let before, let limit):
                 try await self.recordNonce(nonce)
-                let beforePosition = before.map { Int64(clamping: $0) }
-                let entries = try await self.store.sealedHistory(ofUserID: userID, beforePosition: beforePosition, limit: Int(limit) + 1)
-                for entry in entries {
-                    if let violation = LedgerIntegrity.check(entry, seal: self.seal) { throw await self.alarm(violation) }
-                }
-                let page = entries.prefix(Int(limit)).compactMap { Self.historyEntry($0.sealed.entry, viewerID: userID) }
-                let nextBefore = entries.count > Int(limit) ? page.last.map(\.position) : nil
-                return .reply(.historyPage(entries: page, nextBefore: nextBefore))
-            case .proof(_, let position):
+                _ = try await self.checkedBalance(ofUserID: session.userID, session: session)
+                return .reply(try await self.historyPage(of: session.userID, before: before, limit: limit))
+            case .proof(let session, let position):
                 try await self.recordNonce(nonce)
-                return .reply(.inclusionProof(try await self.monitor.proof(position: position)))
-            case .changePassword(let userID, let username, let current, let new):
-                return try await self.changePassword(userID: userID, username: username, current: current, new: new, nonce: nonce)
+                _ = try await self.checkedBalance(ofUserID: session.userID, session: session)
+                return .reply(.inclusionProof(try await self.monitor.proof(position: position, partyUserID: session.userID)))
+            case .changePassword(let session, let current, let new):
+                return try await self.changePassword(session: session, current: current, new: new, nonce: nonce, origin: origin)
             }
         } catch let error as LedgerError {
             switch error {
@@ -94,17 +93,17 @@ public final class LedgerService: Sendable {
         }
     }
 
-    private func register(name: String, password: String, nonce: NonceRecord) async throws -> RequestResult {
+    private func register(name: String, password: String, nonce: NonceRecord, origin: String) async throws -> RequestResult {
         let username = try Username(registering: name)
         try self.configuration.passwordPolicy.validate(password)
-        let hash = try await self.hasher.hash(password)
+        let hash = try await self.hasher.hash(password, fairnessKey: origin)
         let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .createUser(username: username, passwordHash: hash)))
         guard case .userCreated(let user) = outcome else { return try await self.unexpected(outcome) }
         self.logger.info("user registered", metadata: ["user": "\(user.username)"])
         return .reply(.registered(username: user.username.canonical))
     }
 
-    private func login(name: String, password: String, nonce: NonceRecord) async throws -> RequestResult {
+    private func login(name: String, password: String, nonce: NonceRecord, origin: String) async throws -> RequestResult {
         try await self.recordNonce(nonce)
         let username = try? Username(name)
         var user: UserRecord? = nil
@@ -119,21 +118,52 @@ public final class LedgerService: Sendable {
         let plausible = self.configuration.passwordPolicy.isPlausible(password)
         // Unknown names, impossible passwords and wrong passwords all cost one bcrypt verify
         // and get the same answer.
-        let matches = try await self.hasher.verify(plausible ? password : "", hash: plausible ? user?.passwordHash : nil)
+        let matches = try await self.hasher.verify(plausible ? password : "", hash: plausible ? user?.passwordHash : nil, fairnessKey: origin)
         if let tampered { throw await self.alarm(tampered) }
         guard matches, let user else {
             self.logger.notice("login failed", metadata: ["user": "\(username?.canonical ?? "<invalid>")"])
             return .failed(ProtocolError(.invalidCredentials, "unknown user or wrong password"))
         }
-        let balance = try await self.checkedBalance(ofUserID: user.id)
-        return .loginSucceeded(userID: user.id, username: user.username.canonical, balance: Amount.format(cents: balance))
+        let balance = try await self.checkedBalance(ofUserID: user.id, session: nil)
+        var random = SystemRandomSource()
+        let token = self.deviceTokens.issue(canonicalName: user.username.canonical, nowMs: WallClock.nowMs(), random: &random)
+        return .loginSucceeded(LoginGrant(
+            identity: SessionIdentity(userID: user.id, username: user.username.canonical, credentialVersion: user.credentialVersion),
+            balance: Amount.format(cents: balance), deviceToken: token))
     }
 
-    /// The balance to show, once the account row passed its check (or raised the alarm).
-    private func checkedBalance(ofUserID userID: Int64) async throws -> Int64 {
+    /// The balance to show, once the account row passed its check (or raised the alarm), and, for
+    /// a session, once the session is found current: a password changed since it began ends it.
+    private func checkedBalance(ofUserID userID: Int64, session: SessionIdentity?) async throws -> Int64 {
         guard let account = try await self.store.account(ofUserID: userID) else { throw LedgerError.unknownUser }
         if let violation = LedgerIntegrity.check(account, seal: self.seal) { throw await self.alarm(violation) }
+        if let session, session.credentialVersion != account.credentialVersion { throw LedgerError.sessionEnded }
         return account.balanceCents
+    }
+
+    /// One page of a customer's history, every entry checked, stopping before the frame would
+    /// exceed what a client accepts; `nextBefore` then says where to continue.
+    private func historyPage(of userID: Int64, before: UInt64?, limit: UInt16) async throws -> ServerMessage {
+        let beforePosition = before.map { Int64(clamping: $0) }
+        let entries = try await self.store.sealedHistory(ofUserID: userID, beforePosition: beforePosition, limit: Int(limit) + 1)
+        for entry in entries {
+            if let violation = LedgerIntegrity.check(entry, seal: self.seal) { throw await self.alarm(violation) }
+        }
+        var page: [HistoryEntry] = []
+        var bytes = 0
+        var complete = true
+        for entry in entries.prefix(Int(limit)) {
+            guard let shown = Self.historyEntry(entry.sealed.entry, viewerID: userID) else { continue }
+            let size = HistoryEntry.encodedByteCount(shown)
+            guard bytes + size <= HistoryEntry.maximumPageBytes else {
+                complete = false
+                break
+            }
+            bytes += size
+            page.append(shown)
+        }
+        let more = !complete || entries.count > Int(limit)
+        return .historyPage(entries: page, nextBefore: more ? page.last.map(\.position) ?? before : nil)
     }
 
     /// Raises the alarm for a finding and returns the error that refuses the request.
@@ -142,19 +172,20 @@ public final class LedgerService: Sendable {
         return .alarmRaised
     }
 
-    private func changePassword(userID: Int64, username: String, current: String, new: String, nonce: NonceRecord) async throws -> RequestResult {
+    private func changePassword(session: SessionIdentity, current: String, new: String, nonce: NonceRecord, origin: String) async throws -> RequestResult {
         try self.configuration.passwordPolicy.validate(new)
-        let user = try await self.store.user(named: Username(trustedCanonical: username))
-        guard let user, user.id == userID else { throw LedgerError.unknownUser }
+        let user = try await self.store.user(named: Username(trustedCanonical: session.username))
+        guard let user, user.id == session.userID else { throw LedgerError.unknownUser }
         if let violation = user.violation { throw await self.alarm(violation) }
-        guard try await self.hasher.verify(current, hash: user.passwordHash) else {
+        guard user.credentialVersion == session.credentialVersion else { throw LedgerError.sessionEnded }
+        guard try await self.hasher.verify(current, hash: user.passwordHash, fairnessKey: origin) else {
             return .failed(ProtocolError(.invalidCredentials, "the current password is wrong"))
         }
-        let hash = try await self.hasher.hash(new)
+        let hash = try await self.hasher.hash(new, fairnessKey: origin)
         guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
-        let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .changePassword(userID: userID, username: user.username, passwordHash: hash)))
+        let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .changePassword(userID: user.id, username: user.username, passwordHash: hash)))
         guard case .passwordChanged = outcome else { return try await self.unexpected(outcome) }
-        return .reply(.passwordChanged)
+        return .passwordChanged(credentialVersion: user.credentialVersion + 1)
     }
 
     private func recordNonce(_ nonce: NonceRecord) async throws {
@@ -215,6 +246,7 @@ public final class LedgerService: Sendable {
         case .integrityAlarm, .alarmRaised:
             ProtocolError(.integrityAlarm, "the server found stored data it did not write; it moves no money until an operator has checked it")
         case .overloaded: ProtocolError(.serverBusy, "the server is busy, try again")
+        case .sessionEnded: ProtocolError(.sessionEnded, "the password was changed since this session began; log in again")
         }
     }
 }

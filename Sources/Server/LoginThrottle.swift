@@ -1,11 +1,18 @@
-/// Login and registration throttling, after OWASP ASVS 4.0.3 V2.2.1: per account and per client
-/// address, with exponential backoff and an hourly cap on failed attempts.
+public import IntegraProtocol
+
+/// Login, password-check and registration throttling, after OWASP ASVS 4.0.3 V2.2.1 and OWASP's
+/// device cookies: per account and per client address, with exponential backoff and an hourly
+/// cap on failed attempts, except for a client that presents a valid device token for the
+/// account it names, which is throttled by its token alone, so that nobody can lock the owner
+/// out of their account by failing logins for it elsewhere.
 ///
 /// Accounts are keyed by the name as typed (canonicalised), whether or not such a user exists,
 /// so throttling answers the same for known and unknown names. Attempts still in flight count
 /// against the hourly cap, so parallel guesses cannot exceed it; the backoff follows completed
 /// failures, so honest concurrent logins (one customer on two devices, many customers behind
-/// one address) are not slowed. Pure: the caller passes the clock.
+/// one address) are not slowed. Password checks waiting for bcrypt are capped per account and
+/// per address, so one account or address can't fill the shared queue. Pure: the caller passes
+/// the clock.
 public struct LoginThrottle: Sendable {
     public struct Policy: Hashable, Sendable {
         /// Consecutive failures on one account before the backoff starts.
@@ -18,6 +25,13 @@ public struct LoginThrottle: Sendable {
         /// The first backoff; each further failure doubles it, up to `maximumBackoffMs`.
         public var initialBackoffMs: Int64 = 1_000
         public var maximumBackoffMs: Int64 = 300_000
+        /// Consecutive failures with one device token before its backoff starts, and its hourly cap.
+        public var freeFailuresPerDevice = 5
+        public var maximumFailuresPerDevicePerHour = 100
+        /// Password checks (logins, `change_password`) one account, and one address, may have
+        /// waiting at once; more are answered `server_busy`.
+        public var maximumPendingChecksPerAccount = 8
+        public var maximumPendingChecksPerAddress = 64
         /// New accounts one address may register per hour.
         public var registrationsPerAddressPerHour = 20
         /// Accounts and addresses remembered; idle ones, then the least recently seen, are
@@ -27,17 +41,18 @@ public struct LoginThrottle: Sendable {
         public init() {}
     }
 
-    public enum Decision: Hashable, Sendable {
-        case allowed
-        case throttled(retryAfterMs: Int64)
-    }
+    /// One password check: the account named, where it comes from, and the identity of a valid
+    /// device token for that account, if the client presented one.
+    public struct Attempt: Hashable, Sendable {
+        public let account: String
+        public let address: String
+        public let device: String?
 
-    /// How an allowed login attempt ended.
-    public enum Outcome: Hashable, Sendable {
-        case succeeded
-        case wrongCredentials
-        /// Not a password check (bad input, server busy).
-        case notChecked
+        public init(account: String, address: String, device: String?) {
+            self.account = account
+            self.address = address
+            self.device = device
+        }
     }
 
     struct Record: Sendable {
@@ -59,6 +74,7 @@ public struct LoginThrottle: Sendable {
     public let policy: Policy
     private(set) var accounts: [String: Record] = [:]
     private(set) var addresses: [String: Record] = [:]
+    private(set) var devices: [String: Record] = [:]
     private(set) var registrations: [String: Record] = [:]
 
     public init(policy: Policy = Policy()) {
@@ -67,40 +83,55 @@ public struct LoginThrottle: Sendable {
 
     private var accountLimits: Limits { Limits(free: self.policy.freeFailuresPerAccount, hourlyCap: self.policy.maximumFailuresPerAccountPerHour) }
     private var addressLimits: Limits { Limits(free: self.policy.freeFailuresPerAddress, hourlyCap: self.policy.maximumFailuresPerAddressPerHour) }
+    private var deviceLimits: Limits { Limits(free: self.policy.freeFailuresPerDevice, hourlyCap: self.policy.maximumFailuresPerDevicePerHour) }
 
-    /// Whether a login for `account` from `address` may be checked now. Every allowed attempt
-    /// must be followed by `loginCompleted`.
-    public mutating func loginAttempted(account: String, address: String, nowMs: Int64) -> Decision {
-        let wait = max(Self.wait(self.accounts[account], limits: self.accountLimits, nowMs: nowMs),
-                       Self.wait(self.addresses[address], limits: self.addressLimits, nowMs: nowMs))
+    /// Whether a password check may run now. Every allowed attempt must be followed by `completed`.
+    public mutating func attempted(_ attempt: Attempt, nowMs: Int64) -> ThrottleVerdict {
+        let wait: Int64
+        if let device = attempt.device {
+            wait = Self.wait(self.devices[device], limits: self.deviceLimits, nowMs: nowMs)
+        } else {
+            wait = max(Self.wait(self.accounts[attempt.account], limits: self.accountLimits, nowMs: nowMs),
+                       Self.wait(self.addresses[attempt.address], limits: self.addressLimits, nowMs: nowMs))
+        }
         guard wait == 0 else { return .throttled(retryAfterMs: wait) }
-        self.update(&self.accounts, account, nowMs: nowMs) { $0.inFlight += 1 }
-        self.update(&self.addresses, address, nowMs: nowMs) { $0.inFlight += 1 }
+        guard (self.accounts[attempt.account]?.inFlight ?? 0) < self.policy.maximumPendingChecksPerAccount,
+              (self.addresses[attempt.address]?.inFlight ?? 0) < self.policy.maximumPendingChecksPerAddress
+        else { return .busy }
+        self.update(&self.accounts, attempt.account, nowMs: nowMs) { $0.inFlight += 1 }
+        self.update(&self.addresses, attempt.address, nowMs: nowMs) { $0.inFlight += 1 }
+        if let device = attempt.device { self.update(&self.devices, device, nowMs: nowMs) { $0.inFlight += 1 } }
         return .allowed
     }
 
-    /// Reports how an allowed attempt ended.
-    public mutating func loginCompleted(account: String, address: String, outcome: Outcome, nowMs: Int64) {
+    /// Reports how an allowed attempt ended. A failure with a valid device token counts against
+    /// that token only; without one, against the account and the address.
+    public mutating func completed(_ attempt: Attempt, outcome: ThrottleOutcome, nowMs: Int64) {
         let policy = self.policy
-        for (key, limits, isAccount) in [(account, self.accountLimits, true), (address, self.addressLimits, false)] {
-            let change: (inout Record) -> Void = { record in
+        func settle(_ limits: Limits, counts: Bool, resets: Bool) -> (inout Record) -> Void {
+            { record in
                 record.inFlight = max(0, record.inFlight - 1)
                 switch outcome {
-                case .wrongCredentials:
+                case .wrongCredentials where counts:
                     Self.countFailure(&record, limits: limits, policy: policy, nowMs: nowMs)
-                case .succeeded where isAccount:
+                case .succeeded where resets:
                     record.consecutiveFailures = 0
                     if record.failuresInWindow < limits.hourlyCap { record.blockedUntilMs = 0 }
-                case .succeeded, .notChecked:
+                case .wrongCredentials, .succeeded, .notChecked:
                     break
                 }
             }
-            if isAccount { self.update(&self.accounts, key, nowMs: nowMs, change) } else { self.update(&self.addresses, key, nowMs: nowMs, change) }
+        }
+        let trusted = attempt.device != nil
+        self.update(&self.accounts, attempt.account, nowMs: nowMs, settle(self.accountLimits, counts: !trusted, resets: !trusted))
+        self.update(&self.addresses, attempt.address, nowMs: nowMs, settle(self.addressLimits, counts: !trusted, resets: false))
+        if let device = attempt.device {
+            self.update(&self.devices, device, nowMs: nowMs, settle(self.deviceLimits, counts: true, resets: true))
         }
     }
 
     /// Whether `address` may register an account now; an allowed registration is counted.
-    public mutating func registrationAttempted(address: String, nowMs: Int64) -> Decision {
+    public mutating func registrationAttempted(address: String, nowMs: Int64) -> ThrottleVerdict {
         var record = self.registrations[address] ?? Record(windowStartMs: nowMs, lastSeenMs: nowMs)
         if nowMs - record.windowStartMs >= Self.hourMs {
             record = Record(windowStartMs: nowMs, lastSeenMs: nowMs)

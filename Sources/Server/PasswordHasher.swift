@@ -20,6 +20,8 @@ public final class PasswordHasher: Sendable {
     private let threadPool: NIOThreadPool
     private let maximumPending: Int
     private let pending = Atomic<Int>(0)
+    /// Jobs waiting, one queue per fairness key (the client's address), served round-robin.
+    private let queue = Mutex(FairQueue())
     /// A hash of a random password at the same cost, verified when the user does not exist so an
     /// unknown name takes as long as a wrong password.
     private let decoyHash: String
@@ -34,17 +36,17 @@ public final class PasswordHasher: Sendable {
         self.decoyHash = Bcrypt.hash(decoyPassword, cost: cost)
     }
 
-    /// A new bcrypt hash of `password`.
-    public func hash(_ password: String) async throws -> String {
+    /// A new bcrypt hash of `password`, at this hasher's cost.
+    public func hash(_ password: String, fairnessKey: String = "") async throws -> String {
         let cost = self.cost
-        return try await self.run { Bcrypt.hash(password, cost: cost) }
+        return try await self.run(fairnessKey: fairnessKey) { Bcrypt.hash(password, cost: cost) }
     }
 
     /// Whether `password` matches `hash`. With no hash (unknown user) it verifies against the
-    /// decoy and returns false, taking the same time.
-    public func verify(_ password: String, hash: String?) async throws -> Bool {
+    /// decoy, at this hasher's cost, and returns false, taking the same time.
+    public func verify(_ password: String, hash: String?, fairnessKey: String = "") async throws -> Bool {
         let decoy = self.decoyHash
-        return try await self.run {
+        return try await self.run(fairnessKey: fairnessKey) {
             guard let hash else {
                 _ = Bcrypt.verify(password, hash: decoy)
                 return false
@@ -53,17 +55,76 @@ public final class PasswordHasher: Sendable {
         }
     }
 
+    /// The bcrypt cost a stored hash was made with (`$2b$12$...`), if it is one.
+    public static func cost(of hash: String) -> UInt8? {
+        let parts = hash.split(separator: "$", omittingEmptySubsequences: true)
+        guard parts.count >= 2, parts[0].hasPrefix("2"), parts[1].count == 2 else { return nil }
+        return UInt8(parts[1])
+    }
+
     public func shutdown() async {
         try? await self.threadPool.shutdownGracefully()
     }
 
-    private func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
+    /// Queues `body` under `fairnessKey` and waits for it. Each job queued hands the pool one
+    /// turn, and each turn runs the next job round-robin across keys: a key with many jobs
+    /// waiting (one address flooding logins) does not delay the jobs of other keys behind it.
+    private func run<T: Sendable>(fairnessKey: String, _ body: @escaping @Sendable () -> T) async throws -> T {
         let queued = self.pending.wrappingAdd(1, ordering: .relaxed).newValue
         defer { self.pending.wrappingSubtract(1, ordering: .relaxed) }
         guard queued <= self.maximumPending else { throw Busy() }
-        return try await self.threadPool.runIfActive {
-            IdleWorker.lowerCurrentThreadPriority()
-            return body()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let job = FairQueue.Job(
+                run: { continuation.resume(returning: body()) },
+                cancel: { continuation.resume(throwing: Busy()) })
+            self.queue.withLock { $0.enqueue(job, key: fairnessKey) }
+            self.threadPool.submit { state in
+                guard let next = self.queue.withLock({ $0.dequeue() }) else { return }
+                switch state {
+                case .active:
+                    IdleWorker.lowerCurrentThreadPriority()
+                    next.run()
+                case .cancelled:
+                    next.cancel()
+                }
+            }
         }
+    }
+}
+
+/// Waiting jobs by key, taken round-robin across keys.
+struct FairQueue: ~Copyable {
+    struct Job: Sendable {
+        let run: @Sendable () -> Void
+        let cancel: @Sendable () -> Void
+    }
+
+    private var jobs: [String: [Job]] = [:]
+    /// Keys with jobs, in the order they are served.
+    private var ring: [String] = []
+    private var next = 0
+
+    mutating func enqueue(_ job: Job, key: String) {
+        if self.jobs[key] == nil {
+            self.jobs[key] = []
+            self.ring.append(key)
+        }
+        self.jobs[key]!.append(job)
+    }
+
+    mutating func dequeue() -> Job? {
+        guard !self.ring.isEmpty else { return nil }
+        if self.next >= self.ring.count { self.next = 0 }
+        let key = self.ring[self.next]
+        var waiting = self.jobs[key]!
+        let job = waiting.removeFirst()
+        if waiting.isEmpty {
+            self.jobs[key] = nil
+            self.ring.remove(at: self.next)
+        } else {
+            self.jobs[key] = waiting
+            self.next += 1
+        }
+        return job
     }
 }

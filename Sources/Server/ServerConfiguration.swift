@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeoutMs: Int64 = 10_000
     /// A frame whose first bytes arrived must be complete within this time (slow senders).
     public var frameTimeoutMs: Int64 = 10_000
+    /// A session ends this long after its login, whatever it does.
+    public var sessionLifetimeMs: Int64 = 12 * 3_600_000
     /// Requests one session may make per second (sustained), and in a burst.
     public var requestsPerSecond = 1_000
     public var requestBurst = 2_000
@@ -102,6 +104,7 @@ public struct ServerConfiguration: Sendable {
         guard (1...100).contains(self.loginThrottle.maximumFailuresPerAccountPerHour) else {
             throw ConfigurationError("failed logins per account per hour must be 1 to 100")
         }
+        guard self.sessionLifetimeMs >= 1_000 else { throw ConfigurationError("session lifetime must be at least 1 second") }
         guard self.requestsPerSecond >= 1 && self.requestBurst >= 1 else {
             throw ConfigurationError("requests per second and burst must be at least 1")
         }

@@ -43,7 +43,7 @@ import Testing
             try await session.sendBytes(Self.announcing(500, carrying: 100))
         },
         FrameCase(name: "truncated frame", expected: .timeout) { session in
-            var frame = session.channel.seal(.register, nowMs: WallClock.nowMs()) { $0.string(1, "mallory"); $0.string(2, "long enough password") }
+            var frame = try session.channel.seal(.register, nowMs: WallClock.nowMs()) { $0.string(1, "mallory"); $0.string(2, "long enough password") }
             try await session.sendBytes(frame.readSlice(length: frame.readableBytes / 2)!)
         },
         FrameCase(name: "wrong version", expected: .unsupportedVersion) { session in
@@ -71,7 +71,7 @@ import Testing
             }
         },
         FrameCase(name: "flipped MAC", expected: .authenticationFailed) { session in
-            var frame = session.channel.seal(.register, nowMs: WallClock.nowMs()) { $0.string(1, "mallory"); $0.string(2, "long enough password") }
+            var frame = try session.channel.seal(.register, nowMs: WallClock.nowMs()) { $0.string(1, "mallory"); $0.string(2, "long enough password") }
             let last = frame.writerIndex - 1
             frame.setInteger(frame.getInteger(at: last, as: UInt8.self)! ^ 0x80, at: last)
             try await session.sendBytes(frame)

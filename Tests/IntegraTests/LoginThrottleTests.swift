@@ -1,12 +1,18 @@
+import IntegraProtocol
 @testable import IntegraServer
 import Testing
 
 @Suite struct LoginThrottleTests {
     /// Attempts a login and reports it failed, as a password guesser would.
-    private func guess(_ throttle: inout LoginThrottle, account: String = "alice", address: String = "10.0.0.1", at nowMs: Int64) -> LoginThrottle.Decision {
-        let decision = throttle.loginAttempted(account: account, address: address, nowMs: nowMs)
-        if decision == .allowed { throttle.loginCompleted(account: account, address: address, outcome: .wrongCredentials, nowMs: nowMs) }
-        return decision
+    private func guess(_ throttle: inout LoginThrottle, account: String = "alice", address: String = "10.0.0.1", device: String? = nil, at nowMs: Int64) -> ThrottleVerdict {
+        let attempt = LoginThrottle.Attempt(account: account, address: address, device: device)
+        let verdict = throttle.attempted(attempt, nowMs: nowMs)
+        if verdict == .allowed { throttle.completed(attempt, outcome: .wrongCredentials, nowMs: nowMs) }
+        return verdict
+    }
+
+    private static func attempt(_ account: String = "alice", address: String = "10.0.0.1", device: String? = nil) -> LoginThrottle.Attempt {
+        LoginThrottle.Attempt(account: account, address: address, device: device)
     }
 
     @Test func backoffStartsAfterFiveFailuresAndDoubles() {
@@ -39,32 +45,36 @@ import Testing
     @Test func attemptsInFlightCountAgainstTheHourlyCap() {
         var policy = LoginThrottle.Policy()
         policy.maximumFailuresPerAccountPerHour = 5
+        policy.maximumPendingChecksPerAccount = 100
         var throttle = LoginThrottle(policy: policy)
-        for _ in 0..<5 { #expect(throttle.loginAttempted(account: "alice", address: "10.0.0.1", nowMs: 0) == .allowed) }
-        #expect(throttle.loginAttempted(account: "alice", address: "10.0.0.1", nowMs: 0) == .throttled(retryAfterMs: LoginThrottle.hourMs),
+        for _ in 0..<5 { #expect(throttle.attempted(Self.attempt(), nowMs: 0) == .allowed) }
+        #expect(throttle.attempted(Self.attempt(), nowMs: 0) == .throttled(retryAfterMs: LoginThrottle.hourMs),
                 "parallel guesses must not slip past the cap")
     }
 
     @Test func concurrentHonestLoginsAreNotThrottled() {
-        var throttle = LoginThrottle()
-        for _ in 0..<50 { #expect(throttle.loginAttempted(account: "alice", address: "10.0.0.1", nowMs: 0) == .allowed) }
-        for _ in 0..<50 { throttle.loginCompleted(account: "alice", address: "10.0.0.1", outcome: .succeeded, nowMs: 0) }
-        #expect(throttle.loginAttempted(account: "alice", address: "10.0.0.1", nowMs: 0) == .allowed)
+        var policy = LoginThrottle.Policy()
+        policy.maximumPendingChecksPerAccount = 100
+        policy.maximumPendingChecksPerAddress = 100
+        var throttle = LoginThrottle(policy: policy)
+        for _ in 0..<50 { #expect(throttle.attempted(Self.attempt(), nowMs: 0) == .allowed) }
+        for _ in 0..<50 { throttle.completed(Self.attempt(), outcome: .succeeded, nowMs: 0) }
+        #expect(throttle.attempted(Self.attempt(), nowMs: 0) == .allowed)
     }
 
     @Test func successClearsTheAccountsRunOfFailures() {
         var throttle = LoginThrottle()
         for _ in 0..<4 { #expect(self.guess(&throttle, at: 0) == .allowed) }
-        #expect(throttle.loginAttempted(account: "alice", address: "10.0.0.1", nowMs: 0) == .allowed)
-        throttle.loginCompleted(account: "alice", address: "10.0.0.1", outcome: .succeeded, nowMs: 0)
+        #expect(throttle.attempted(Self.attempt(), nowMs: 0) == .allowed)
+        throttle.completed(Self.attempt(), outcome: .succeeded, nowMs: 0)
         for _ in 0..<4 { #expect(self.guess(&throttle, at: 0) == .allowed) }
     }
 
     @Test func attemptsThatCheckedNoPasswordAreRefunded() {
         var throttle = LoginThrottle()
         for _ in 0..<20 {
-            #expect(throttle.loginAttempted(account: "alice", address: "10.0.0.1", nowMs: 0) == .allowed)
-            throttle.loginCompleted(account: "alice", address: "10.0.0.1", outcome: .notChecked, nowMs: 0)
+            #expect(throttle.attempted(Self.attempt(), nowMs: 0) == .allowed)
+            throttle.completed(Self.attempt(), outcome: .notChecked, nowMs: 0)
         }
     }
 
@@ -92,6 +102,39 @@ import Testing
         #expect(throttle.addresses.count <= 10)
     }
 
+    @Test func theOwnersDeviceTokenLogsInDuringALockoutStorm() {
+        var throttle = LoginThrottle()
+        // Someone fails a hundred logins for carol from their own address (in parallel, then more).
+        var nowMs: Int64 = 0
+        for _ in 0..<200 {
+            _ = self.guess(&throttle, account: "carol", address: "203.0.113.9", at: nowMs)
+            nowMs += 1_000
+        }
+        #expect(throttle.attempted(Self.attempt("carol", address: "198.51.100.7"), nowMs: nowMs) != .allowed, "without a token, carol's account is throttled")
+        let owner = Self.attempt("carol", address: "198.51.100.7", device: "owner-laptop")
+        #expect(throttle.attempted(owner, nowMs: nowMs) == .allowed, "with her device token, carol is not")
+        throttle.completed(owner, outcome: .succeeded, nowMs: nowMs)
+        // Even from the attacker's own address (a shared network).
+        #expect(self.guess(&throttle, account: "carol", address: "203.0.113.9", device: "owner-phone", at: nowMs) == .allowed)
+    }
+
+    @Test func failuresWithADeviceTokenAreThrottledPerToken() {
+        var throttle = LoginThrottle()
+        for _ in 0..<5 { #expect(self.guess(&throttle, device: "stolen", at: 0) == .allowed) }
+        #expect(self.guess(&throttle, device: "stolen", at: 0) == .throttled(retryAfterMs: 1_000))
+        #expect(self.guess(&throttle, device: "another", at: 0) == .allowed, "another device is not affected")
+        #expect(self.guess(&throttle, at: 0) == .allowed, "nor the account's counter for clients without a token")
+    }
+
+    @Test func passwordChecksWaitingPerAccountAndPerAddressAreCapped() {
+        var throttle = LoginThrottle()
+        for _ in 0..<8 { #expect(throttle.attempted(Self.attempt("alice"), nowMs: 0) == .allowed) }
+        #expect(throttle.attempted(Self.attempt("alice"), nowMs: 0) == .busy, "a ninth check for one account waits for none")
+        for index in 0..<56 { #expect(throttle.attempted(Self.attempt("user\(index)"), nowMs: 0) == .allowed) }
+        #expect(throttle.attempted(Self.attempt("someone"), nowMs: 0) == .busy, "64 checks from one address at most")
+        #expect(throttle.attempted(Self.attempt("someone", address: "10.0.0.2"), nowMs: 0) == .allowed)
+    }
+
     @Test func sessionRateLimiterAllowsABurstThenTheSustainedRate() {
         var limiter = RequestRateLimiter(ratePerSecond: 10, burst: 3, nowMs: 0)
         var admitted: [Bool] = []
@@ -100,5 +143,7 @@ import Testing
         }
         // A burst of three, then one every 100 ms; a long pause refills only up to the burst.
         #expect(admitted == [true, true, true, false, false, true, false, true, true, true, false])
+        var perMinute = RequestRateLimiter(ratePerMinute: 2, burst: 1, nowMs: 0)
+        #expect(perMinute.admit(nowMs: 0) && !perMinute.admit(nowMs: 29_999) && perMinute.admit(nowMs: 30_000))
     }
 }

@@ -1,3 +1,4 @@
+import IntegraProtocol
 import IntegraFuzzHarness
 import IntegraLedger
 import Testing

@@ -9,7 +9,11 @@ enum ProtocolFixtures {
     static let identityKey = Curve25519.Signing.PrivateKey()
 
     static var serverConfiguration: ServerConnectionStateMachine.Configuration {
-        ServerConnectionStateMachine.Configuration(clientKey: clientKey, identityKey: identityKey, replayWindowMs: 120_000)
+        Self.serverConfiguration(limits: ServerConnectionStateMachine.Limits())
+    }
+
+    static func serverConfiguration(limits: ServerConnectionStateMachine.Limits) -> ServerConnectionStateMachine.Configuration {
+        ServerConnectionStateMachine.Configuration(clientKey: clientKey, identityKey: identityKey, replayWindowMs: 120_000, limits: limits)
     }
 
     static func clientConfiguration(identity: Curve25519.Signing.PublicKey = identityKey.publicKey, clientKey: SymmetricKey = clientKey) -> ClientConnectionStateMachine.Configuration {
@@ -18,7 +22,8 @@ enum ProtocolFixtures {
 
     static let clientMessages: [ClientMessage] = [
         .register(username: "alice", password: "correct horse battery"),
-        .login(username: "Alice", password: "correct horse battery", ephemeralPublicKey: Array(repeating: 9, count: 32)),
+        .login(username: "Alice", password: "correct horse battery", ephemeralPublicKey: Array(repeating: 9, count: 32), deviceToken: nil),
+        .login(username: "Alice", password: "correct horse battery", ephemeralPublicKey: Array(repeating: 9, count: 32), deviceToken: Array(repeating: 8, count: 41)),
         .logout,
         .transfer(transferID: "t-1", recipient: "bob", amount: "100.50"),
         .balance,
@@ -31,7 +36,8 @@ enum ProtocolFixtures {
     static let serverMessages: [ServerMessage] = [
         .hello(connectionID: ConnectionID(bytes: Array(0..<16)), replayWindowMs: 120_000),
         .registered(username: "alice"),
-        .loggedIn(username: "alice", balance: "10.00", ephemeralPublicKey: Array(repeating: 1, count: 32), signature: Array(repeating: 2, count: 64)),
+        .loggedIn(username: "alice", balance: "10.00", ephemeralPublicKey: Array(repeating: 1, count: 32), signature: Array(repeating: 2, count: 64), deviceToken: nil),
+        .loggedIn(username: "alice", balance: "10.00", ephemeralPublicKey: Array(repeating: 1, count: 32), signature: Array(repeating: 2, count: 64), deviceToken: Array(repeating: 3, count: 41)),
         .loggedOut,
         .transferred(TransferConfirmation(transferID: "t-1", position: 9, sender: "alice", recipient: "bob", amount: "1.00", balanceAfter: "9.00", createdAtMs: nowMs, isRetry: true)),
         .balanceReport(username: "alice", balance: "9.00"),
@@ -47,38 +53,54 @@ enum ProtocolFixtures {
 
     /// A sealed frame of `type` with `body`, under an arbitrary key.
     static func frame(type: UInt8, direction: Direction = .clientToServer, sequence: UInt64 = 0, body: (inout FieldWriter) -> Void = { _ in }) -> ByteBuffer {
-        FrameSealer.seal(
+        try! FrameSealer.seal(
             header: FrameHeader(type: type, direction: direction, sequence: sequence, timestampMs: nowMs, nonce: .random()),
             key: clientKey, connectionID: ConnectionID(bytes: Array(repeating: 0, count: 16)), body: body)
     }
 }
 
-/// A client and a server state machine talking in memory, without sockets.
+/// A client and a server state machine talking in memory, without sockets, clocks or system
+/// randomness: both draw from seeded generators, and time is `nowMs`.
 struct InMemoryConnection {
     var server: ServerConnectionStateMachine
     var client: ClientConnectionStateMachine
     var nowMs = ProtocolFixtures.nowMs
 
-    init(client clientConfiguration: ClientConnectionStateMachine.Configuration = ProtocolFixtures.clientConfiguration()) throws {
-        self.server = ServerConnectionStateMachine(configuration: ProtocolFixtures.serverConfiguration)
-        self.client = ClientConnectionStateMachine(configuration: clientConfiguration)
-        let hello = self.server.connectionOpened(nowMs: self.nowMs)
-        try self.client.helloReceived(hello, nowMs: self.nowMs)
+    init(
+        client clientConfiguration: ClientConnectionStateMachine.Configuration = ProtocolFixtures.clientConfiguration(),
+        limits: ServerConnectionStateMachine.Limits = ServerConnectionStateMachine.Limits(), seed: UInt64 = 1
+    ) throws {
+        self.server = ServerConnectionStateMachine(configuration: ProtocolFixtures.serverConfiguration(limits: limits), random: SeededRandomSource(seed: seed))
+        self.client = ClientConnectionStateMachine(configuration: clientConfiguration, random: SeededRandomSource(seed: seed &+ 1))
+        guard case .send(let hello) = self.server.connectionOpened(nowMs: self.nowMs) else { throw TestFailure("no hello") }
+        try self.client.helloReceived(hello.frame, nowMs: self.nowMs)
     }
 
-    /// Delivers a client frame and expects the server to ask for a request to be performed.
+    /// Delivers a client frame to the server.
     mutating func deliver(_ frame: ByteBuffer) -> ServerConnectionStateMachine.Action {
         self.server.frameReceived(frame, nowMs: self.nowMs)
     }
 
+    /// Delivers a client frame and answers a throttle question with `verdict`.
+    mutating func submit(_ frame: ByteBuffer, verdict: ThrottleVerdict = .allowed) -> ServerConnectionStateMachine.Action {
+        let action = self.deliver(frame)
+        guard case .checkThrottle = action else { return action }
+        return self.server.throttleDecided(verdict, nowMs: self.nowMs)
+    }
+
+    /// The grant a successful login gives the customer.
+    static func grant(userID: Int64 = 42, username: String = "alice", credentialVersion: Int64 = 0) -> LoginGrant {
+        LoginGrant(identity: SessionIdentity(userID: userID, username: username, credentialVersion: credentialVersion), balance: "10.00", deviceToken: [1, 2, 3])
+    }
+
     /// Logs in, answering the login request as the ledger service would.
     mutating func logIn(userID: Int64 = 42, username: String = "alice") throws {
-        let frame = self.client.makeLogin(username: username, password: "correct horse battery", nowMs: self.nowMs)
-        guard case .perform(.login, _) = self.deliver(frame) else { throw TestFailure("login was not performed") }
-        guard case .send(let reply) = self.server.requestCompleted(.loginSucceeded(userID: userID, username: username, balance: "10.00"), nowMs: self.nowMs) else {
+        let frame = try self.client.makeLogin(username: username, password: "correct horse battery", nowMs: self.nowMs)
+        guard case .perform(.login, _) = self.submit(frame) else { throw TestFailure("login was not performed") }
+        guard case .send(let reply) = self.server.requestCompleted(.loginSucceeded(Self.grant(userID: userID, username: username)), nowMs: self.nowMs) else {
             throw TestFailure("no login reply")
         }
-        _ = try self.client.replyReceived(reply, nowMs: self.nowMs)
+        _ = try self.client.replyReceived(reply.frame, nowMs: self.nowMs)
     }
 }
 
@@ -88,14 +110,15 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 extension ServerConnectionStateMachine.Action {
+    /// The frame this action sends, if any.
+    var frame: ByteBuffer? {
+        guard case .send(let outbound) = self else { return nil }
+        return outbound.frame
+    }
+
     /// The error code of an error frame this action sends, read without verification.
     var sentErrorCode: ErrorCode? {
-        let frame: ByteBuffer
-        switch self {
-        case .send(let bytes), .sendAndClose(let bytes): frame = bytes
-        case .perform, .close: return nil
-        }
-        guard let raw = try? RawFrame(frame), raw.header.type == MessageType.error.rawValue,
+        guard let frame = self.frame, let raw = try? RawFrame(frame), raw.header.type == MessageType.error.rawValue,
               case .error(let code, _)? = try? ServerMessage.decode(type: raw.header.type, body: raw.body)
         else { return nil }
         return ErrorCode(rawValue: code)
@@ -103,8 +126,9 @@ extension ServerConnectionStateMachine.Action {
 
     var closes: Bool {
         switch self {
-        case .sendAndClose, .close: true
-        case .send, .perform: false
+        case .send(let outbound): outbound.closesConnection
+        case .close: true
+        case .checkThrottle, .perform, .none: false
         }
     }
 }

@@ -79,7 +79,7 @@ import Testing
             let nonce = Nonce(high: nonceBuffer.readInteger()!, low: nonceBuffer.readInteger()!)
             let header = FrameHeader(type: vector.type, direction: direction, sequence: vector.sequence, timestampMs: vector.timestamp_ms, nonce: nonce)
             let body = Self.bytes(vector.body)
-            let sealed = FrameSealer.seal(header: header, key: SymmetricKey(data: Self.key(vector.key)), connectionID: connectionID) {
+            let sealed = try FrameSealer.seal(header: header, key: SymmetricKey(data: Self.key(vector.key)), connectionID: connectionID) {
                 $0.buffer.writeBytes(body)
             }
             #expect(Array(sealed.readableBytesView) == Self.bytes(vector.frame), "frame \(vector.name)")

@@ -1,3 +1,4 @@
+import IntegraProtocol
 import Crypto
 import IntegraFuzzHarness
 @testable import IntegraLedger

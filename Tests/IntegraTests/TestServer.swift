@@ -139,7 +139,7 @@ final class RawSession {
 
     /// Seals a pre-login request with the given timestamp and sends it.
     func send(_ message: ClientMessage, timestampMs: Int64 = WallClock.nowMs()) async throws {
-        try await self.outbound.write(self.channel.seal(message.type, nowMs: timestampMs, body: message.encodeBody))
+        try await self.outbound.write(try self.channel.seal(message.type, nowMs: timestampMs, body: message.encodeBody))
     }
 
     /// Sends a correctly authenticated frame with any version, type and body (hostile input
@@ -148,7 +148,7 @@ final class RawSession {
         let header = FrameHeader(
             version: version, type: type, direction: .clientToServer, sequence: self.channel.nextSendSequence,
             timestampMs: WallClock.nowMs(), nonce: .random())
-        let frame = FrameSealer.seal(header: header, key: self.channel.keys.key(for: .clientToServer), connectionID: self.channel.connectionID, body: body)
+        let frame = try FrameSealer.seal(header: header, key: self.channel.keys.key(for: .clientToServer), connectionID: self.channel.connectionID, body: body)
         try await self.outbound.write(frame)
     }
 

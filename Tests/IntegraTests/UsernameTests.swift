@@ -1,3 +1,4 @@
+import IntegraProtocol
 @testable import IntegraFuzzHarness
 @testable import IntegraLedger
 import Testing

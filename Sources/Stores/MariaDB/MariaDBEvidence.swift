@@ -61,6 +61,7 @@ enum MariaDBEvidence {
     struct AccountRow {
         let userID: Int64
         let username: String
+        var credentialVersion: Int64 = 0
         let balanceCents: Int64
         let mac: [UInt8]?
     }
@@ -86,7 +87,8 @@ enum MariaDBEvidence {
         return accounts.map { account in
             let position = latest[account.userID]
             return AccountEvidence(
-                userID: account.userID, username: account.username, balanceCents: account.balanceCents, mac: account.mac,
+                userID: account.userID, username: account.username, credentialVersion: account.credentialVersion,
+                balanceCents: account.balanceCents, mac: account.mac,
                 latestPosition: position, latestEntry: position.flatMap { entries[$0] })
         }
     }

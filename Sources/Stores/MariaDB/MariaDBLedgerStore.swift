@@ -190,9 +190,10 @@ public final class MariaDBLedgerStore: LedgerStore {
     public func account(ofUserID userID: Int64) async throws(LedgerError) -> AccountEvidence? {
         try await self.runInSnapshot { connection in
             let rows = try connection.query(
-                "SELECT a.balance_cents, a.mac, u.username FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?", [.int(userID)])
+                "SELECT a.balance_cents, a.mac, u.username, u.credential_version FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?", [.int(userID)])
             guard !rows.rows.isEmpty else { return nil }
-            let row = MariaDBEvidence.AccountRow(userID: userID, username: try rows.text(0, 2), balanceCents: try rows.int64(0, 0), mac: rows.rows[0][1])
+            let row = MariaDBEvidence.AccountRow(
+                userID: userID, username: try rows.text(0, 2), credentialVersion: try rows.int64(0, 3), balanceCents: try rows.int64(0, 0), mac: rows.rows[0][1])
             return try MariaDBEvidence.accounts([row], connection: connection).first
         }
     }

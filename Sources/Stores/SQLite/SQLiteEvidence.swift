@@ -39,7 +39,7 @@ final class SQLiteEvidence {
     }
 
     /// An account row with its latest entry.
-    func account(userID: Int64, username: String, balanceCents: Int64, mac: [UInt8]?) throws(LedgerError) -> AccountEvidence {
+    func account(userID: Int64, username: String, credentialVersion: Int64 = 0, balanceCents: Int64, mac: [UInt8]?) throws(LedgerError) -> AccountEvidence {
         let latest: Int64?
         do {
             defer { self.latestPosition.reset() }
@@ -48,7 +48,7 @@ final class SQLiteEvidence {
             latest = self.latestPosition.isNull(0) ? nil : try self.latestPosition.int64(0, "position")
         }
         return AccountEvidence(
-            userID: userID, username: username, balanceCents: balanceCents, mac: mac,
+            userID: userID, username: username, credentialVersion: credentialVersion, balanceCents: balanceCents, mac: mac,
             latestPosition: latest, latestEntry: try latest.flatMap { position throws(LedgerError) in try self.entry(at: position) })
     }
 

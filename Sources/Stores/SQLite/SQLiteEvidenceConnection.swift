@@ -39,7 +39,7 @@ final class SQLiteEvidenceConnection: Sendable {
                 FROM users WHERE username = ?1 AND kind = 0
                 """)
             self.accountByID = try database.prepare(
-                "SELECT a.balance_cents, a.mac, u.username FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?1")
+                "SELECT a.balance_cents, a.mac, u.username, u.credential_version FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?1")
             self.historyPositions = try database.prepare("""
                 SELECT position FROM (
                     SELECT position FROM (SELECT position FROM entries WHERE from_user = ?1 AND position < ?2 AND kind <> 3 ORDER BY position DESC LIMIT ?3)
@@ -106,14 +106,15 @@ final class SQLiteEvidenceConnection: Sendable {
     func account(ofUserID userID: Int64) async throws(LedgerError) -> AccountEvidence? {
         try await self.run { connection throws(LedgerError) in
             let row = connection.accountByID
-            let account: (balance: Int64, mac: [UInt8]?, username: String)
+            let account: (balance: Int64, mac: [UInt8]?, username: String, credentialVersion: Int64)
             do {
                 defer { row.reset() }
                 try row.bind(.integer(userID))
                 guard try row.step() else { return nil }
-                account = (try row.int64(0, "balance_cents"), row.blob(1), try row.text(2, "username"))
+                account = (try row.int64(0, "balance_cents"), row.blob(1), try row.text(2, "username"), try row.int64(3, "credential_version"))
             }
-            return try connection.evidence.account(userID: userID, username: account.username, balanceCents: account.balance, mac: account.mac)
+            return try connection.evidence.account(
+                userID: userID, username: account.username, credentialVersion: account.credentialVersion, balanceCents: account.balance, mac: account.mac)
         }
     }
 

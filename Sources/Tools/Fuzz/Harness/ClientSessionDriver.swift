@@ -42,7 +42,7 @@ struct ClientSessionDriver {
         let request: ClientMessage
         switch MessageType(rawValue: type) {
         case .loggedIn?:
-            _ = self.machine.makeLogin(username: "alice", password: password, nowMs: nowMs)
+            _ = try? self.machine.makeLogin(username: "alice", password: password, nowMs: nowMs)
             return .loggedIn
         case .registered?: request = .register(username: "alice", password: password)
         case .loggedOut?: request = .logout
@@ -52,7 +52,7 @@ struct ClientSessionDriver {
         case .inclusionProof?: request = .proof(position: 1)
         default: request = .balance
         }
-        _ = self.machine.makeRequest(request, nowMs: nowMs)
+        _ = try? self.machine.makeRequest(request, nowMs: nowMs)
         switch request {
         case .register: return .registered
         case .logout: return .loggedOut

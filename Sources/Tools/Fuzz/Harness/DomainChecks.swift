@@ -31,7 +31,7 @@ enum DomainChecks {
         case .changePassword(let current, let new):
             Self.password(current)
             Self.password(new)
-        case .login(let username, let password, let keyBytes):
+        case .login(let username, let password, let keyBytes, _):
             Self.username(username, summary: &summary)
             Self.password(password)
             if let key = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: keyBytes) {
@@ -54,7 +54,7 @@ enum DomainChecks {
         switch message {
         case .registered(let username):
             Self.username(username, summary: &summary)
-        case .loggedIn(let username, let balance, _, _), .balanceReport(let username, let balance):
+        case .loggedIn(let username, let balance, _, _, _), .balanceReport(let username, let balance):
             Self.username(username, summary: &summary)
             Self.amount(balance, summary: &summary)
         case .transferred(let confirmation):

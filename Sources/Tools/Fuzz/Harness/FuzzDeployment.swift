@@ -30,6 +30,12 @@ enum FuzzDeployment {
         return key
     }
 
+    /// The server's random values: the vectors' connection id first, so vector frames
+    /// authenticate as they are, then a fixed sequence.
+    static func serverRandom() -> ScriptedRandomSource {
+        ScriptedRandomSource(script: Self.connectionID.bytes, then: SeededRandomSource(seed: 0x1A7E_6A))
+    }
+
     /// The frame with its MAC replaced by the right one under `key`: every other byte, header
     /// included, stays as the input had it.
     static func reseal(_ frame: ByteBuffer, key: SymmetricKey, connectionID: ConnectionID) -> ByteBuffer {
@@ -39,5 +45,23 @@ enum FuzzDeployment {
         var resealed = frame
         code.withUnsafeBytes { _ = resealed.setBytes($0, at: resealed.readerIndex + signedBytes) }
         return resealed
+    }
+}
+
+/// Random values that start with given bytes, then come from a seeded generator: a fuzz run must
+/// be the same every time.
+struct ScriptedRandomSource: RandomSource {
+    private var script: [UInt8]
+    private var rest: SeededRandomSource
+
+    init(script: [UInt8], then rest: SeededRandomSource) {
+        self.script = script
+        self.rest = rest
+    }
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        let scripted = Array(self.script.prefix(count))
+        self.script.removeFirst(scripted.count)
+        return scripted + self.rest.bytes(count - scripted.count)
     }
 }

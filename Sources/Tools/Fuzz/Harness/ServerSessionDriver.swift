@@ -24,8 +24,9 @@ struct ServerSessionDriver {
 
     init(resealing: Bool) {
         self.resealing = resealing
-        var machine = ServerConnectionStateMachine(configuration: FuzzDeployment.serverConfiguration, connectionID: FuzzDeployment.connectionID)
-        self.helloFrame = machine.connectionOpened(nowMs: FuzzDeployment.nowMs)
+        var machine = ServerConnectionStateMachine(configuration: FuzzDeployment.serverConfiguration, random: FuzzDeployment.serverRandom())
+        guard case .send(let hello) = machine.connectionOpened(nowMs: FuzzDeployment.nowMs) else { preconditionFailure("a new connection is greeted") }
+        self.helloFrame = hello.frame
         self.machine = machine
         let keys = FuzzDeployment.serverConfiguration.preLoginKeys
         self.mirror = FrameChannel(connectionID: FuzzDeployment.connectionID, sendDirection: .clientToServer, keys: keys, replayWindowMs: FuzzDeployment.replayWindowMs)
@@ -41,11 +42,20 @@ struct ServerSessionDriver {
     }
 
     mutating func deliver(_ bytes: ByteBuffer, summary: inout FuzzRunSummary) {
-        let wasAuthenticated = self.machine.authenticatedUserID != nil
+        let wasAuthenticated = self.machine.session != nil
+        // The frame's own nonce picks the throttle's verdict, as it picks the stand-in ledger's answer.
+        let choice = bytes.getInteger(at: bytes.readerIndex + 39, as: UInt8.self) ?? 0
         var action = self.machine.frameReceived(bytes, nowMs: FuzzDeployment.nowMs)
-        // A frame leads to at most one request and then one answer.
-        for _ in 0..<2 {
+        // A frame leads to at most one throttle question, one request and then one answer.
+        for _ in 0..<3 {
             switch action {
+            case .checkThrottle:
+                let verdict: ThrottleVerdict = switch choice % 32 {
+                case 29: .throttled(retryAfterMs: 1_500)
+                case 30: .busy
+                default: .allowed
+                }
+                action = self.machine.throttleDecided(verdict, nowMs: FuzzDeployment.nowMs)
             case .perform(let request, let context):
                 summary.performedRequests.insert(Self.messageType(of: request))
                 summary.sessionRequestAuthenticated = summary.sessionRequestAuthenticated || wasAuthenticated
@@ -53,18 +63,20 @@ struct ServerSessionDriver {
                 let result = Self.result(for: request, choice: UInt8(truncatingIfNeeded: context.nonce.low))
                 action = self.machine.requestCompleted(result, nowMs: FuzzDeployment.nowMs)
             case .send(let reply):
-                self.receive(reply)
-                return
-            case .sendAndClose(let reply):
-                self.receive(reply)
-                self.closed = true
-                guard case .close = self.machine.frameReceived(bytes, nowMs: FuzzDeployment.nowMs) else {
-                    FuzzProperty.require(false, "a closed connection still handles frames")
-                    return
+                if reply.frame.readableBytes > 0 { self.receive(reply.frame) }
+                FuzzProperty.require(reply.frame.readableBytes <= FrameFormat.defaultMaximumFrameBytes, "the server sent a frame larger than a client accepts")
+                if reply.closesConnection {
+                    self.closed = true
+                    guard case .none = self.machine.frameReceived(bytes, nowMs: FuzzDeployment.nowMs) else {
+                        FuzzProperty.require(false, "a closed connection still handles frames")
+                        return
+                    }
                 }
                 return
             case .close:
                 self.closed = true
+                return
+            case .none:
                 return
             }
         }
@@ -96,8 +108,8 @@ struct ServerSessionDriver {
     /// the session keys as the client would.
     mutating func startSession(_ frame: ByteBuffer) {
         guard let loginFrame, let login = try? RawFrame(loginFrame), let raw = try? RawFrame(frame),
-              case .login(_, _, let clientKey)? = try? ClientMessage.decode(type: login.header.type, body: login.body),
-              case .loggedIn(_, _, let serverKey, let signature)? = try? ServerMessage.decode(type: raw.header.type, body: raw.body)
+              case .login(_, _, let clientKey, _)? = try? ClientMessage.decode(type: login.header.type, body: login.body),
+              case .loggedIn(_, _, let serverKey, let signature, _)? = try? ServerMessage.decode(type: raw.header.type, body: raw.body)
         else {
             FuzzProperty.require(false, "the server sent loggedIn without a login, or one that doesn't decode")
             return
@@ -132,7 +144,11 @@ struct ServerSessionDriver {
         }
     }
 
-    /// A stand-in ledger: one nonce byte in four asks for a failure with any error code.
+    /// A stand-in ledger: one nonce byte in four asks for a failure with any error code, and its
+    /// answers are built from what the frame sent, as stored data would be (names, ids): history
+    /// pages of up to 255 entries whose names repeat the request's name up to 255 times, far past
+    /// what any field or frame holds. The machine must answer without trapping, and never send a
+    /// frame a client would refuse.
     static func result(for request: ServerRequest, choice: UInt8) -> RequestResult {
         if choice % 4 == 3 {
             let code = ErrorCode.allCases[Int(choice / 4) % ErrorCode.allCases.count]
@@ -143,20 +159,23 @@ struct ServerSessionDriver {
         case .register(let username, _):
             return .reply(.registered(username: username))
         case .login(let username, _):
-            return .loginSucceeded(userID: 1, username: username, balance: "100.00")
+            return .loginSucceeded(LoginGrant(
+                identity: SessionIdentity(userID: 1, username: username, credentialVersion: 0), balance: "100.00",
+                deviceToken: Array(repeating: choice, count: Int(choice) % 300)))
         case .logout:
             return .loggedOut
-        case .transfer(_, let username, let transferID, let recipient, let amount):
+        case .transfer(let session, let transferID, let recipient, let amount):
             return .reply(.transferred(TransferConfirmation(
-                transferID: transferID, position: 2, sender: username, recipient: recipient, amount: amount,
+                transferID: transferID, position: 2, sender: session.username, recipient: recipient, amount: amount,
                 balanceAfter: "0.00", createdAtMs: nowMs, isRetry: false)))
-        case .balance(_, let username):
-            return .reply(.balanceReport(username: username, balance: "100.00"))
-        case .history(_, let username, let before, _):
-            let entry = HistoryEntry(position: 1, kind: .deposit, transferID: "d-1", sender: "system", recipient: username, amount: "100.00", balanceAfter: "100.00", createdAtMs: nowMs)
-            return .reply(.historyPage(entries: [entry], nextBefore: before))
-        case .changePassword:
-            return .reply(.passwordChanged)
+        case .balance(let session):
+            return .reply(.balanceReport(username: session.username, balance: "100.00"))
+        case .history(let session, let before, _):
+            let storedName = String(repeating: session.username, count: 1 + Int(choice))
+            let entry = HistoryEntry(position: 1, kind: .deposit, transferID: "d-1", sender: "system", recipient: storedName, amount: "100.00", balanceAfter: "100.00", createdAtMs: nowMs)
+            return .reply(.historyPage(entries: Array(repeating: entry, count: Int(choice)), nextBefore: before))
+        case .changePassword(let session, _, _):
+            return .passwordChanged(credentialVersion: session.credentialVersion + 1)
         case .proof(_, let position):
             return .reply(.inclusionProof(InclusionProof(
                 position: position, digests: [], checkpointPosition: position, checkpointChainHash: Array(repeating: 0, count: 32),

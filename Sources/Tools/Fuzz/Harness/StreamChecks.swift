@@ -93,26 +93,6 @@ enum StreamChecks {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a small deterministic generator for chunk sizes, and
-/// for tests whose random inputs must replay.
-public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    /// A generator whose sequence is fixed by `seed`.
-    public init(seed: UInt64) {
-        self.state = seed
-    }
-
-    /// The next value of the sequence.
-    public mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// FNV-1a, 64 bits: seeds the chunk sizes from the input.
 enum FNV1a {
     static func hash(_ bytes: [UInt8]) -> UInt64 {

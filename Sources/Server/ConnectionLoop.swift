@@ -1,0 +1,133 @@
+import IntegraLedger
+import IntegraProtocol
+import Logging
+import NIOCore
+
+/// One connection's I/O. Every event (the connection opening, a frame, a frame the decoder
+/// refused, the throttle's verdict, a request's result, the server shutting down, the session
+/// timer) goes into the connection's `ServerConnectionStateMachine`, and `run(_:)` carries out
+/// the one action it returns: this is the only place that reads, writes, asks the throttle or
+/// the ledger service, and records what happened.
+struct ConnectionLoop {
+    private let server: IntegraServer
+    private let channel: any Channel
+    private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let address: String
+    private let peer: String
+    private let logger: Logger
+    private var machine: ServerConnectionStateMachine
+    /// Whether the machine was told that the server is shutting down.
+    private var toldShutdown = false
+    /// A request is being performed or answered: it counts for the shutdown's grace period.
+    private var inFlight = false
+
+    init(
+        server: IntegraServer, channel: any Channel, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, address: String, peer: String, logger: Logger
+    ) {
+        self.server = server
+        self.channel = channel
+        self.inbound = inbound
+        self.outbound = outbound
+        self.address = address
+        self.peer = peer
+        self.logger = logger
+        self.machine = ServerConnectionStateMachine(configuration: server.machineConfiguration)
+    }
+
+    /// Serves the connection until the machine closes it or the peer goes away.
+    mutating func run() async throws {
+        defer { self.settleInFlight() }
+        var action = self.machine.connectionOpened(nowMs: WallClock.nowMs())
+        while let next = try await self.run(action) {
+            action = next
+        }
+    }
+
+    /// Carries out one action; returns the machine's next action, or nil once the connection is
+    /// done.
+    private mutating func run(_ action: ServerConnectionStateMachine.Action) async throws -> ServerConnectionStateMachine.Action? {
+        switch action {
+        case .send(let outbound):
+            if outbound.frame.readableBytes > 0 { try await self.outbound.write(outbound.frame) }
+            if let report = outbound.report { self.server.record(report, address: self.address, peer: self.peer, logger: self.logger) }
+            self.settleInFlight()
+            if let deadline = outbound.sessionDeadlineMs { SessionTimer.arm(on: self.channel, atMs: deadline) }
+            if outbound.closesConnection { return nil }
+            return try await self.nextInput()
+        case .checkThrottle(let query):
+            return self.machine.throttleDecided(self.server.throttleVerdict(query, address: self.address), nowMs: WallClock.nowMs())
+        case .perform(let request, let context):
+            if !self.inFlight {
+                self.inFlight = true
+                self.server.requestsInFlight.wrappingAdd(1, ordering: .acquiringAndReleasing)
+            }
+            let result = await self.server.performer.perform(request, context: context, origin: self.address)
+            return self.machine.requestCompleted(result, nowMs: WallClock.nowMs())
+        case .close:
+            return nil
+        case .none:
+            return try await self.nextInput()
+        }
+    }
+
+    /// Waits for the peer's next frame (or the session timer) and hands it to the machine.
+    private mutating func nextInput() async throws -> ServerConnectionStateMachine.Action? {
+        let frame: ByteBuffer?
+        do {
+            frame = try await self.inbound.next()
+        } catch let error as ProtocolError {
+            self.noteShutdown()
+            return self.machine.decodingFailed(error, nowMs: WallClock.nowMs())
+        } catch is SessionTimer.Expired {
+            return self.machine.timerFired(nowMs: WallClock.nowMs())
+        }
+        guard let frame else { return nil }
+        self.noteShutdown()
+        return self.machine.frameReceived(frame, nowMs: WallClock.nowMs())
+    }
+
+    /// Tells the machine, once, that the server is shutting down.
+    private mutating func noteShutdown() {
+        guard !self.toldShutdown, self.server.shuttingDown.load(ordering: .acquiring) else { return }
+        self.toldShutdown = true
+        _ = self.machine.shutdownBegan()
+    }
+
+    private mutating func settleInFlight() {
+        guard self.inFlight else { return }
+        self.inFlight = false
+        self.server.requestsInFlight.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+    }
+}
+
+/// Fires `Expired` into the pipeline (where the connection's inbound stream throws it) when a
+/// session reaches its absolute lifetime; armed by `ConnectionLoop` when a session begins.
+final class SessionTimer: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    struct Expired: Error {}
+
+    private var scheduled: Scheduled<Void>?
+
+    /// Arms the timer of `channel`'s pipeline for `deadlineMs` (milliseconds since the epoch).
+    static func arm(on channel: any Channel, atMs deadlineMs: Int64) {
+        let delayMs = max(0, deadlineMs - WallClock.nowMs())
+        channel.eventLoop.execute {
+            guard let timer = try? channel.pipeline.syncOperations.handler(type: SessionTimer.self),
+                  let context = try? channel.pipeline.syncOperations.context(handlerType: SessionTimer.self)
+            else { return }
+            timer.scheduled?.cancel()
+            let bound = NIOLoopBound(context, eventLoop: channel.eventLoop)
+            timer.scheduled = channel.eventLoop.scheduleTask(in: .milliseconds(delayMs)) {
+                bound.value.fireErrorCaught(Expired())
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.scheduled?.cancel()
+    }
+}
