@@ -42,6 +42,9 @@ public final class MariaDBLedgerStore: LedgerStore {
     }
 
     private static func migrate(_ connection: MariaDBConnection, seal: LedgerSeal) throws {
+        // An up-to-date schema needs no DDL, so a user with only SELECT, INSERT, UPDATE and DELETE
+        // can run the server once another user has migrated (README, "Running on MariaDB").
+        if let latest = MariaDBSchema.migrations.last?.version, try Self.appliedVersion(connection) == latest { return }
         guard try connection.query("SELECT GET_LOCK('integra_migrations', 60)").int64(0, 0) == 1 else {
             throw MariaDBError(number: 0, message: "could not take the migration lock")
         }
@@ -56,6 +59,14 @@ public final class MariaDBLedgerStore: LedgerStore {
             if migration.version == 3 { try Self.sealExistingRows(connection, seal: seal) }
             try connection.query("INSERT INTO schema_version (version) VALUES (?)", [.int(migration.version)])
         }
+    }
+
+    /// The schema version applied, without touching the schema; nil on a database without Integra's tables.
+    private static func appliedVersion(_ connection: MariaDBConnection) throws(MariaDBError) -> Int64? {
+        let tables = try connection.query(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'schema_version'")
+        guard try tables.int64(0, 0) == 1 else { return nil }
+        return try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_version").int64(0, 0)
     }
 
     /// Seals rows written before the schema had seals: users, accounts, and the entries' chain.
