@@ -165,8 +165,10 @@ private let accessDenied: UInt32 = 1045
 
     @Test func disabledIsRefusedByAServerThatRequiresTLS() throws {
         let error = Self.failure { _ = try Self.connect(.disabled) }
-        // MariaDB 10.11 answers a clear-text login under require_secure_transport with "access denied".
+        // MariaDB 10.11 answers a clear-text login under require_secure_transport with "access
+        // denied"; the same user and password log in over TLS.
         #expect(error?.number == accessDenied, "\(String(describing: error))")
+        #expect(try !Self.connect(.required).sessionCipher().isEmpty)
     }
 
     /// libmariadb 3.3 with MYSQL_OPT_SSL_ENFORCE logs in in clear text when the server offers no
