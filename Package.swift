@@ -73,7 +73,7 @@ let package = Package(
             pkgConfig: "libmariadb",
             providers: [.apt(["libmariadb-dev"])]
         ),
-        // The MariaDB store (empty without the MariaDB trait).
+        // The MariaDB store (without the MariaDB trait only `DatabaseTLS`, which the configuration carries).
         .target(
             name: "IntegraMariaDBStore",
             dependencies: [
@@ -122,6 +122,7 @@ let package = Package(
             name: "IntegraServerCLI",
             dependencies: [
                 "IntegraServer",
+                "IntegraMariaDBStore",
                 "IntegraLedger",
                 "IntegraProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -46,7 +46,8 @@ public enum Administration {
             }
         case .mariadb(let location):
             #if MariaDB
-            var mariadb = MariaDBConfiguration(host: location.host, port: location.port, user: location.user, password: location.password, database: location.database)
+            var mariadb = MariaDBConfiguration(
+                host: location.host, port: location.port, user: location.user, password: location.password, database: location.database, tls: location.tls)
             mariadb.connectTimeoutSeconds = 3
             return try await MariaDBLedgerStore.open(mariadb, seal: seal, poolSize: configuration.databaseConnections, readOnly: access == .readOnly)
             #else

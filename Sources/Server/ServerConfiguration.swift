@@ -1,5 +1,6 @@
 import Foundation
 public import IntegraLedger
+public import IntegraMariaDBStore
 public import IntegraProtocol
 import NIOCore
 
@@ -78,8 +79,40 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 
+    /// Whether `host` is a loopback address: `localhost`, `::1` or an IPv4 literal in 127.0.0.0/8
+    /// (a DNS name such as `127.example.com` is not).
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" { return true }
+        var address = in_addr()
+        guard inet_pton(AF_INET, host, &address) == 1 else { return false }
+        return UInt32(bigEndian: address.s_addr) >> 24 == 127
+    }
+
+    /// Sets how the connection to MariaDB is protected, from `--database-tls` and `--database-ca`
+    /// (nil: not given). Without a mode the location keeps its default (`required` off loopback).
+    /// Refused for SQLite, for a verifying mode without a CA file, and for a CA file without one.
+    public mutating func setDatabaseTLS(mode: DatabaseTLS.Mode?, certificateAuthorityPath: String?) throws(ConfigurationError) {
+        guard mode != nil || certificateAuthorityPath != nil else { return }
+        guard case .mariadb(var location)? = self.database else {
+            throw ConfigurationError("--database-tls and --database-ca apply to a MariaDB store only; this store is SQLite")
+        }
+        let wanted = mode ?? location.tls.mode
+        switch wanted {
+        case .disabled, .required:
+            guard certificateAuthorityPath == nil else {
+                throw ConfigurationError("--database-ca is used only by --database-tls verify-ca or verify-identity, not \(wanted.rawValue)")
+            }
+            location.tls = wanted == .disabled ? .disabled : .required
+        case .verifyCA, .verifyIdentity:
+            guard let path = certificateAuthorityPath else {
+                throw ConfigurationError("--database-tls \(wanted.rawValue) needs --database-ca FILE, the PEM certificate of the CA that signed MariaDB's certificate")
+            }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError("cannot read the database CA file \(path)")
+            }
+            location.tls = wanted == .verifyCA ? .verifyCA(certificateAuthorityPath: path) : .verifyIdentity(certificateAuthorityPath: path)
+        }
+        self.database = .mariadb(location)
     }
 
     /// Checks the values an operator may have set; returns a message for the first bad one.
@@ -156,7 +189,7 @@ public enum DatabaseLocation: Hashable, Sendable {
     public var redacted: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
-        case .mariadb(let location): "mariadb://\(location.user)@\(location.host):\(location.port)/\(location.database)"
+        case .mariadb(let location): "mariadb://\(location.user)@\(location.host):\(location.port)/\(location.database) (tls: \(location.tls.mode.rawValue))"
         }
     }
 }
@@ -168,6 +201,14 @@ public struct MariaDBLocation: Hashable, Sendable {
     public var user: String
     public var password: String
     public var database: String
+    /// How the connection is protected; by default `required` for any host but a loopback one.
+    public var tls: DatabaseTLS
+
+    /// The TLS mode used when the operator names none: encryption for every host that is not
+    /// loopback (127.x, ::1, localhost), clear text on loopback, where no network is crossed.
+    public static func defaultTLS(host: String) -> DatabaseTLS {
+        ServerConfiguration.isLoopback(host) ? .disabled : .required
+    }
 
     static func parse(_ rest: String, password fallbackPassword: String?) throws(ConfigurationError) -> MariaDBLocation {
         let usage = "MariaDB URL must be mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
@@ -192,6 +233,6 @@ public struct MariaDBLocation: Hashable, Sendable {
         guard let password = password ?? fallbackPassword else {
             throw ConfigurationError("no MariaDB password: put it in the URL, in $INTEGRA_DATABASE_PASSWORD or in --database-password-file")
         }
-        return MariaDBLocation(host: host, port: port, user: decodedUser, password: password, database: database)
+        return MariaDBLocation(host: host, port: port, user: decodedUser, password: password, database: database, tls: Self.defaultTLS(host: host))
     }
 }

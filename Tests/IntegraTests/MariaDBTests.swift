@@ -119,6 +119,32 @@ import Testing
         #expect(try await two.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
     }
 
+    /// scripts/mariadb gives `integra` only Integra's grants (the whole suite runs on them) and
+    /// `integra_app` only the run-time ones: SELECT, INSERT, UPDATE, DELETE.
+    @Test func aUserWithRunTimeGrantsOnlyServesAMigratedLedgerButCannotMigrate() async throws {
+        let location = try TestStore.freshMariaDB()
+        await (try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 1)).close()
+        var runTime = location
+        runTime.user = "integra_app"
+        let store = try await MariaDBLedgerStore.open(TestStore.configuration(runTime), seal: testSeal, poolSize: 2)
+        defer { Task { await store.close() } }
+        let created = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: try Username("app"), passwordHash: "!"))], nowMs: 1)
+        guard case .userCreated? = created.first else { throw TestFailure("\(created)") }
+        let nonce = NonceRecord(bytes: Array(repeating: 7, count: 16), expiresAtMs: 10)
+        #expect(try await store.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
+        #expect(try await store.pruneNonces(expiredBeforeMs: 11) == 1)
+
+        var fresh = try TestStore.freshMariaDB()
+        fresh.user = "integra_app"
+        do {
+            await (try await MariaDBLedgerStore.open(TestStore.configuration(fresh), seal: testSeal, poolSize: 1)).close()
+            Issue.record("a user without CREATE migrated a new database")
+        } catch {
+            guard case .storeUnavailable(let detail) = error else { throw error }
+            #expect(detail.contains("CREATE command denied"), "\(detail)")
+        }
+    }
+
     @Test func mariaDBGoingAwayGivesRetryableErrorsAndRetriesApplyOnce() async throws {
         let directory = TemporaryDirectory.make().appendingPathComponent("mariadb").path
         let port = try await Self.freePort()

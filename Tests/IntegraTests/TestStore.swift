@@ -57,7 +57,8 @@ enum TestStore: String, CustomStringConvertible, Sendable, CaseIterable {
 
     #if MariaDB
     static func configuration(_ location: MariaDBLocation, database: String? = nil) -> MariaDBConfiguration {
-        MariaDBConfiguration(host: location.host, port: location.port, user: location.user, password: location.password, database: database ?? location.database)
+        MariaDBConfiguration(
+            host: location.host, port: location.port, user: location.user, password: location.password, database: database ?? location.database, tls: location.tls)
     }
     #endif
 }

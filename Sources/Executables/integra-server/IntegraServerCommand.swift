@@ -1,6 +1,7 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import IntegraLedger
+import IntegraMariaDBStore
 import IntegraProtocol
 import IntegraServer
 import Crypto
@@ -48,6 +49,16 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Connections to MariaDB.")
     var databaseConnections = 8
 
+    @Option(
+        name: .customLong("database-tls"),
+        help: ArgumentHelp(
+            "How the MariaDB connection is protected: disabled (clear text); required (encrypted, but the server's certificate is NOT checked, so an attacker on the path can pose as MariaDB); verify-ca (encrypted, the certificate must be signed by --database-ca); verify-identity (verify-ca, and the certificate must name the host). Default: required, or disabled for a loopback host.",
+            valueName: "mode"))
+    var databaseTLS: DatabaseTLS.Mode?
+
+    @Option(name: .customLong("database-ca"), help: ArgumentHelp("PEM certificate of the CA that signed MariaDB's certificate, for --database-tls verify-ca or verify-identity.", valueName: "file"))
+    var databaseCA: String?
+
     func apply(to configuration: inout ServerConfiguration) throws {
         umask(0o077)
         configuration.dataDirectory = self.dataDir
@@ -60,8 +71,11 @@ struct StoreOptions: ParsableArguments {
             password = text.trimmingCharacters(in: .newlines)
         }
         configuration.database = try self.database.map { try DatabaseLocation.parse($0, password: password) }
+        try configuration.setDatabaseTLS(mode: self.databaseTLS, certificateAuthorityPath: self.databaseCA)
     }
 }
+
+extension DatabaseTLS.Mode: ExpressibleByArgument {}
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start the server (the default).")

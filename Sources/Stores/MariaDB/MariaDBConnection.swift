@@ -1,5 +1,6 @@
 #if MariaDB
 import CMariaDB
+import Glibc
 import IntegraLedger
 
 /// A value bound to or read from a prepared statement.
@@ -123,15 +124,18 @@ public struct MariaDBConfiguration: Hashable, Sendable {
     public var user: String
     public var password: String
     public var database: String
+    /// How the connection is protected; an encrypted mode that cannot be had fails the connection.
+    public var tls: DatabaseTLS
     public var connectTimeoutSeconds: UInt32 = 3
     public var readWriteTimeoutSeconds: UInt32 = 15
 
-    public init(host: String, port: Int, user: String, password: String, database: String) {
+    public init(host: String, port: Int, user: String, password: String, database: String, tls: DatabaseTLS) {
         self.host = host
         self.port = port
         self.user = user
         self.password = password
         self.database = database
+        self.tls = tls
     }
 }
 
@@ -154,15 +158,82 @@ final class MariaDBConnection: @unchecked Sendable {
         mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &connectTimeout)
         mysql_options(handle, MYSQL_OPT_READ_TIMEOUT, &ioTimeout)
         mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &ioTimeout)
+        do {
+            try Self.setTLSOptions(configuration.tls, on: handle)
+        } catch {
+            mysql_close(handle)
+            throw error
+        }
         guard mysql_real_connect(
             handle, configuration.host, configuration.user, configuration.password, configuration.database,
             UInt32(configuration.port), nil, 0) != nil
         else {
-            let error = MariaDBError(number: mysql_errno(handle), message: String(cString: mysql_error(handle)))
+            let error = MariaDBError(number: mysql_errno(handle), message: Self.connectFailure(String(cString: mysql_error(handle)), configuration))
             mysql_close(handle)
             throw error
         }
         self.handle = handle
+        if configuration.tls.isEncrypted {
+            // From here on deinit closes the handle.
+            let cipher = try self.sessionCipher()
+            guard !cipher.isEmpty else {
+                throw MariaDBError(number: UInt32(CR_SSL_CONNECTION_ERROR), message: Self.connectFailure("the session is not encrypted", configuration))
+            }
+        }
+    }
+
+    /// Sets libmariadb's TLS options for `tls`, each explicitly, so that no library default decides.
+    ///
+    /// `MYSQL_OPT_SSL_ENFORCE` asks for TLS; `MYSQL_OPT_SSL_CA` makes the handshake verify the
+    /// server's chain (OpenSSL's peer verification); `MYSQL_OPT_SSL_VERIFY_SERVER_CERT` adds the
+    /// host name check and is set to 0 otherwise (libmariadb 3.4 turns it on by default). None of
+    /// them proves the session is encrypted: libmariadb 3.3 with ENFORCE and without
+    /// VERIFY_SERVER_CERT logs in in clear text to a server without TLS, so `init` checks the
+    /// session's cipher afterwards.
+    private static func setTLSOptions(_ tls: DatabaseTLS, on handle: UnsafeMutablePointer<MYSQL>) throws(MariaDBError) {
+        var enforce: my_bool = 0
+        var verifyIdentity: my_bool = 0
+        switch tls {
+        case .disabled:
+            break
+        case .required:
+            enforce = 1
+        case .verifyCA(let path):
+            enforce = 1
+            try Self.setOption(MYSQL_OPT_SSL_CA, path, on: handle)
+        case .verifyIdentity(let path):
+            enforce = 1
+            verifyIdentity = 1
+            try Self.setOption(MYSQL_OPT_SSL_CA, path, on: handle)
+        }
+        if tls.mode.verifiesCertificate, getenv("MARIADB_TLS_DISABLE_PEER_VERIFICATION") != nil {
+            throw MariaDBError(number: 0, message: "MARIADB_TLS_DISABLE_PEER_VERIFICATION is set, which turns off libmariadb's certificate checks; unset it to use --database-tls \(tls.mode.rawValue)")
+        }
+        guard mysql_options(handle, MYSQL_OPT_SSL_ENFORCE, &enforce) == 0,
+              mysql_options(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verifyIdentity) == 0
+        else {
+            throw MariaDBError(number: 0, message: "this libmariadb does not take the TLS options")
+        }
+    }
+
+    private static func setOption(_ option: mysql_option, _ text: String, on handle: UnsafeMutablePointer<MYSQL>) throws(MariaDBError) {
+        guard mysql_options(handle, option, text) == 0 else {
+            throw MariaDBError(number: 0, message: "this libmariadb does not take the TLS options")
+        }
+    }
+
+    /// A connection failure as one line for the operator: where, with which TLS mode, and why.
+    private static func connectFailure(_ reason: String, _ configuration: MariaDBConfiguration) -> String {
+        "cannot connect to \(configuration.host):\(configuration.port) with --database-tls \(configuration.tls.mode.rawValue): \(reason)"
+    }
+
+    /// The session's TLS cipher as both ends see it: libmariadb's (`mysql_get_ssl_cipher`) and the
+    /// server's (`Ssl_cipher` status); empty unless both say the session is encrypted.
+    func sessionCipher() throws(MariaDBError) -> String {
+        guard let client = mysql_get_ssl_cipher(self.handle), client.pointee != 0 else { return "" }
+        let rows = try self.query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        guard rows.rows.count == 1 else { return "" }
+        return try rows.text(0, 1)
     }
 
     deinit {

@@ -33,10 +33,7 @@ public final class MariaDBLedgerStore: LedgerStore {
         let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal, readOnly: readOnly)
         do throws(LedgerError) {
             if readOnly {
-                let version = try await store.run { connection in
-                    try connection.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'schema_version'").int64(0, 0) == 0
-                        ? 0 : try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_version").int64(0, 0)
-                }
+                let version = try await store.run { connection in try Self.appliedVersion(connection) ?? 0 }
                 let latest = MariaDBSchema.migrations.last!.version
                 guard version == latest else {
                     throw .storeUnavailable("the database is at schema version \(version), not \(latest): run `integra-server migrate` first")
@@ -59,10 +56,14 @@ public final class MariaDBLedgerStore: LedgerStore {
     }
 
     private static func migrate(_ connection: MariaDBConnection, seal: LedgerSeal) throws {
-        guard try connection.query("SELECT GET_LOCK('integra_migrations', 60)").int64(0, 0) == 1 else {
+        // An up-to-date schema needs no DDL, so a user with only SELECT, INSERT, UPDATE and DELETE
+        // can run the server once another user has migrated (README, "Running on MariaDB").
+        if let latest = MariaDBSchema.migrations.last?.version, try Self.appliedVersion(connection) == latest { return }
+        // One lock per database: instances sharing it take turns, other databases don't wait.
+        guard try connection.query("SELECT GET_LOCK(CONCAT('integra_migrations:', DATABASE()), ?)", [.int(Int64(Self.migrationTimeoutSeconds))]).int64(0, 0) == 1 else {
             throw MariaDBError(number: 0, message: "could not take the migration lock")
         }
-        defer { _ = try? connection.query("SELECT RELEASE_LOCK('integra_migrations')") }
+        defer { _ = try? connection.query("SELECT RELEASE_LOCK(CONCAT('integra_migrations:', DATABASE()))") }
         try connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL PRIMARY KEY) \(MariaDBSchema.tableOptions)")
         try connection.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
         let current = try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_version").int64(0, 0)
@@ -89,6 +90,14 @@ public final class MariaDBLedgerStore: LedgerStore {
             let mac = seal.userMAC(userID: id, username: name, passwordHash: hash, credentialVersion: 0)
             try connection.query("UPDATE users SET mac = ? WHERE id = ?", [.bytes(mac), .int(id)])
         }
+    }
+
+    /// The schema version applied, without touching the schema; nil on a database without Integra's tables.
+    private static func appliedVersion(_ connection: MariaDBConnection) throws(MariaDBError) -> Int64? {
+        let tables = try connection.query(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'schema_version'")
+        guard try tables.int64(0, 0) == 1 else { return nil }
+        return try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_version").int64(0, 0)
     }
 
     /// Seals rows written before the schema had seals: users, accounts, and the entries' chain.
