@@ -156,7 +156,7 @@ public struct LedgerBatchPlanner {
             switch request.operation {
             case .recordNonce:
                 outcomes[index] = .nonceRecorded
-            case .createUser:
+            case .createUser, .rehashPassword:
                 outcomes[index] = try applyAccountChange(request.operation)
             case .changePassword(let userID, let username, let passwordHash):
                 movements.append((index, .credentialChange(userID: userID, username: username, passwordHash: passwordHash)))
@@ -218,7 +218,8 @@ public struct LedgerBatchPlanner {
             return .rejected(.integrityAlarm(violation))
         }
         if let existing = self.snapshot.existingEntries[key] {
-            let sameContent = existing.to == to && existing.amount == amount && existing.kind == kind
+            // By user id: a name stored under earlier rules is looked up by another form.
+            let sameContent = existing.toUserID == self.snapshot.accountsByName[to]?.userID && existing.amount == amount && existing.kind == kind
             let chainHash = self.snapshot.chainHashes[existing.position] ?? []
             return sameContent ? .transferred(TransferReceipt(entry: existing, isRetry: true, chainHash: chainHash)) : .rejected(.transferIDConflict)
         }

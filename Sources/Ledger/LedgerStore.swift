@@ -33,8 +33,16 @@ public protocol LedgerStore: Sendable {
     /// operator acknowledged an alarm about the ledger's history).
     func forgetVerifiedRows() async
 
-    /// Forgets nonces whose frames can no longer pass the replay window. Returns how many.
-    func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int
+    /// Forgets nonces of frames stamped before `olderThanMs` (now minus the widest replay window
+    /// ever configured): no window lets those frames pass. Returns how many.
+    func pruneNonces(olderThanMs: Int64) async throws(LedgerError) -> Int
+
+    /// A deployment-wide setting (`Setting`), if recorded.
+    func setting(_ setting: Setting) async throws(LedgerError) -> Int64?
+
+    /// Records a setting; with `onlyRaise`, only if larger than the recorded one. Returns the
+    /// value recorded afterwards.
+    func record(_ setting: Setting, _ value: Int64, onlyRaise: Bool) async throws(LedgerError) -> Int64
 
     /// Totals over the whole ledger.
     func summary() async throws(LedgerError) -> LedgerSummary
@@ -81,6 +89,14 @@ public protocol SealedEntryReader: Sendable {
     /// `afterPosition`, until the page is full or the ledger ends. The caller must not touch the
     /// page until the call returns.
     func read(afterPosition: Int64, into page: SealedEntryPage) async throws(LedgerError)
+}
+
+/// Settings the deployment keeps in its store, shared by every instance and admin command.
+public enum Setting: String, Sendable, CaseIterable {
+    /// The widest replay window any instance was ever configured with: nonces are kept that long.
+    case maximumReplayWindowMs = "max_replay_window_ms"
+    /// The bcrypt cost the server hashes new passwords with (`user add` uses it too).
+    case bcryptCost = "bcrypt_cost"
 }
 
 extension LedgerStore {

@@ -113,16 +113,18 @@ public enum SystemAccount {
     public static let username = Username(trustedCanonical: "system")
 }
 
-/// A request nonce remembered until its timestamp can no longer pass the replay window.
+/// A request nonce with its frame's timestamp, remembered until no replay window ever configured
+/// would let that timestamp pass: keyed by what the frame carries, not by the server's window,
+/// so a restart with another window never admits a recorded frame again.
 public struct NonceRecord: Hashable, Sendable {
     /// The nonce as sent on the wire (16 bytes).
     public let bytes: [UInt8]
-    /// After this instant (ms since the Unix epoch) the frame's timestamp is stale anyway.
-    public let expiresAtMs: Int64
+    /// The frame's timestamp (ms since the Unix epoch), as sent under the MAC.
+    public let timestampMs: Int64
 
-    public init(bytes: [UInt8], expiresAtMs: Int64) {
+    public init(bytes: [UInt8], timestampMs: Int64) {
         self.bytes = bytes
-        self.expiresAtMs = expiresAtMs
+        self.timestampMs = timestampMs
     }
 }
 
@@ -168,6 +170,9 @@ public enum WriteOperation: Hashable, Sendable {
     /// A new password: the user row gets the next credential version, and the ledger an entry
     /// that records it.
     case changePassword(userID: Int64, username: Username, passwordHash: String)
+    /// The same password hashed again at the deployment's cost, if the row still holds
+    /// `expectedHash` (the credential version stays: it is the same password).
+    case rehashPassword(userID: Int64, expectedHash: String, newHash: String)
     case transfer(TransferIntent)
     case deposit(DepositIntent)
 
@@ -175,7 +180,7 @@ public enum WriteOperation: Hashable, Sendable {
     public var movesMoney: Bool {
         switch self {
         case .transfer, .deposit: true
-        case .recordNonce, .createUser, .changePassword: false
+        case .recordNonce, .createUser, .changePassword, .rehashPassword: false
         }
     }
 
@@ -184,7 +189,7 @@ public enum WriteOperation: Hashable, Sendable {
     public var appendsToLedger: Bool {
         switch self {
         case .transfer, .deposit, .changePassword: true
-        case .recordNonce, .createUser: false
+        case .recordNonce, .createUser, .rehashPassword: false
         }
     }
 }
@@ -220,6 +225,7 @@ public struct TransferReceipt: Hashable, Sendable {
 public enum WriteOutcome: Hashable, Sendable {
     case nonceRecorded
     case userCreated(UserRecord)
+    /// A password was changed, or hashed again.
     case passwordChanged
     case transferred(TransferReceipt)
     case rejected(LedgerError)

@@ -48,6 +48,15 @@ public final class IntegraDeployment: Service, Sendable {
         let (keys, created) = configuration.echo ? (try Self.echoKeys(configuration), false) : try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
         if created { logger.notice("generated new deployment keys", metadata: ["directory": "\(configuration.dataDirectory)"]) }
         let store = try await Administration.openStore(configuration, keys: keys)
+        do {
+            // The widest replay window ever used decides how long nonces are kept; the bcrypt cost
+            // is the one `user add` uses too.
+            _ = try await store.record(.maximumReplayWindowMs, configuration.replayWindowMs, onlyRaise: true)
+            _ = try await store.record(.bcryptCost, Int64(configuration.bcryptCost), onlyRaise: false)
+        } catch {
+            await store.close()
+            throw error
+        }
         let auditTrail = AuditTrail(directory: configuration.auditTrailDirectory, logger: logger)
         let alarms: IntegrityAlarms
         do {

@@ -203,6 +203,11 @@ public final class IntegraServer: Sendable {
         (try? Username(username))?.canonical ?? String(username.lowercased().prefix(FieldLimits.usernameBytes))
     }
 
+    /// Reads the login throttle's state (tests and the operator's status).
+    func throttleState<T>(_ body: (LoginThrottle) -> T) -> T {
+        self.throttle.withLock { body($0) }
+    }
+
     /// Records what a connection reported: the audit trail and the throttle.
     func record(_ report: ServerConnectionStateMachine.Report, address: String, peer: String, logger: Logger) {
         let nowMs = WallClock.nowMs()
@@ -226,6 +231,8 @@ public final class IntegraServer: Sendable {
         }
     }
 
+    /// Forgets nonces no replay window ever configured on this deployment would let pass (the
+    /// widest one is kept in the store, so instances with different windows agree).
     private func pruneNoncesPeriodically() async {
         while !Task.isCancelled {
             do {
@@ -234,13 +241,18 @@ public final class IntegraServer: Sendable {
                 return
             }
             do {
-                let pruned = try await self.service.store.pruneNonces(expiredBeforeMs: WallClock.nowMs())
+                let widestMs = try await self.service.store.record(.maximumReplayWindowMs, self.configuration.replayWindowMs, onlyRaise: true)
+                let pruned = try await self.service.store.pruneNonces(olderThanMs: WallClock.nowMs() - widestMs - Self.clockSlackMs)
                 self.logger.debug("pruned nonces", metadata: ["count": "\(pruned)"])
             } catch {
                 self.logger.warning("nonce pruning failed", metadata: ["error": "\(error)"])
             }
         }
     }
+
+    /// Extra time nonces are kept beyond the widest window: the instants of the request and of
+    /// the pruning come from different clocks.
+    static let clockSlackMs: Int64 = 60_000
 }
 
 /// Closes a connection that has been silent for the idle timeout.

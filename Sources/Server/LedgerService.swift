@@ -36,7 +36,7 @@ public final class LedgerService: Sendable {
 
     /// Answers one request. Never throws: every failure becomes a coded error for the peer.
     public func perform(_ request: ServerRequest, context: RequestContext, origin: String = "") async -> RequestResult {
-        let nonce = NonceRecord(bytes: context.nonce.bytes, expiresAtMs: context.timestampMs + self.configuration.replayWindowMs)
+        let nonce = NonceRecord(bytes: context.nonce.bytes, timestampMs: context.timestampMs)
         do {
             switch request {
             case .register(let name, let password):
@@ -125,11 +125,22 @@ public final class LedgerService: Sendable {
             return .failed(ProtocolError(.invalidCredentials, "unknown user or wrong password"))
         }
         let balance = try await self.checkedBalance(ofUserID: user.id, session: nil)
+        await self.rehashIfNeeded(user, password: password, origin: origin)
         var random = SystemRandomSource()
         let token = self.deviceTokens.issue(canonicalName: user.username.canonical, nowMs: WallClock.nowMs(), random: &random)
         return .loginSucceeded(LoginGrant(
             identity: SessionIdentity(userID: user.id, username: user.username.canonical, credentialVersion: user.credentialVersion),
             balance: Amount.format(cents: balance), deviceToken: token))
+    }
+
+    /// A password stored at another bcrypt cost than the deployment's is hashed again at it, so
+    /// that every login costs the same whatever the account (an unknown name costs the
+    /// deployment's cost too). Best effort: a failure leaves the old hash, which still works.
+    private func rehashIfNeeded(_ user: UserRecord, password: String, origin: String) async {
+        guard PasswordHasher.cost(of: user.passwordHash) != self.hasher.cost,
+              let hash = try? await self.hasher.hash(password, fairnessKey: origin)
+        else { return }
+        _ = await self.committer.submit(WriteRequest(nonce: nil, operation: .rehashPassword(userID: user.id, expectedHash: user.passwordHash, newHash: hash)))
     }
 
     /// The balance to show, once the account row passed its check (or raised the alarm), and, for

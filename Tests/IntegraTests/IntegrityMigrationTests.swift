@@ -39,7 +39,7 @@ import Testing
     }
 
     static func checkUpgraded(_ store: any LedgerStore) async throws {
-        #expect(try await store.schemaVersion() == 6)
+        #expect(try await store.schemaVersion() == 7)
         let entry = try #require(try await store.sealedEntries(afterPosition: 0, limit: 10).first)
         #expect(entry.chainHash == Self.depositChainHash, "the chain is kept byte for byte")
         let found = try await LedgerVerifier.run(store: store, seal: Self.seal).violations

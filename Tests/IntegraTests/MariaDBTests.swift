@@ -114,7 +114,7 @@ import Testing
         let one = try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)
         let two = try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)
         defer { Task { await one.close(); await two.close() } }
-        let nonce = NonceRecord(bytes: Array(repeating: 9, count: 16), expiresAtMs: 1_000)
+        let nonce = NonceRecord(bytes: Array(repeating: 9, count: 16), timestampMs: 1_000)
         #expect(try await one.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
         #expect(try await two.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
     }
@@ -130,9 +130,9 @@ import Testing
         defer { Task { await store.close() } }
         let created = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: try Username("app"), passwordHash: "!"))], nowMs: 1)
         guard case .userCreated? = created.first else { throw TestFailure("\(created)") }
-        let nonce = NonceRecord(bytes: Array(repeating: 7, count: 16), expiresAtMs: 10)
+        let nonce = NonceRecord(bytes: Array(repeating: 7, count: 16), timestampMs: 10)
         #expect(try await store.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
-        #expect(try await store.pruneNonces(expiredBeforeMs: 11) == 1)
+        #expect(try await store.pruneNonces(olderThanMs: 11) == 1)
 
         var fresh = try TestStore.freshMariaDB()
         fresh.user = "integra_app"

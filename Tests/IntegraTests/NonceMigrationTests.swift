@@ -6,20 +6,21 @@ import Testing
 @testable import IntegraMariaDBStore
 #endif
 
-/// Schema version 5 re-keys the nonce table by (expiry, nonce). Nonces recorded under version 4
-/// must still be refused afterwards, or an upgrade would reopen the replay window.
+/// Schema version 5 re-keyed the nonce table by (expiry, nonce), version 7 keeps new nonces by
+/// (frame timestamp, nonce). Nonces recorded before must still be refused afterwards, whatever
+/// timestamp a replay carries, or an upgrade would reopen the replay window.
 @Suite struct NonceMigrationTests {
-    static let oldNonce = NonceRecord(bytes: Array(repeating: 0xAB, count: 16), expiresAtMs: 5_000)
-    static let newNonce = NonceRecord(bytes: Array(repeating: 0xCD, count: 16), expiresAtMs: 6_000)
+    static let oldNonce = NonceRecord(bytes: Array(repeating: 0xAB, count: 16), timestampMs: 4_880)
+    static let newNonce = NonceRecord(bytes: Array(repeating: 0xCD, count: 16), timestampMs: 6_000)
 
     static func checkUpgraded(_ store: any LedgerStore) async throws {
-        #expect(try await store.schemaVersion() == 6)
+        #expect(try await store.schemaVersion() == 7)
         let outcomes = try await store.commit([
             WriteRequest(nonce: Self.oldNonce, operation: .recordNonce),
             WriteRequest(nonce: Self.newNonce, operation: .recordNonce),
         ], nowMs: 1)
         #expect(outcomes == [.rejected(.replayedNonce), .nonceRecorded])
-        #expect(try await store.pruneNonces(expiredBeforeMs: 5_500) == 1)
+        #expect(try await store.pruneNonces(olderThanMs: 5_500) == 1, "the earlier record expired at 5000")
         #expect(try await store.commit([WriteRequest(nonce: Self.newNonce, operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
     }
 

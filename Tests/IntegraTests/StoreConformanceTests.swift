@@ -73,8 +73,8 @@ enum TemporaryDirectory {
             senderID: sender.id, sender: sender.username, transferID: try TransferID(id), recipient: try Username(to), amount: Amount(cents: cents))))
     }
 
-    static func nonce(_ byte: UInt8, expiresAtMs: Int64 = 10_000) -> NonceRecord {
-        NonceRecord(bytes: Array(repeating: byte, count: 16), expiresAtMs: expiresAtMs)
+    static func nonce(_ byte: UInt8, timestampMs: Int64 = 10_000) -> NonceRecord {
+        NonceRecord(bytes: Array(repeating: byte, count: 16), timestampMs: timestampMs)
     }
 
     @Test(arguments: kinds)
@@ -154,17 +154,41 @@ enum TemporaryDirectory {
     }
 
     @Test(arguments: kinds)
-    func pruningForgetsOnlyExpiredNonces(kind: TestStore) async throws {
+    func pruningForgetsOnlyNoncesOlderThanTheCut(kind: TestStore) async throws {
         let store = try await Self.store(kind).open()
         defer { Task { await store.close() } }
         _ = try await store.commit([
-            WriteRequest(nonce: Self.nonce(1, expiresAtMs: 100), operation: .recordNonce),
-            WriteRequest(nonce: Self.nonce(2, expiresAtMs: 300), operation: .recordNonce),
+            WriteRequest(nonce: Self.nonce(1, timestampMs: 100), operation: .recordNonce),
+            WriteRequest(nonce: Self.nonce(2, timestampMs: 300), operation: .recordNonce),
         ], nowMs: 1)
-        #expect(try await store.pruneNonces(expiredBeforeMs: 200) == 1)
-        // A replayed frame carries its original timestamp, so its nonce comes with the same expiry.
-        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(2, expiresAtMs: 300), operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
-        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(1, expiresAtMs: 100), operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
+        #expect(try await store.pruneNonces(olderThanMs: 200) == 1)
+        // A replayed frame carries its original timestamp, so its nonce comes with the same key.
+        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(2, timestampMs: 300), operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
+        #expect(try await store.commit([WriteRequest(nonce: Self.nonce(1, timestampMs: 100), operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
+    }
+
+    @Test(arguments: kinds)
+    func settingsAreRecordedAndTheWidestWindowOnlyGrows(kind: TestStore) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        #expect(try await store.setting(.maximumReplayWindowMs) == nil)
+        #expect(try await store.record(.maximumReplayWindowMs, 3_600_000, onlyRaise: true) == 3_600_000)
+        #expect(try await store.record(.maximumReplayWindowMs, 120_000, onlyRaise: true) == 3_600_000, "a narrower window never shortens how long nonces are kept")
+        #expect(try await store.record(.bcryptCost, 12, onlyRaise: false) == 12)
+        #expect(try await store.record(.bcryptCost, 10, onlyRaise: false) == 10)
+        #expect(try await store.setting(.bcryptCost) == 10)
+    }
+
+    @Test(arguments: kinds)
+    func lookalikeNamesAreTaken(kind: TestStore) async throws {
+        let store = try await Self.store(kind).open()
+        defer { Task { await store.close() } }
+        _ = try await Self.addUser("alice", store: store)
+        for lookalike in ["ａｌｉｃｅ", "alıce", "ALICE"] {
+            let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: try Username(registering: lookalike), passwordHash: "!"))], nowMs: 1)
+            #expect(outcome == [.rejected(.usernameTaken)], "\(lookalike)")
+        }
+        #expect(try await store.user(named: Username("ａｌｉｃｅ"))?.username.canonical == "alice", "looked up by its canonical form")
     }
 
     @Test(arguments: kinds)
@@ -199,7 +223,7 @@ enum TemporaryDirectory {
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
         await #expect(throws: LedgerError.deploymentMismatch) { try await store.bindDeployment(fingerprint: Array(repeating: 2, count: 32)) }
-        #expect(try await store.schemaVersion() == 6)
+        #expect(try await store.schemaVersion() == 7)
     }
 
     /// verify's page reader gives the rows `sealedEntries` gives, whatever the page's size.
@@ -258,7 +282,7 @@ enum TemporaryDirectory {
     @Test func schemaIsMigratedToTheLatestVersion() async throws {
         let store = try await SQLiteLedgerStore.open(path: TemporaryDirectory.make().path + "/s.sqlite", seal: testSeal)
         defer { Task { await store.close() } }
-        #expect(try await store.schemaVersion() == 6)
+        #expect(try await store.schemaVersion() == 7)
     }
 }
 
@@ -301,7 +325,9 @@ final class CountingStore: LedgerStore {
     func recordAlarm(_ alarm: AlarmRecord) async throws(LedgerError) { try await self.base.recordAlarm(alarm) }
     func alarms(limit: Int) async throws(LedgerError) -> [SealedAlarm] { try await self.base.alarms(limit: limit) }
     func forgetVerifiedRows() async { await self.base.forgetVerifiedRows() }
-    func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int { try await self.base.pruneNonces(expiredBeforeMs: expiredBeforeMs) }
+    func pruneNonces(olderThanMs: Int64) async throws(LedgerError) -> Int { try await self.base.pruneNonces(olderThanMs: olderThanMs) }
+    func setting(_ setting: Setting) async throws(LedgerError) -> Int64? { try await self.base.setting(setting) }
+    func record(_ setting: Setting, _ value: Int64, onlyRaise: Bool) async throws(LedgerError) -> Int64 { try await self.base.record(setting, value, onlyRaise: onlyRaise) }
     func summary() async throws(LedgerError) -> LedgerSummary { try await self.base.summary() }
     func schemaVersion() async throws(LedgerError) -> Int64 { try await self.base.schemaVersion() }
     func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry] { try await self.base.sealedEntries(afterPosition: afterPosition, limit: limit) }

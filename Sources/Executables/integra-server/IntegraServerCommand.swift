@@ -219,8 +219,8 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Read the password from the first line of standard input.")
         var passwordStdin = false
 
-        @Option(name: .long, help: "bcrypt cost (10 to 31).")
-        var bcryptCost: UInt8 = 12
+        @Option(name: .long, help: "bcrypt cost (10 to 31); default: the cost the deployment's server uses, so every login costs the same.")
+        var bcryptCost: UInt8?
 
         @OptionGroup var store: StoreOptions
 
@@ -228,13 +228,16 @@ struct UserCommand: AsyncParsableCommand {
             guard self.passwordStdin else { throw CommandFailure("--password-stdin is required: pipe the password in") }
             guard let password = readLine(strippingNewline: true) else { throw CommandFailure("no password on standard input") }
             var configuration = ServerConfiguration()
-            configuration.bcryptCost = self.bcryptCost
-            try CommandFailure.wrap { try self.store.apply(to: &configuration); try configuration.validate() }
-            let hasher = PasswordHasher(cost: configuration.bcryptCost, threads: 1, maximumPending: 1)
+            try CommandFailure.wrap { try self.store.apply(to: &configuration) }
             let user = try await withStore(configuration, access: .existing) { store in
-                try await Administration.addUser(name: self.name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy)
+                var configuration = configuration
+                let recorded = try await store.setting(.bcryptCost).flatMap { UInt8(exactly: $0) }
+                configuration.bcryptCost = self.bcryptCost ?? recorded ?? configuration.bcryptCost
+                try configuration.validate()
+                let hasher = PasswordHasher(cost: configuration.bcryptCost, threads: 1, maximumPending: 1)
+                defer { Task { await hasher.shutdown() } }
+                return try await Administration.addUser(name: self.name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy)
             }
-            await hasher.shutdown()
             print("added user \(user.username)")
         }
     }

@@ -73,6 +73,7 @@ public final class MariaDBLedgerStore: LedgerStore {
             }
             if migration.version == 3 { try Self.sealExistingRows(connection, seal: seal) }
             if migration.version == 6 { try Self.resealUsers(connection, seal: seal) }
+            if migration.version == 7 { try Self.fillNameKeys(connection) }
             try connection.query("INSERT INTO schema_version (version) VALUES (?)", [.int(migration.version)])
         }
     }
@@ -90,6 +91,27 @@ public final class MariaDBLedgerStore: LedgerStore {
             let mac = seal.userMAC(userID: id, username: name, passwordHash: hash, credentialVersion: 0)
             try connection.query("UPDATE users SET mac = ? WHERE id = ?", [.bytes(mac), .int(id)])
         }
+    }
+
+    /// Gives every user row the form names are looked up by and its skeleton, then makes both
+    /// unique (see the SQLite store). Running it again after an interruption gives the same keys.
+    private static func fillNameKeys(_ connection: MariaDBConnection) throws {
+        let users = try connection.query("SELECT id, username FROM users ORDER BY id")
+        var lookups = Set<String>()
+        var skeletons = Set<String>()
+        for row in users.rows.indices {
+            let id = try users.int64(row, 0)
+            let keys = Username.keys(forStoredName: try users.text(row, 1))
+            let unique = !lookups.contains(keys.lookupForm) && !skeletons.contains(keys.skeleton)
+            if unique {
+                lookups.insert(keys.lookupForm)
+                skeletons.insert(keys.skeleton)
+            }
+            try connection.query(
+                "UPDATE users SET lookup_name = ?, skeleton = ? WHERE id = ?",
+                unique ? [.text(keys.lookupForm), .text(keys.skeleton), .int(id)] : [.null, .null, .int(id)])
+        }
+        try connection.execute("ALTER TABLE users ADD UNIQUE INDEX IF NOT EXISTS users_lookup (lookup_name), ADD UNIQUE INDEX IF NOT EXISTS users_skeleton (skeleton)")
     }
 
     /// The schema version applied, without touching the schema; nil on a database without Integra's tables.
@@ -182,7 +204,7 @@ public final class MariaDBLedgerStore: LedgerStore {
                        (SELECT transfer_id FROM entries
                         WHERE from_user = users.id AND transfer_id >= 'credential#' AND transfer_id < 'credential$' AND kind = 3
                         ORDER BY transfer_id DESC LIMIT 1)
-                FROM users WHERE username = ? AND kind = 0
+                FROM users WHERE lookup_name = ? AND kind = 0
                 """,
                 [.text(username.canonical)])
             guard !rows.rows.isEmpty else { return nil }
@@ -190,8 +212,10 @@ public final class MariaDBLedgerStore: LedgerStore {
                 id: try rows.int64(0, 0), username: try rows.text(0, 1), passwordHash: try rows.text(0, 2),
                 credentialVersion: try rows.int64(0, 3), mac: rows.rows[0][4])
             let latest = rows.rows[0][5].flatMap { CredentialEntry.version(transferID: $0) } ?? 0
+            // The session knows the customer by the name lookups use; the stored name (which the
+            // seal and the chain cover) stays in the store.
             return UserRecord(
-                id: user.id, username: Username(trustedCanonical: user.username), passwordHash: user.passwordHash,
+                id: user.id, username: username, passwordHash: user.passwordHash,
                 credentialVersion: user.credentialVersion, violation: LedgerIntegrity.check(user, latestCredentialVersion: latest, seal: self.seal))
         }
     }
@@ -267,15 +291,36 @@ public final class MariaDBLedgerStore: LedgerStore {
         self.verified.forgetAll()
     }
 
-    public func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int {
+    public func pruneNonces(olderThanMs: Int64) async throws(LedgerError) -> Int {
         try await self.run { connection in
             var total = 0
-            // Small batches keep each delete's locks short beside live traffic.
-            while true {
-                let deleted = Int(try connection.query("DELETE FROM nonces WHERE expires_at_ms < ? LIMIT 10000", [.int(expiredBeforeMs)]).affectedRows)
-                total += deleted
-                if deleted < 10_000 { return total }
+            // Small batches keep each delete's locks short beside live traffic. Records from
+            // before schema version 7 expired at their timestamp plus the window of their day.
+            for statement in ["DELETE FROM request_nonces WHERE timestamp_ms < ? LIMIT 10000", "DELETE FROM nonces WHERE expires_at_ms < ? LIMIT 10000"] {
+                while true {
+                    let deleted = Int(try connection.query(statement, [.int(olderThanMs)]).affectedRows)
+                    total += deleted
+                    if deleted < 10_000 { break }
+                }
             }
+            return total
+        }
+    }
+
+    public func setting(_ setting: Setting) async throws(LedgerError) -> Int64? {
+        try await self.run { connection in
+            let rows = try connection.query("SELECT value FROM settings WHERE name = ?", [.text(setting.rawValue)])
+            return rows.rows.isEmpty ? nil : try rows.int64(0, 0)
+        }
+    }
+
+    public func record(_ setting: Setting, _ value: Int64, onlyRaise: Bool) async throws(LedgerError) -> Int64 {
+        guard !self.readOnly else { throw .storeUnavailable("the store is open read-only") }
+        return try await self.run { connection in
+            let update = onlyRaise ? "GREATEST(value, VALUES(value))" : "VALUES(value)"
+            try connection.query(
+                "INSERT INTO settings (name, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = \(update)", [.text(setting.rawValue), .int(value)])
+            return try connection.query("SELECT value FROM settings WHERE name = ?", [.text(setting.rawValue)]).int64(0, 0)
         }
     }
 

@@ -102,6 +102,14 @@ enum MariaDBSchema {
             ) \(tableOptions)
             """,
         ]),
+        // Names a person can tell apart, and replay records keyed by what the frame carries
+        // (see the SQLite schema); the name keys are filled, then made unique, by the store.
+        Migration(version: 7, statements: [
+            "ALTER TABLE users ADD COLUMN IF NOT EXISTS lookup_name VARCHAR(200) NULL, ADD COLUMN IF NOT EXISTS skeleton VARCHAR(512) NULL",
+            "CREATE TABLE IF NOT EXISTS request_nonces (timestamp_ms BIGINT NOT NULL, nonce BINARY(16) NOT NULL, PRIMARY KEY (timestamp_ms, nonce)) \(tableOptions)",
+            "ALTER TABLE nonces ADD INDEX IF NOT EXISTS nonces_nonce (nonce)",
+            "CREATE TABLE IF NOT EXISTS settings (name VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY, value BIGINT NOT NULL) \(tableOptions)",
+        ]),
     ]
 }
 #endif

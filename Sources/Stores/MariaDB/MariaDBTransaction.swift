@@ -36,6 +36,8 @@ struct MariaDBTransaction {
                 switch operation {
                 case .createUser(let username, let passwordHash):
                     return try transaction.createUser(username, passwordHash: passwordHash, nowMs: nowMs)
+                case .rehashPassword(let userID, let expectedHash, let newHash):
+                    return try transaction.rehash(userID: userID, expectedHash: expectedHash, newHash: newHash)
                 case .recordNonce, .changePassword, .transfer, .deposit:
                     preconditionFailure("not an account change")
                 }
@@ -45,24 +47,30 @@ struct MariaDBTransaction {
         return outcomes
     }
 
-    /// Inserts the nonces; returns those not seen before. The fast path is one multi-row insert;
-    /// only when it hits a duplicate does it fall back to one insert per nonce.
+    /// Inserts the nonces; returns those not seen before (nor recorded, by expiry, before schema
+    /// version 7). The fast path is one multi-row insert; only when it hits a duplicate does it
+    /// fall back to one insert per nonce.
     private static func recordNonces(_ nonces: [NonceRecord], connection: MariaDBConnection) throws(MariaDBError) -> Set<[UInt8]> {
         var fresh = Set<[UInt8]>()
         for chunk in nonces.chunked(Self.rowsPerStatement) {
-            let placeholders = Array(repeating: "(?, ?)", count: chunk.count).joined(separator: ", ")
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let earlier = try connection.query("SELECT nonce FROM nonces WHERE nonce IN (\(placeholders))", chunk.map { .bytes($0.bytes) })
+            let recordedEarlier = Set(earlier.rows.compactMap { $0[0] })
+            let candidates = chunk.filter { !recordedEarlier.contains($0.bytes) }
+            guard !candidates.isEmpty else { continue }
+            let pairs = Array(repeating: "(?, ?)", count: candidates.count).joined(separator: ", ")
             var parameters: [MariaDBValue] = []
-            for nonce in chunk {
+            for nonce in candidates {
+                parameters.append(.int(nonce.timestampMs))
                 parameters.append(.bytes(nonce.bytes))
-                parameters.append(.int(nonce.expiresAtMs))
             }
-            if try connection.insertUnlessDuplicate("INSERT INTO nonces (nonce, expires_at_ms) VALUES \(placeholders)", parameters) != nil {
-                for nonce in chunk { fresh.insert(nonce.bytes) }
+            if try connection.insertUnlessDuplicate("INSERT INTO request_nonces (timestamp_ms, nonce) VALUES \(pairs)", parameters) != nil {
+                for nonce in candidates { fresh.insert(nonce.bytes) }
                 continue
             }
-            for nonce in chunk {
-                let parameters: [MariaDBValue] = [.bytes(nonce.bytes), .int(nonce.expiresAtMs)]
-                if try connection.insertUnlessDuplicate("INSERT INTO nonces (nonce, expires_at_ms) VALUES (?, ?)", parameters) != nil {
+            for nonce in candidates {
+                let parameters: [MariaDBValue] = [.int(nonce.timestampMs), .bytes(nonce.bytes)]
+                if try connection.insertUnlessDuplicate("INSERT INTO request_nonces (timestamp_ms, nonce) VALUES (?, ?)", parameters) != nil {
                     fresh.insert(nonce.bytes)
                 }
             }
@@ -70,10 +78,21 @@ struct MariaDBTransaction {
         return fresh
     }
 
+    /// The same password hashed again, if the row still holds the hash that was checked.
+    private func rehash(userID: Int64, expectedHash: String, newHash: String) throws(MariaDBError) -> WriteOutcome {
+        let rows = try self.connection.query(
+            "SELECT username, credential_version FROM users WHERE id = ? AND password_hash = ? AND kind = 0 FOR UPDATE", [.int(userID), .text(expectedHash)])
+        guard !rows.rows.isEmpty else { return .rejected(.unknownUser) }
+        let mac = self.seal.userMAC(userID: userID, username: try rows.text(0, 0), passwordHash: newHash, credentialVersion: try rows.int64(0, 1))
+        try self.connection.query("UPDATE users SET password_hash = ?, mac = ? WHERE id = ?", [.text(newHash), .bytes(mac), .int(userID)])
+        return .passwordChanged
+    }
+
     private mutating func createUser(_ username: Username, passwordHash: String, nowMs: Int64) throws(MariaDBError) -> WriteOutcome {
-        let parameters: [MariaDBValue] = [.text(username.canonical), .text(passwordHash), .int(nowMs)]
+        // Any unique key taken (the stored name, the lookup form, the skeleton): the name is taken.
+        let parameters: [MariaDBValue] = [.text(username.canonical), .text(username.canonical), .text(username.skeleton), .text(passwordHash), .int(nowMs)]
         guard let inserted = try self.connection.insertUnlessDuplicate(
-            "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?, ?, 0, ?)", parameters)
+            "INSERT INTO users (username, lookup_name, skeleton, password_hash, kind, created_at_ms) VALUES (?, ?, ?, ?, 0, ?)", parameters)
         else {
             return .rejected(.usernameTaken)
         }
@@ -95,23 +114,24 @@ struct MariaDBTransaction {
         for chunk in reads.usernames.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             let rows = try self.connection.query(
-                "SELECT u.id, u.username, u.kind, a.balance_cents, a.mac, u.credential_version FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username IN (\(placeholders)) ORDER BY u.id FOR UPDATE",
+                "SELECT u.id, u.username, u.kind, a.balance_cents, a.mac, u.credential_version, u.lookup_name FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.lookup_name IN (\(placeholders)) ORDER BY u.id FOR UPDATE",
                 chunk.map { .text($0.canonical) })
             for row in rows.rows.indices {
-                let username = Username(trustedCanonical: try rows.text(row, 1))
+                // Keyed by the form it was looked up by; the entry records the stored name.
+                let lookup = Username(trustedCanonical: try rows.text(row, 6))
                 let account = LedgerBatchPlanner.Account(
-                    userID: try rows.int64(row, 0), username: username, balanceCents: try rows.int64(row, 3),
+                    userID: try rows.int64(row, 0), username: Username(trustedCanonical: try rows.text(row, 1)), balanceCents: try rows.int64(row, 3),
                     isCustomer: try rows.int64(row, 2) == 0, credentialVersion: try rows.int64(row, 5))
-                snapshot.accountsByName[username] = account
+                snapshot.accountsByName[lookup] = account
                 let mac = rows.rows[row][4]
                 if !self.verified.isVerified(userID: account.userID, balanceCents: account.balanceCents, mac: mac) {
-                    unverified.append(.init(userID: account.userID, username: username.canonical, balanceCents: account.balanceCents, mac: mac))
+                    unverified.append(.init(userID: account.userID, username: account.username.canonical, balanceCents: account.balanceCents, mac: mac))
                 }
             }
         }
         for evidence in try MariaDBEvidence.accounts(unverified, connection: self.connection) {
             if let violation = LedgerIntegrity.check(evidence, seal: self.seal) {
-                snapshot.quarantined[Username(trustedCanonical: evidence.username)] = violation
+                for (name, account) in snapshot.accountsByName where account.userID == evidence.userID { snapshot.quarantined[name] = violation }
             } else if let mac = evidence.mac {
                 self.staged.accounts.append((evidence.userID, evidence.balanceCents, mac))
             }

@@ -36,7 +36,7 @@ final class SQLiteEvidenceConnection: Sendable {
                        (SELECT transfer_id FROM entries
                         WHERE from_user = users.id AND transfer_id >= 'credential#' AND transfer_id < 'credential$' AND kind = 3
                         ORDER BY transfer_id DESC LIMIT 1)
-                FROM users WHERE username = ?1 AND kind = 0
+                FROM users WHERE lookup_name = ?1 AND kind = 0
                 """)
             self.accountByID = try database.prepare(
                 "SELECT a.balance_cents, a.mac, u.username, u.credential_version FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?1")
@@ -97,8 +97,10 @@ final class SQLiteEvidenceConnection: Sendable {
                     credentialVersion: try row.int64(3, "credential_version"), mac: row.blob(4))
                 latest = row.isNull(5) ? 0 : CredentialEntry.version(transferID: try row.textBytes(5, "transfer_id")) ?? 0
             }
+            // The session knows the customer by the name lookups use; the stored name (which the
+            // seal and the chain cover) stays in the store.
             return UserRecord(
-                id: user.id, username: Username(trustedCanonical: user.username), passwordHash: user.passwordHash,
+                id: user.id, username: username, passwordHash: user.passwordHash,
                 credentialVersion: user.credentialVersion, violation: LedgerIntegrity.check(user, latestCredentialVersion: latest, seal: seal))
         }
     }

@@ -153,6 +153,7 @@ public final class SQLiteLedgerStore: LedgerStore {
                     }
                     if migration.version == 3 { try await Self.sealExistingRows(writer, seal: seal) }
                     if migration.version == 6 { try await Self.resealUsers(writer, seal: seal) }
+                    if migration.version == 7 { try await Self.fillNameKeys(writer) }
                     _ = try await writer.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int(migration.version))])
                 }
                 _ = try await writer.query("COMMIT")
@@ -174,6 +175,28 @@ public final class SQLiteLedgerStore: LedgerStore {
             let mac = seal.userMAC(userID: id, username: name, passwordHash: hash, credentialVersion: 0)
             _ = try await writer.query("UPDATE users SET mac = ? WHERE id = ?", [.blob(ByteBuffer(bytes: mac)), .integer(Int(id))])
         }
+    }
+
+    /// Gives every user row the form names are looked up by and its skeleton (names stored under
+    /// the earlier rules keep their stored bytes, which the chain covers), then makes both unique.
+    /// Where two earlier names now collide, the older account keeps the key and the later one
+    /// gets none (it is no longer found by name; the operator is told by `migrate`).
+    private static func fillNameKeys(_ writer: SQLiteConnection) async throws {
+        var lookups = Set<String>()
+        var skeletons = Set<String>()
+        for row in try await writer.query("SELECT id, username FROM users ORDER BY id") {
+            let keys = Username.keys(forStoredName: try row.text("username"))
+            let unique = !lookups.contains(keys.lookupForm) && !skeletons.contains(keys.skeleton)
+            if unique {
+                lookups.insert(keys.lookupForm)
+                skeletons.insert(keys.skeleton)
+            }
+            _ = try await writer.query(
+                "UPDATE users SET lookup_name = ?, skeleton = ? WHERE id = ?",
+                unique ? [.text(keys.lookupForm), .text(keys.skeleton), .integer(Int(try row.int64("id")))] : [.null, .null, .integer(Int(try row.int64("id")))])
+        }
+        _ = try await writer.query("CREATE UNIQUE INDEX users_lookup ON users(lookup_name)")
+        _ = try await writer.query("CREATE UNIQUE INDEX users_skeleton ON users(skeleton)")
     }
 
     /// Seals rows written before the schema had seals: users, accounts, and the entries' chain.
@@ -310,11 +333,32 @@ public final class SQLiteLedgerStore: LedgerStore {
         self.verified.forgetAll()
     }
 
-    public func pruneNonces(expiredBeforeMs: Int64) async throws(LedgerError) -> Int {
+    public func pruneNonces(olderThanMs: Int64) async throws(LedgerError) -> Int {
         try await self.run {
+            let current = try await self.reader.query(
+                "DELETE FROM request_nonces WHERE timestamp_ms < ? RETURNING 1 AS gone", [.integer(Int(olderThanMs))])
+            // An earlier record expired at its timestamp plus the window of its day, so it is
+            // gone once that is before the cut too.
+            let earlier = try await self.reader.query(
+                "DELETE FROM nonces WHERE expires_at_ms < ? RETURNING 1 AS gone", [.integer(Int(olderThanMs))])
+            return current.count + earlier.count
+        }
+    }
+
+    public func setting(_ setting: Setting) async throws(LedgerError) -> Int64? {
+        try await self.run {
+            try await self.reader.query("SELECT value FROM settings WHERE name = ?", [.text(setting.rawValue)]).first?.int64("value")
+        }
+    }
+
+    public func record(_ setting: Setting, _ value: Int64, onlyRaise: Bool) async throws(LedgerError) -> Int64 {
+        guard self.writer != nil else { throw .storeUnavailable("the store is open read-only") }
+        return try await self.run {
+            let update = onlyRaise ? "MAX(value, excluded.value)" : "excluded.value"
             let rows = try await self.reader.query(
-                "DELETE FROM nonces WHERE expires_at_ms < ? RETURNING 1 AS gone", [.integer(Int(expiredBeforeMs))])
-            return rows.count
+                "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = \(update) RETURNING value",
+                [.text(setting.rawValue), .integer(Int(value))])
+            return try rows.first?.int64("value") ?? value
         }
     }
 

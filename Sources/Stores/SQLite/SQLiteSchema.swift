@@ -120,6 +120,18 @@ enum SQLiteSchema {
             ) WITHOUT ROWID
             """,
         ]),
+        // Names a person can tell apart, and replay records keyed by what the frame carries:
+        // users get the form names are looked up by and their confusable skeleton (filled by the
+        // store right after this, then each made unique); request nonces are kept by (frame
+        // timestamp, nonce), the earlier (expiry, nonce) records are still consulted until they
+        // expire; deployment-wide settings (the widest replay window, the bcrypt cost).
+        Migration(version: 7, statements: [
+            "ALTER TABLE users ADD COLUMN lookup_name TEXT",
+            "ALTER TABLE users ADD COLUMN skeleton TEXT",
+            "CREATE TABLE request_nonces (timestamp_ms INTEGER NOT NULL, nonce BLOB NOT NULL, PRIMARY KEY (timestamp_ms, nonce)) WITHOUT ROWID",
+            "CREATE INDEX nonces_nonce ON nonces(nonce)",
+            "CREATE TABLE settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

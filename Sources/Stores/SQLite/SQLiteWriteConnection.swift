@@ -17,6 +17,9 @@ final class SQLiteWriteConnection: @unchecked Sendable {
     private let commit: SQLiteStatement
     private let rollback: SQLiteStatement
     private let insertNonce: SQLiteStatement
+    private let selectEarlierNonce: SQLiteStatement
+    private let selectUserForRehash: SQLiteStatement
+    private let rehashPassword: SQLiteStatement
     private let insertUser: SQLiteStatement
     private let sealUser: SQLiteStatement
     private let insertAccount: SQLiteStatement
@@ -40,14 +43,21 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         self.begin = try database.prepare("BEGIN IMMEDIATE")
         self.commit = try database.prepare("COMMIT")
         self.rollback = try database.prepare("ROLLBACK")
-        self.insertNonce = try database.prepare("INSERT INTO nonces (expires_at_ms, nonce) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-        self.insertUser = try database.prepare(
-            "INSERT INTO users (username, password_hash, kind, created_at_ms) VALUES (?1, ?2, 0, ?3) ON CONFLICT (username) DO NOTHING RETURNING id")
+        self.insertNonce = try database.prepare("INSERT INTO request_nonces (timestamp_ms, nonce) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+        // Nonces recorded before schema version 7, by (expiry, nonce), until they expire.
+        self.selectEarlierNonce = try database.prepare("SELECT 1 FROM nonces WHERE nonce = ?1 LIMIT 1")
+        // Any unique key taken (the stored name, the lookup form, the skeleton): the name is taken.
+        self.insertUser = try database.prepare("""
+            INSERT INTO users (username, lookup_name, skeleton, password_hash, kind, created_at_ms) VALUES (?1, ?1, ?2, ?3, 0, ?4)
+            ON CONFLICT DO NOTHING RETURNING id
+            """)
+        self.selectUserForRehash = try database.prepare("SELECT username, credential_version FROM users WHERE id = ?1 AND password_hash = ?2 AND kind = 0")
+        self.rehashPassword = try database.prepare("UPDATE users SET password_hash = ?1, mac = ?2 WHERE id = ?3")
         self.sealUser = try database.prepare("UPDATE users SET mac = ?1 WHERE id = ?2")
         self.insertAccount = try database.prepare("INSERT INTO accounts (user_id, balance_cents, mac) VALUES (?1, 0, ?2)")
         self.updatePassword = try database.prepare("UPDATE users SET password_hash = ?1, credential_version = ?2, mac = ?3 WHERE id = ?4")
         self.selectAccount = try database.prepare(
-            "SELECT u.id, u.kind, a.balance_cents, a.mac, u.credential_version FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.username = ?1")
+            "SELECT u.id, u.kind, a.balance_cents, a.mac, u.credential_version, u.username FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.lookup_name = ?1")
         self.selectEntryByKey = try database.prepare(
             "SELECT \(SQLiteEvidence.entryColumns) \(SQLiteEvidence.entryJoin) WHERE e.from_user = ?1 AND e.transfer_id = ?2")
         self.selectHead = try database.prepare("SELECT position, chain_hash FROM entries ORDER BY position DESC LIMIT 1")
@@ -100,6 +110,8 @@ final class SQLiteWriteConnection: @unchecked Sendable {
                 switch operation {
                 case .createUser(let username, let passwordHash):
                     return try self.createUser(username, passwordHash: passwordHash, nowMs: nowMs)
+                case .rehashPassword(let userID, let expectedHash, let newHash):
+                    return try self.rehash(userID: userID, expectedHash: expectedHash, newHash: newHash)
                 case .recordNonce, .changePassword, .transfer, .deposit:
                     preconditionFailure("not an account change")
                 }
@@ -107,18 +119,37 @@ final class SQLiteWriteConnection: @unchecked Sendable {
             applyMovements: { (movements) throws(LedgerError) in try self.applyMovements(movements, nowMs: nowMs).outcomes })
     }
 
-    /// Records a nonce; true when it was not recorded before.
+    /// Records a nonce; true when it was not recorded before (nor by schema version 6 or older).
     private func record(_ nonce: NonceRecord) throws(LedgerError) -> Bool {
+        do {
+            defer { self.selectEarlierNonce.reset() }
+            try self.selectEarlierNonce.bind(.blob(nonce.bytes))
+            if try self.selectEarlierNonce.step() { return false }
+        }
         defer { self.insertNonce.reset() }
-        try self.insertNonce.bind(.integer(nonce.expiresAtMs), .blob(nonce.bytes))
+        try self.insertNonce.bind(.integer(nonce.timestampMs), .blob(nonce.bytes))
         return try self.insertNonce.run() == 1
+    }
+
+    /// The same password hashed again, if the row still holds the hash that was checked.
+    private func rehash(userID: Int64, expectedHash: String, newHash: String) throws(LedgerError) -> WriteOutcome {
+        let row: (name: String, version: Int64)
+        do {
+            defer { self.selectUserForRehash.reset() }
+            try self.selectUserForRehash.bind(.integer(userID), .text(expectedHash))
+            guard try self.selectUserForRehash.step() else { return .rejected(.unknownUser) }
+            row = (try self.selectUserForRehash.text(0, "username"), try self.selectUserForRehash.int64(1, "credential_version"))
+        }
+        let mac = self.seal.userMAC(userID: userID, username: row.name, passwordHash: newHash, credentialVersion: row.version)
+        try self.execute(self.rehashPassword, .text(newHash), .blob(mac), .integer(userID))
+        return .passwordChanged
     }
 
     private func createUser(_ username: Username, passwordHash: String, nowMs: Int64) throws(LedgerError) -> WriteOutcome {
         let id: Int64
         do {
             defer { self.insertUser.reset() }
-            try self.insertUser.bind(.text(username.canonical), .text(passwordHash), .integer(nowMs))
+            try self.insertUser.bind(.text(username.canonical), .text(username.skeleton), .text(passwordHash), .integer(nowMs))
             guard try self.insertUser.step() else { return .rejected(.usernameTaken) }
             id = try self.insertUser.int64(0, "id")
             try self.insertUser.run()
@@ -140,7 +171,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
                 try self.selectAccount.bind(.text(username.canonical))
                 guard try self.selectAccount.step() else { continue }
                 row = (LedgerBatchPlanner.Account(
-                    userID: try self.selectAccount.int64(0, "id"), username: username,
+                    userID: try self.selectAccount.int64(0, "id"), username: Username(trustedCanonical: try self.selectAccount.text(5, "username")),
                     balanceCents: try self.selectAccount.int64(2, "balance_cents"), isCustomer: try self.selectAccount.int64(1, "kind") == 0,
                     credentialVersion: try self.selectAccount.int64(4, "credential_version")), self.selectAccount.blob(3))
             }
