@@ -94,6 +94,9 @@ CLIENT_EPHEMERAL_PRIVATE = bytes(range(64, 96))   # 40 41 .. 5f: X25519 private 
 SERVER_EPHEMERAL_PRIVATE = bytes(range(96, 128))  # 60 61 .. 7f: X25519 private key, server
 CONNECTION_ID = bytes(range(128, 144))            # 80 81 .. 8f: chosen by the server
 REPLAY_WINDOW_MS = 120_000
+# The device token the server gives at login (logged_in field 5). Opaque to the client, which keeps
+# it and presents it unchanged at its next login of the account (login field 4).
+DEVICE_TOKEN = bytes([0x01]) + bytes(range(144, 184))  # 01 90 91 .. b7: 41 bytes
 
 # 2026-01-01T00:00:00Z in milliseconds since the Unix epoch. Frame timestamps count from here.
 BASE_TIME_MS = 1_767_225_600_000
@@ -208,6 +211,15 @@ class FieldReader:
     def optional_integer(self, tag: int, fmt: str) -> int | None:
         return self.integer(tag, fmt) if self.has(tag) else None
 
+    def optional_hex(self, tag: int, minimum_bytes: int, maximum_bytes: int) -> str | None:
+        """An optional byte field as hex, or None when absent."""
+        if not self.has(tag):
+            return None
+        value = self.raw(tag, maximum_bytes)
+        if len(value) < minimum_bytes:
+            raise ValueError(f"field {tag} is shorter than {minimum_bytes} bytes")
+        return value.hex()
+
     def finish(self) -> None:
         if self.fields:
             raise ValueError(f"field {min(self.fields)} is not expected here")
@@ -221,6 +233,7 @@ AMOUNT_BYTES = 64
 ERROR_MESSAGE_BYTES = 1024
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
+DEVICE_TOKEN_BYTES = 256
 HISTORY_PAGE_ENTRIES = 100
 
 # ---------------------------------------------------------------------------------------------
@@ -234,8 +247,9 @@ def register_body(username: str, password: str) -> bytes:
     return string_field(1, username) + string_field(2, password)
 
 
-def login_body(username: str, password: str, ephemeral_public_key: bytes) -> bytes:
-    return string_field(1, username) + string_field(2, password) + field(3, ephemeral_public_key)
+def login_body(username: str, password: str, ephemeral_public_key: bytes, device_token: bytes | None = None) -> bytes:
+    body = string_field(1, username) + string_field(2, password) + field(3, ephemeral_public_key)
+    return body + (field(4, device_token) if device_token is not None else b"")
 
 
 def empty_body() -> bytes:
@@ -300,9 +314,11 @@ def registered_body(username: str) -> bytes:
     return string_field(1, username)
 
 
-def logged_in_body(username: str, balance: str, ephemeral_public_key: bytes, signature: bytes) -> bytes:
+def logged_in_body(username: str, balance: str, ephemeral_public_key: bytes, signature: bytes,
+                   device_token: bytes | None = None) -> bytes:
     return (string_field(1, username) + string_field(2, balance)
-            + field(3, ephemeral_public_key) + field(4, signature))
+            + field(3, ephemeral_public_key) + field(4, signature)
+            + (field(5, device_token) if device_token is not None else b""))
 
 
 def transferred_body(c: dict) -> bytes:
@@ -358,7 +374,8 @@ def decode_body(message_type: int, body: bytes) -> dict:
         out = {"username": r.string(1, USERNAME_BYTES), "password": r.string(2, PASSWORD_BYTES)}
     elif message_type == LOGIN:
         out = {"username": r.string(1, USERNAME_BYTES), "password": r.string(2, PASSWORD_BYTES),
-               "ephemeral_public_key": r.fixed_bytes(3, PUBLIC_KEY_BYTES).hex()}
+               "ephemeral_public_key": r.fixed_bytes(3, PUBLIC_KEY_BYTES).hex(),
+               "device_token": r.optional_hex(4, 1, DEVICE_TOKEN_BYTES)}
     elif message_type in (LOGOUT, BALANCE, LOGGED_OUT, PASSWORD_CHANGED):
         out = {}
     elif message_type == TRANSFER:
@@ -387,7 +404,8 @@ def decode_body(message_type: int, body: bytes) -> dict:
     elif message_type == LOGGED_IN:
         out = {"username": r.string(1, USERNAME_BYTES), "balance": r.string(2, AMOUNT_BYTES),
                "ephemeral_public_key": r.fixed_bytes(3, PUBLIC_KEY_BYTES).hex(),
-               "signature": r.fixed_bytes(4, SIGNATURE_BYTES).hex()}
+               "signature": r.fixed_bytes(4, SIGNATURE_BYTES).hex(),
+               "device_token": r.optional_hex(5, 1, DEVICE_TOKEN_BYTES)}
     elif message_type == TRANSFERRED:
         out = decode_confirmation(r)
     elif message_type == BALANCE_REPORT:
@@ -638,7 +656,7 @@ def build_vectors() -> dict:
     # 3. Login: the client's ephemeral X25519 key travels in the login frame.
     login = send("login", C, LOGIN, login_body(USERNAME, PASSWORD, client_ephemeral_public),
                  {"username": USERNAME, "password": PASSWORD,
-                  "ephemeral_public_key": client_ephemeral_public.hex()}, 60_000)
+                  "ephemeral_public_key": client_ephemeral_public.hex(), "device_token": None}, 60_000)
 
     # The server checks the password, then runs its half of the handshake.
     transcript = transcript_hash(hello, login, server_ephemeral_public)
@@ -649,9 +667,10 @@ def build_vectors() -> dict:
     # logged_in is already sealed with the SESSION s2c key.
     conn.rekey(S, s2c_session, "session_s2c")
     logged_in = send("logged_in", S, LOGGED_IN,
-                     logged_in_body(USERNAME, "1000.00", server_ephemeral_public, signature),
+                     logged_in_body(USERNAME, "1000.00", server_ephemeral_public, signature, DEVICE_TOKEN),
                      {"username": USERNAME, "balance": "1000.00",
-                      "ephemeral_public_key": server_ephemeral_public.hex(), "signature": signature.hex()}, 250)
+                      "ephemeral_public_key": server_ephemeral_public.hex(), "signature": signature.hex(),
+                      "device_token": DEVICE_TOKEN.hex()}, 250)
 
     # The client's half: decode logged_in, verify the signature against the pinned identity key,
     # derive the same session keys, then authenticate the frame under the session s2c key.

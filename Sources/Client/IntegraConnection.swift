@@ -82,6 +82,9 @@ public final class IntegraConnection {
 
     /// The frame for a request; one whose fields don't fit a frame is refused here, unsent.
     private func frame(_ message: ClientMessage) throws -> ByteBuffer {
+        guard !self.machine.isClosed else {
+            throw IntegraClientError(kind: .connection, message: "the connection is closed; connect again")
+        }
         do {
             return try self.machine.makeRequest(message, nowMs: WallClock.nowMs())
         } catch {
@@ -102,6 +105,12 @@ public final class IntegraConnection {
     /// canonical name, the balance and a new device token to keep.
     @discardableResult
     public func login(username: String, password: String, deviceToken: [UInt8]? = nil) async throws -> (username: String, balance: String, deviceToken: [UInt8]?) {
+        guard !self.machine.isClosed else {
+            throw IntegraClientError(kind: .connection, message: "the connection is closed; connect again")
+        }
+        guard !self.machine.isAuthenticated else {
+            throw IntegraClientError(kind: .configuration, message: "this connection is already logged in")
+        }
         let frame: ByteBuffer
         do {
             frame = try self.machine.makeLogin(username: username, password: password, deviceToken: deviceToken, nowMs: WallClock.nowMs())
@@ -183,12 +192,22 @@ public final class IntegraConnection {
 
     private func exchange(_ frame: ByteBuffer) async throws -> ServerMessage {
         self.lastSentFrame = frame
+        var sendError: (any Error)? = nil
         do {
             try await self.outbound.write(frame)
         } catch {
-            throw IntegraClientError(kind: .connection, message: "cannot send: \(error)")
+            // The server may have closed the connection after a last frame of its own (an
+            // ended session, a timeout): that frame, verified like any reply, says why.
+            sendError = error
         }
-        let replyFrame = try await self.nextFrame()
+        let replyFrame: ByteBuffer
+        do {
+            replyFrame = try await self.nextFrame()
+        } catch {
+            self.machine.connectionLost()
+            if let sendError { throw IntegraClientError(kind: .connection, message: "cannot send: \(sendError)") }
+            throw error
+        }
         let reply: ServerMessage
         do {
             reply = try self.machine.replyReceived(replyFrame, nowMs: WallClock.nowMs())

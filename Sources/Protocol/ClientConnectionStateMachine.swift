@@ -66,6 +66,18 @@ public struct ClientConnectionStateMachine: Sendable {
         }
     }
 
+    /// Whether the connection can never be used again: the server closed it, or a reply failed
+    /// its checks.
+    public var isClosed: Bool {
+        if case .closed = self.state { return true }
+        return false
+    }
+
+    /// The transport failed or the server closed the connection: nothing more can be sent.
+    public mutating func connectionLost() {
+        self.state = .closed
+    }
+
     /// Verifies the server's greeting and binds the connection to the id it announces.
     public mutating func helloReceived(_ bytes: ByteBuffer, nowMs: Int64) throws(ProtocolError) {
         guard case .awaitingHello = self.state else { preconditionFailure("hello already received") }
@@ -97,7 +109,9 @@ public struct ClientConnectionStateMachine: Sendable {
     }
 
     /// Builds the frame for any request but login. Throws if the fields do not fit a frame
-    /// (nothing is sent, and the connection stays as it was).
+    /// (nothing is sent, and the connection stays as it was). The caller checks `isClosed`
+    /// first: a request on a closed connection, or a second one before the reply, is a
+    /// programmer error.
     public mutating func makeRequest(_ message: ClientMessage, nowMs: Int64) throws(ProtocolError) -> ByteBuffer {
         let expected: MessageType
         switch message {

@@ -164,6 +164,33 @@ import Testing
         }
     }
 
+    /// A stolen or forgotten session does not live forever: at its lifetime the server ends it
+    /// by itself, over the real socket, and nothing more is answered on it.
+    @Test func aSessionEndsAtItsLifetimeWhateverItDoes() async throws {
+        try await Self.withServer(configure: { $0.sessionLifetimeMs = 1_000 }) { server in
+            try await server.addCustomer("alice", cents: 500)
+            try await server.withClient { client in
+                try await client.login(username: "alice", password: TestServer.password)
+                let loggedInAt = ContinuousClock.now
+                var ended: IntegraClientError? = nil
+                var answered = 0
+                while ended == nil, ContinuousClock.now - loggedInAt < .seconds(20) {
+                    do {
+                        _ = try await client.balance()
+                        answered += 1
+                    } catch let error as IntegraClientError {
+                        ended = error
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(answered >= 1, "the session answered before its lifetime")
+                #expect(ended?.code == ErrorCode.sessionEnded.rawValue, "\(String(describing: ended))")
+                #expect(ContinuousClock.now - loggedInAt >= .milliseconds(1_000), "not before its lifetime")
+                await #expect(throws: IntegraClientError.self, "nothing is answered on an ended session") { _ = try await client.balance() }
+            }
+        }
+    }
+
     @Test func lookalikeNamesCannotRegisterNextToAnExistingOne() async throws {
         try await Self.withServer { server in
             try await server.addCustomer("alice", cents: 0)

@@ -142,6 +142,9 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .long, help: "Benchmark baseline only: same frames and checks, but no ledger, no password check; every login succeeds. Needs an empty data directory; its keys live in memory only.")
     var echo = false
 
+    @Option(name: .long, help: "How long a session lasts after its login before the server ends it (session_ended): seconds, or with a unit (30m, 12h, 1d).")
+    var sessionLifetime = "12h"
+
     @Option(name: .long, help: "How often the background verifier checks the whole ledger: seconds, or with a unit (30m, 12h, 1d); 0 turns it off.")
     var verifyEvery = "1d"
 
@@ -179,6 +182,7 @@ struct Run: AsyncParsableCommand {
             configuration.loginThrottle.maximumFailuresPerAccountPerHour = self.maxFailedLoginsPerHour
             configuration.auditDirectory = self.auditDir
             configuration.maximumAmountCents = try Amount.parse(self.maxAmount, maximumCents: Int64.max).cents
+            configuration.sessionLifetimeMs = try DurationOption.parseMs(self.sessionLifetime, option: "--session-lifetime")
             let verifyEveryMs = try DurationOption.parseMs(self.verifyEvery, option: "--verify-every")
             configuration.fullVerifyIntervalMs = verifyEveryMs == 0 ? nil : verifyEveryMs
             try configuration.validate()
