@@ -110,6 +110,7 @@ let package = Package(
             name: "IntegraClient",
             dependencies: [
                 "IntegraProtocol",
+                "IntegraLedger",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -240,7 +240,8 @@ public final class IntegraConnection {
     }
 }
 
-/// Closes the connection with a `Timeout` error when a request gets no reply in time.
+/// Closes the connection with a `Timeout` error when a request gets no reply in time, and when
+/// the server's hello (the server speaks first) does not come in time after connecting.
 final class ReplyTimeoutHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -256,15 +257,23 @@ final class ReplyTimeoutHandler: ChannelDuplexHandler {
         self.timeout = timeout
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        self.startTimer(context: context)
+        context.fireChannelActive()
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if self.scheduled == nil {
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            self.scheduled = context.eventLoop.scheduleTask(in: self.timeout) {
-                loopBound.value.fireErrorCaught(Timeout())
-                loopBound.value.close(promise: nil)
-            }
-        }
+        self.startTimer(context: context)
         context.write(data, promise: promise)
+    }
+
+    private func startTimer(context: ChannelHandlerContext) {
+        guard self.scheduled == nil else { return }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.scheduled = context.eventLoop.scheduleTask(in: self.timeout) {
+            loopBound.value.fireErrorCaught(Timeout())
+            loopBound.value.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -2,7 +2,8 @@ public import Foundation
 public import IntegraProtocol
 
 /// A transfer receipt as the CLI keeps it on disk: the signed confirmation, checkable offline
-/// with `integra verify-receipt` against the server identity pinned in `client.json`.
+/// with `integra verify-receipt` against the server identity pinned in `client.json`. Where the
+/// files live is `ReceiptStore`'s business.
 public struct ReceiptFile: Codable, Hashable, Sendable {
     public var version = 1
     public var transferID: String
@@ -38,28 +39,15 @@ public struct ReceiptFile: Codable, Hashable, Sendable {
             chainHash: chainHash, signature: signature)
     }
 
-    /// Where receipts for a configuration live: `receipts/SENDER/` next to the configuration file.
-    public static func directory(configurationPath: String, sender: String) -> URL {
-        URL(fileURLWithPath: configurationPath).deletingLastPathComponent()
-            .appendingPathComponent("receipts").appendingPathComponent(Self.safeName(sender))
-    }
-
-    /// Writes the receipt as `TRANSFER-ID.json` in `directory`; returns the path.
-    public func save(in directory: URL) throws -> String {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let url = directory.appendingPathComponent("\(Self.safeName(self.transferID)).json")
+    /// The file's bytes: pretty-printed JSON with sorted keys and a final newline.
+    public func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try (encoder.encode(self) + Data("\n".utf8)).write(to: url, options: .atomic)
-        return url.path
+        return try encoder.encode(self) + Data("\n".utf8)
     }
 
+    /// Reads a receipt file (any path: `integra verify-receipt` takes what the customer names).
     public static func load(from path: String) throws -> ReceiptFile {
         try JSONDecoder().decode(ReceiptFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-    }
-
-    /// File names keep letters, digits, '.', '-' and '_' and replace everything else.
-    static func safeName(_ text: String) -> String {
-        String(text.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" ? $0 : "_" })
     }
 }

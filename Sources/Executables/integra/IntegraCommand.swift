@@ -11,46 +11,98 @@ struct IntegraCommand: AsyncParsableCommand {
         abstract: "The Integra client: register, log in, transfer, check balance and history.",
         discussion: """
             Every answer from the server is verified (MAC, sequence, timestamp, and at login the \
-            server's pinned identity) before it is shown. Exit codes: 0 success; 1 the server refused \
+            server's pinned identity) before it is shown. --config, --server and --timeout-seconds \
+            may stand before or after the subcommand. Exit codes: 0 success; 1 the server refused \
             (see the error name); 2 usage or configuration; 3 connection failure or timeout (a \
-            transfer may be retried with the same --id); 4 an answer failed verification.
+            transfer may be retried with the same --id: the error names the command); 4 an answer \
+            failed verification.
             """,
         subcommands: [Register.self, Transfer.self, Balance.self, History.self, ChangePassword.self, VerifyReceipt.self, Audit.self, Shell.self])
+
+    /// Parsed here so that they may stand before the subcommand; each subcommand's group of the
+    /// same type reuses these values and lists the options in its own help.
+    @OptionGroup var connection: ConnectionOptions
+
+    /// Runs the command; a command line that does not parse is one line on stderr and exit 2.
+    static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try await Self.asyncParseAsRoot()
+        } catch {
+            guard Self.exitCode(for: error) == .validationFailure else { Self.exit(withError: error) }
+            let message = Self.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "invalid arguments"
+            FileHandle.standardError.write(Data("integra: \(message) (see integra --help)\n".utf8))
+            Self.exit(withError: ExitCode(2))
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var synchronousCommand = command
+                try synchronousCommand.run()
+            }
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
 }
 
-/// How to reach the server: configuration file and optional address override.
+/// How to reach the server: configuration file, address override and answer timeout. Accepted
+/// before or after the subcommand; given twice, the values must agree.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: "Client configuration file (default: $INTEGRA_CONFIG, ./integra-data/client.json, ~/.config/integra/client.json).")
-    var config: String?
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp("Client configuration file (default: $INTEGRA_CONFIG, ./integra-data/client.json, ~/.config/integra/client.json).", valueName: "file"))
+    var configValues: [String] = []
 
-    @Option(name: .long, help: "Server address HOST:PORT, overriding the configuration.")
-    var server: String?
+    @Option(name: .customLong("server"), help: ArgumentHelp("Server address, overriding the configuration.", valueName: "host:port"))
+    var serverValues: [String] = []
 
-    @Option(name: .long, help: "Seconds to wait for each answer.")
-    var timeoutSeconds: Int64 = 30
+    @Option(name: .customLong("timeout-seconds"), help: ArgumentHelp("Seconds to wait for each answer, 1 to 86400 (default: 30).", valueName: "seconds"))
+    var timeoutSecondsValues: [Int64] = []
 
-    /// Finds and loads the client configuration in the documented order.
-    func loadConfiguration() throws -> ClientConfiguration {
-        let path = try self.configurationPath()
-        do {
-            let configuration = try ClientConfiguration.load(from: path)
-            if configuration.transport == .plaintext {
-                FileHandle.standardError.write(Data("integra: WARNING: plaintext transport (no TLS): the password is readable on the wire. For loopback debugging only.\n".utf8))
-            }
-            return configuration
-        } catch {
-            throw IntegraClientError(kind: .configuration, message: error.message)
+    /// The longest answer timeout accepted, in seconds (one day).
+    static let maximumTimeoutSeconds: Int64 = 86_400
+
+    /// The configuration file given, if any.
+    var config: String? { self.configValues.first }
+    /// The server address given, if any.
+    var server: String? { self.serverValues.first }
+    /// How long to wait for each answer.
+    var timeoutSeconds: Int64 { self.timeoutSecondsValues.first ?? 30 }
+
+    /// Refuses an option given twice with different values, and a timeout out of range.
+    func validate() throws {
+        try Self.requireOneValue("--config", self.configValues)
+        try Self.requireOneValue("--server", self.serverValues)
+        try Self.requireOneValue("--timeout-seconds", self.timeoutSecondsValues)
+        guard (1...Self.maximumTimeoutSeconds).contains(self.timeoutSeconds) else {
+            throw ValidationError("--timeout-seconds must be 1 to \(Self.maximumTimeoutSeconds)")
         }
     }
 
-    /// The server identity key pinned in the configuration.
-    func pinnedIdentity() throws -> Curve25519.Signing.PublicKey {
-        let configuration = try self.loadConfiguration()
-        do throws(ConfigurationError) {
-            return try configuration.stateMachineConfiguration().serverIdentityKey
+    private static func requireOneValue<Value: Equatable>(_ option: String, _ values: [Value]) throws {
+        guard let first = values.first, let other = values.first(where: { $0 != first }) else { return }
+        throw ValidationError("\(option) was given twice with different values (\(first) and \(other)); give it once")
+    }
+
+    /// Finds and loads the client configuration in the documented order.
+    func deployment() throws -> Deployment {
+        let path = try self.configurationPath()
+        let configuration: ClientConfiguration
+        let deviceTokens: DeviceTokenStore
+        do {
+            configuration = try ClientConfiguration.load(from: path)
+            deviceTokens = try DeviceTokenStore(configurationPath: path, configuration: configuration)
         } catch {
             throw IntegraClientError(kind: .configuration, message: error.message)
         }
+        if configuration.transport == .plaintext {
+            Output.warn("plaintext transport (no TLS): the password is readable on the wire. For loopback debugging only.")
+        }
+        return Deployment(
+            configurationPath: path, configuration: configuration, options: self,
+            deviceTokens: deviceTokens, receipts: ReceiptStore(configurationPath: path))
     }
 
     /// The configuration file that the documented lookup order finds.
@@ -66,11 +118,49 @@ struct ConnectionOptions: ParsableArguments {
         }
         return path
     }
+}
+
+/// One deployment as the configuration describes it, with the options of this run: how to
+/// connect and log in, where receipts and device tokens are kept.
+struct Deployment {
+    let configurationPath: String
+    let configuration: ClientConfiguration
+    let options: ConnectionOptions
+    let deviceTokens: DeviceTokenStore
+    let receipts: ReceiptStore
+
+    /// The server identity key pinned in the configuration.
+    func pinnedIdentity() throws -> Curve25519.Signing.PublicKey {
+        do throws(ConfigurationError) {
+            return try self.configuration.stateMachineConfiguration().serverIdentityKey
+        } catch {
+            throw IntegraClientError(kind: .configuration, message: error.message)
+        }
+    }
 
     /// Opens a verified connection and runs `body` on it.
     func withConnection<T>(_ body: (IntegraConnection) async throws -> T) async throws -> T {
-        let configuration = try self.loadConfiguration()
-        return try await IntegraConnection.withConnection(configuration: configuration, server: self.server, timeoutMs: self.timeoutSeconds * 1000, body)
+        try await IntegraConnection.withConnection(
+            configuration: self.configuration, server: self.options.server, timeoutMs: self.options.timeoutSeconds * 1000, body)
+    }
+
+    /// Logs in with the device token kept for this customer, and keeps the new one.
+    @discardableResult
+    func login(_ connection: IntegraConnection, user: String, password: String) async throws -> (username: String, balance: String) {
+        try await connection.login(username: user, password: password, deviceTokens: self.deviceTokens) { error in
+            Output.warn("cannot keep the device token: \(error.message)")
+        }
+    }
+
+    /// The command line that sends a transfer again with the same id: the same deployment
+    /// (configuration file by its absolute path), sender, recipient and amount.
+    func retryCommand(user: String, recipient: String, amount: String, transferID: String, flags: [String]) -> String {
+        var arguments = [CommandLine.arguments.first ?? "integra", "--config", URL(fileURLWithPath: self.configurationPath).standardizedFileURL.path]
+        if let server = self.options.server { arguments += ["--server", server] }
+        if !self.options.timeoutSecondsValues.isEmpty { arguments += ["--timeout-seconds", String(self.options.timeoutSeconds)] }
+        arguments += ["transfer", "--user", user, "--to", recipient, "--id", transferID] + flags
+        arguments += amount.hasPrefix("-") ? ["--", amount] : [amount]
+        return Output.shellCommand(arguments)
     }
 }
 
@@ -85,10 +175,12 @@ struct LoginOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON object (amounts as decimal strings).")
     var json = false
 
+    /// The password, from standard input or typed without echo.
     func password() throws -> String {
         try Self.readPassword(user: self.user, fromStandardInput: self.passwordStdin)
     }
 
+    /// Reads one password: the first line of standard input, or typed without echo.
     static func readPassword(user: String, fromStandardInput: Bool) throws -> String {
         if fromStandardInput {
             guard let line = readLine(strippingNewline: true) else {
@@ -103,6 +195,7 @@ struct LoginOptions: ParsableArguments {
     }
 }
 
+/// `integra register NAME`: creates an account.
 struct Register: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create an account.")
 
@@ -120,14 +213,21 @@ struct Register: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(json: self.json) {
             let password = try LoginOptions.readPassword(user: self.name, fromStandardInput: self.passwordStdin)
-            let name = try await self.connection.withConnection { try await $0.register(username: self.name, password: password) }
+            let name = try await self.connection.deployment().withConnection { try await $0.register(username: self.name, password: password) }
             return Output.Result(text: "registered \(name)", json: ["ok": .bool(true), "user": .string(name)])
         }
     }
 }
 
+/// `integra transfer`: sends money, keeps the signed receipt, and on a failure that leaves the
+/// outcome open names the transfer id and the command that retries it safely.
 struct Transfer: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send money to another customer.")
+    static let configuration = CommandConfiguration(
+        abstract: "Send money to another customer.",
+        discussion: """
+            Without an answer (exit 3), the transfer may or may not have been applied: the error \
+            names its id and the command that retries it with the same id, which never pays twice.
+            """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var login: LoginOptions
@@ -145,12 +245,28 @@ struct Transfer: AsyncParsableCommand {
         let transferID = self.id ?? UUID().uuidString.lowercased()
         try await Output.run(json: self.login.json) {
             let password = try self.login.password()
-            let confirmation = try await self.connection.withConnection { connection in
-                try await connection.login(username: self.login.user, password: password)
-                return try await connection.transfer(to: self.to, amount: self.amount, transferID: transferID)
+            let deployment = try self.connection.deployment()
+            var requestHandedOver = false
+            let confirmation: TransferConfirmation
+            do {
+                confirmation = try await deployment.withConnection { connection in
+                    try await deployment.login(connection, user: self.login.user, password: password)
+                    requestHandedOver = true
+                    return try await connection.transfer(to: self.to, amount: self.amount, transferID: transferID)
+                }
+            } catch let error as IntegraClientError where error.kind == .timeout || (error.kind == .connection && requestHandedOver) {
+                let command = deployment.retryCommand(
+                    user: self.login.user, recipient: self.to, amount: self.amount, transferID: transferID,
+                    flags: (self.login.passwordStdin ? ["--password-stdin"] : []) + (self.login.json ? ["--json"] : []))
+                throw Output.UnsettledTransfer(failure: error, transferID: transferID, retryCommand: command)
             }
-            let receiptPath = try? ReceiptFile(confirmation).save(
-                in: ReceiptFile.directory(configurationPath: try self.connection.configurationPath(), sender: confirmation.sender))
+            let receiptPath: String?
+            do {
+                receiptPath = try deployment.receipts.save(ReceiptFile(confirmation))
+            } catch {
+                Output.warn("the transfer is done but its receipt was not saved: \(error)")
+                receiptPath = nil
+            }
             let text = "transferred \(confirmation.amount) from \(confirmation.sender) to \(confirmation.recipient)"
                 + " (id \(confirmation.transferID), ledger position \(confirmation.position)\(confirmation.isRetry ? ", already applied earlier" : "")); balance \(confirmation.balanceAfter)"
                 + (receiptPath.map { "\nreceipt: \($0)" } ?? "")
@@ -164,6 +280,7 @@ struct Transfer: AsyncParsableCommand {
     }
 }
 
+/// `integra balance`.
 struct Balance: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show your balance.")
 
@@ -173,8 +290,9 @@ struct Balance: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(json: self.login.json) {
             let password = try self.login.password()
-            let (name, balance) = try await self.connection.withConnection { connection in
-                let session = try await connection.login(username: self.login.user, password: password)
+            let deployment = try self.connection.deployment()
+            let (name, balance) = try await deployment.withConnection { connection in
+                let session = try await deployment.login(connection, user: self.login.user, password: password)
                 return (session.username, try await connection.balance())
             }
             return Output.Result(text: "\(name): \(balance)", json: ["ok": .bool(true), "user": .string(name), "balance": .string(balance)])
@@ -182,6 +300,7 @@ struct Balance: AsyncParsableCommand {
     }
 }
 
+/// `integra history`.
 struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show your transfers and deposits, newest first.")
 
@@ -194,8 +313,9 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         try await Output.run(json: self.login.json) {
             let password = try self.login.password()
-            let entries = try await self.connection.withConnection { connection in
-                try await connection.login(username: self.login.user, password: password)
+            let deployment = try self.connection.deployment()
+            let entries = try await deployment.withConnection { connection in
+                try await deployment.login(connection, user: self.login.user, password: password)
                 return try await connection.fullHistory(maximumEntries: max(1, self.limit))
             }.prefix(max(1, self.limit))
             let lines = entries.map(Output.describe)
@@ -211,6 +331,7 @@ struct History: AsyncParsableCommand {
     }
 }
 
+/// `integra change-password`.
 struct ChangePassword: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "change-password",
@@ -225,8 +346,9 @@ struct ChangePassword: AsyncParsableCommand {
             let new: String?
             if self.login.passwordStdin { new = readLine(strippingNewline: true) } else { new = Terminal.readSecret(prompt: "New password: ") }
             guard let new else { throw IntegraClientError(kind: .configuration, message: "no new password given") }
-            try await self.connection.withConnection { connection in
-                try await connection.login(username: self.login.user, password: current)
+            let deployment = try self.connection.deployment()
+            try await deployment.withConnection { connection in
+                try await deployment.login(connection, user: self.login.user, password: current)
                 try await connection.changePassword(current: current, new: new)
             }
             return Output.Result(text: "password changed", json: ["ok": .bool(true)])
@@ -234,6 +356,7 @@ struct ChangePassword: AsyncParsableCommand {
     }
 }
 
+/// `integra verify-receipt FILE`: offline, against the pinned identity.
 struct VerifyReceipt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify-receipt",
@@ -249,7 +372,7 @@ struct VerifyReceipt: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(json: self.json) {
-            let identity = try self.connection.pinnedIdentity()
+            let identity = try self.connection.deployment().pinnedIdentity()
             let receipt: ReceiptFile
             do {
                 receipt = try ReceiptFile.load(from: self.file)
@@ -266,6 +389,7 @@ struct VerifyReceipt: AsyncParsableCommand {
     }
 }
 
+/// `integra audit`: asks the server to prove each saved receipt is still in the ledger.
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask the server to prove that each of your saved receipts is still in the ledger, and check every proof.")
@@ -275,25 +399,22 @@ struct Audit: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(json: self.login.json) {
-            let configurationPath = try self.connection.configurationPath()
-            let identity = try self.connection.pinnedIdentity()
+            let deployment = try self.connection.deployment()
+            let identity = try deployment.pinnedIdentity()
             let password = try self.login.password()
-            let results: [(file: String, outcome: String, ok: Bool)] = try await self.connection.withConnection { connection in
-                let session = try await connection.login(username: self.login.user, password: password)
-                let directory = ReceiptFile.directory(configurationPath: configurationPath, sender: session.username)
-                let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+            let results: [(file: String, outcome: String, ok: Bool)] = try await deployment.withConnection { connection in
+                let session = try await deployment.login(connection, user: self.login.user, password: password)
                 var results: [(String, String, Bool)] = []
-                for file in files {
-                    let path = directory.appendingPathComponent(file).path
-                    guard let receipt = try? ReceiptFile.load(from: path), let confirmation = receipt.confirmation else {
-                        results.append((path, "unreadable receipt", false))
+                for stored in deployment.receipts.receipts(sender: session.username) {
+                    guard let receipt = stored.receipt, let confirmation = receipt.confirmation else {
+                        results.append((stored.path, "unreadable receipt", false))
                         continue
                     }
                     do {
                         let proof = try await connection.audit(confirmation, identity: identity)
-                        results.append((path, "entry \(receipt.position) is in the ledger (proved up to entry \(proof.checkpointPosition))", true))
+                        results.append((stored.path, "entry \(receipt.position) is in the ledger (proved up to entry \(proof.checkpointPosition))", true))
                     } catch let error as IntegraClientError where error.kind != .connection && error.kind != .timeout {
-                        results.append((path, "FAILED: \(error.message)", false))
+                        results.append((stored.path, "FAILED: \(error.message)", false))
                     }
                 }
                 return results
