@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "Integra",
-    platforms: [.macOS(.v15)],
+    // Linux only: the stores, the secret files and the verifier call Glibc and BoringSSL directly.
     products: [
         .executable(name: "integra-server", targets: ["IntegraServerCLI"]),
         .executable(name: "integra", targets: ["IntegraCLI"]),
@@ -43,6 +43,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Protocol",
+            swiftSettings: swiftSettings
+        ),
+        // Files a deployment and its clients keep: secret files created and replaced safely, the
+        // data directory's checks, the deployment keys and client.json.
+        .target(
+            name: "IntegraFiles",
+            dependencies: [
+                "IntegraProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Files",
             swiftSettings: swiftSettings
         ),
         // Domain types, ledger rules and the store interface. No I/O.
@@ -84,14 +95,28 @@ let package = Package(
             path: "Sources/Stores/MariaDB",
             swiftSettings: swiftSettings
         ),
+        // Opens the store a URL names (`sqlite:PATH`, `mariadb://...`): the only target that
+        // knows the concrete stores.
+        .target(
+            name: "IntegraStoreFactory",
+            dependencies: [
+                "IntegraLedger",
+                "IntegraProtocol",
+                "IntegraFiles",
+                "IntegraSQLiteStore",
+                "IntegraMariaDBStore",
+            ],
+            path: "Sources/Stores/Factory",
+            swiftSettings: swiftSettings
+        ),
         // The network server: connection loop, ledger service, group commit, bcrypt pool.
         .target(
             name: "IntegraServer",
             dependencies: [
                 "IntegraProtocol",
                 "IntegraLedger",
-                "IntegraSQLiteStore",
-                "IntegraMariaDBStore",
+                "IntegraFiles",
+                "IntegraStoreFactory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -111,6 +136,7 @@ let package = Package(
             dependencies: [
                 "IntegraProtocol",
                 "IntegraLedger",
+                "IntegraFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -123,7 +149,9 @@ let package = Package(
             name: "IntegraServerCLI",
             dependencies: [
                 "IntegraServer",
+                "IntegraStoreFactory",
                 "IntegraMariaDBStore",
+                "IntegraFiles",
                 "IntegraLedger",
                 "IntegraProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -138,6 +166,7 @@ let package = Package(
             name: "IntegraCLI",
             dependencies: [
                 "IntegraClient",
+                "IntegraFiles",
                 "IntegraProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -150,6 +179,7 @@ let package = Package(
             name: "IntegraBank",
             dependencies: [
                 "IntegraClient",
+                "IntegraFiles",
                 "IntegraProtocol",
                 "IntegraLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -184,6 +214,7 @@ let package = Package(
             name: "IntegraBench",
             dependencies: [
                 "IntegraClient",
+                "IntegraFiles",
                 "IntegraProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -207,7 +238,8 @@ let package = Package(
         .executableTarget(
             name: "IntegraLedgerFill",
             dependencies: [
-                "IntegraServer",
+                "IntegraStoreFactory",
+                "IntegraFiles",
                 "IntegraLedger",
                 "IntegraProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -222,6 +254,8 @@ let package = Package(
                 "IntegraLedger",
                 "IntegraSQLiteStore",
                 "IntegraMariaDBStore",
+                "IntegraFiles",
+                "IntegraStoreFactory",
                 "IntegraServer",
                 "IntegraClient",
                 "IntegraFuzzHarness",

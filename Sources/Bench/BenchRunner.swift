@@ -1,4 +1,5 @@
 import Foundation
+import IntegraFiles
 import IntegraProtocol
 import NIOCore
 import Synchronization

@@ -1,4 +1,5 @@
 import Foundation
+import IntegraFiles
 import IntegraProtocol
 
 /// A customer the bench logs in as.

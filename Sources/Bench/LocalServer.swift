@@ -1,4 +1,5 @@
 import Foundation
+import IntegraFiles
 public import IntegraProtocol
 
 /// An `integra-server` the bench started on a loopback port and a data directory of its own.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IntegraFiles
 public import IntegraProtocol
 import IntegraLedger
 

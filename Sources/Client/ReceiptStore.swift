@@ -1,4 +1,5 @@
 import Foundation
+import IntegraFiles
 public import IntegraProtocol
 
 /// Where the client keeps transfer receipts: `receipts/SENDER/TRANSFER-ID.json` next to the

@@ -1,59 +1,15 @@
 import Foundation
 public import IntegraLedger
-import IntegraSQLiteStore
-#if MariaDB
-import IntegraMariaDBStore
-#endif
+public import IntegraFiles
+public import IntegraStoreFactory
 import IntegraProtocol
 
 /// Operator actions that run beside (or without) a running server: opening the store,
 /// adding users and depositing money from the system account.
 public enum Administration {
-    /// Opens the configured store, creating and migrating it if needed, sealing rows with the
-    /// deployment's storage key, and checks that the store belongs to this deployment.
-    /// How an admin command opens the store.
-    public enum StoreAccess: Sendable {
-        /// `run`: create the SQLite file and the schema if needed, upgrade it.
-        case create
-        /// Admin commands: an existing store (the SQLite file must exist), upgraded if needed.
-        case existing
-        /// `verify`: an existing store at the latest schema, read-only; nothing is written.
-        case readOnly
-    }
-
-    /// Opens the configured store (see `StoreAccess`), sealing rows with the deployment's storage
-    /// key, and checks that the store belongs to this deployment.
-    public static func openStore(_ configuration: ServerConfiguration, keys: DeploymentKeys, access: StoreAccess = .create) async throws -> any LedgerStore {
-        let store = try await Self.openUnbound(configuration, seal: LedgerSeal(storageKey: keys.storageKey), access: access)
-        do {
-            try await store.bindDeployment(fingerprint: keys.fingerprint)
-        } catch {
-            await store.close()
-            throw error
-        }
-        return store
-    }
-
-    private static func openUnbound(_ configuration: ServerConfiguration, seal: LedgerSeal, access: StoreAccess) async throws -> any LedgerStore {
-        switch configuration.databaseLocation {
-        case .sqlite(let path):
-            switch access {
-            case .create:
-                return try await SQLiteLedgerStore.open(path: path, seal: seal)
-            case .existing, .readOnly:
-                guard DataDirectory.entryExists(path) else { throw StoreMissing(location: "sqlite:\(path)") }
-                return try await SQLiteLedgerStore.open(path: path, seal: seal, mode: access == .readOnly ? .readOnly : .readWrite)
-            }
-        case .mariadb(let location):
-            #if MariaDB
-            var mariadb = MariaDBConfiguration(
-                host: location.host, port: location.port, user: location.user, password: location.password, database: location.database, tls: location.tls)
-            mariadb.connectTimeoutSeconds = 3
-            return try await MariaDBLedgerStore.open(mariadb, seal: seal, poolSize: configuration.databaseConnections, readOnly: access == .readOnly)
-            #else
-            throw ConfigurationError("this build has no MariaDB store; build with `swift build --traits MariaDB`")
-            #endif
-        }
+    /// Opens the configured store (see `StoreFactory.Access`), bound to this deployment.
+    public static func openStore(_ configuration: ServerConfiguration, keys: DeploymentKeys, access: StoreFactory.Access = .create) async throws -> any LedgerStore {
+        try await StoreFactory.open(configuration.databaseLocation, connections: configuration.databaseConnections, keys: keys, access: access)
     }
 
     /// Creates a customer with a bcrypt-hashed password.
@@ -97,14 +53,6 @@ public enum Administration {
 }
 
 /// The store an admin command names does not exist (only `integra-server run` creates one).
-public struct StoreMissing: Error, CustomStringConvertible {
-    public let location: String
-
-    public var description: String {
-        "there is no Integra store at \(self.location); check --data-dir and --database (only `integra-server run` creates one)"
-    }
-}
-
 /// A message for the operator about a failed admin action or start.
 extension LedgerError: CustomStringConvertible {
     public var description: String {

@@ -1,5 +1,6 @@
 public import Crypto
 import Foundation
+import IntegraFiles
 public import IntegraLedger
 public import IntegraProtocol
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+public import IntegraFiles
 public import IntegraLedger
 import IntegraProtocol
 public import Logging

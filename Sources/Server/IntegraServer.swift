@@ -1,3 +1,4 @@
+public import IntegraFiles
 import IntegraLedger
 import IntegraProtocol
 public import Logging

@@ -1,4 +1,5 @@
 import Foundation
+import IntegraFiles
 public import IntegraLedger
 import IntegraProtocol
 public import Logging

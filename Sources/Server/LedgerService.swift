@@ -1,4 +1,5 @@
 import Crypto
+public import IntegraFiles
 public import IntegraLedger
 public import IntegraProtocol
 public import Logging

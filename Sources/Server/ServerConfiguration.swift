@@ -1,6 +1,6 @@
 import Foundation
 public import IntegraLedger
-public import IntegraMariaDBStore
+public import IntegraStoreFactory
 public import IntegraProtocol
 import NIOCore
 
@@ -71,7 +71,7 @@ public struct ServerConfiguration: Sendable {
 
     /// The store in use: `database`, or the SQLite file in the data directory.
     public var databaseLocation: DatabaseLocation {
-        self.database ?? .sqlite(path: "\(self.dataDirectory)/integra.sqlite")
+        self.database ?? .defaultStore(inDataDirectory: self.dataDirectory)
     }
 
     /// The audit trail's directory.
@@ -79,41 +79,8 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 
-    /// Whether `host` is a loopback address: `localhost`, `::1` or an IPv4 literal in 127.0.0.0/8
-    /// (a DNS name such as `127.example.com` is not).
-    static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" { return true }
-        var address = in_addr()
-        guard inet_pton(AF_INET, host, &address) == 1 else { return false }
-        return UInt32(bigEndian: address.s_addr) >> 24 == 127
-    }
-
-    /// Sets how the connection to MariaDB is protected, from `--database-tls` and `--database-ca`
-    /// (nil: not given). Without a mode the location keeps its default (`required` off loopback).
-    /// Refused for SQLite, for a verifying mode without a CA file, and for a CA file without one.
-    public mutating func setDatabaseTLS(mode: DatabaseTLS.Mode?, certificateAuthorityPath: String?) throws(ConfigurationError) {
-        guard mode != nil || certificateAuthorityPath != nil else { return }
-        guard case .mariadb(var location)? = self.database else {
-            throw ConfigurationError("--database-tls and --database-ca apply to a MariaDB store only; this store is SQLite")
-        }
-        let wanted = mode ?? location.tls.mode
-        switch wanted {
-        case .disabled, .required:
-            guard certificateAuthorityPath == nil else {
-                throw ConfigurationError("--database-ca is used only by --database-tls verify-ca or verify-identity, not \(wanted.rawValue)")
-            }
-            location.tls = wanted == .disabled ? .disabled : .required
-        case .verifyCA, .verifyIdentity:
-            guard let path = certificateAuthorityPath else {
-                throw ConfigurationError("--database-tls \(wanted.rawValue) needs --database-ca FILE, the PEM certificate of the CA that signed MariaDB's certificate")
-            }
-            guard FileManager.default.isReadableFile(atPath: path) else {
-                throw ConfigurationError("cannot read the database CA file \(path)")
-            }
-            location.tls = wanted == .verifyCA ? .verifyCA(certificateAuthorityPath: path) : .verifyIdentity(certificateAuthorityPath: path)
-        }
-        self.database = .mariadb(location)
-    }
+    /// Whether `host` is a loopback address (see `LoopbackAddress`).
+    static func isLoopback(_ host: String) -> Bool { LoopbackAddress.contains(host) }
 
     /// Checks the values an operator may have set; returns a message for the first bad one.
     public func validate() throws(ConfigurationError) {
@@ -162,77 +129,5 @@ public struct ServerConfiguration: Sendable {
         guard self.groupCommitBatchSize >= 1 && self.groupCommitBatchSize <= 4096 else {
             throw ConfigurationError("group commit batch size must be 1 to 4096")
         }
-    }
-}
-
-/// Which store to use, parsed from `--database`.
-public enum DatabaseLocation: Hashable, Sendable {
-    case sqlite(path: String)
-    case mariadb(MariaDBLocation)
-
-    /// Parses `sqlite:PATH`, `sqlite://PATH`, a plain file path, or
-    /// `mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (also `mysql://`). A password missing
-    /// from the URL comes from `password` (the environment or a file).
-    public static func parse(_ text: String, password: String? = nil) throws(ConfigurationError) -> DatabaseLocation {
-        if text.hasPrefix("sqlite://") { return .sqlite(path: String(text.dropFirst("sqlite://".count))) }
-        if text.hasPrefix("sqlite:") { return .sqlite(path: String(text.dropFirst("sqlite:".count))) }
-        for scheme in ["mariadb://", "mysql://"] where text.hasPrefix(scheme) {
-            return .mariadb(try MariaDBLocation.parse(String(text.dropFirst(scheme.count)), password: password))
-        }
-        guard !text.contains("://"), !text.isEmpty else {
-            throw ConfigurationError("database must be sqlite:PATH, a file path or mariadb://USER@HOST:PORT/DATABASE")
-        }
-        return .sqlite(path: text)
-    }
-
-    /// A description without secrets, for logs.
-    public var redacted: String {
-        switch self {
-        case .sqlite(let path): "sqlite:\(path)"
-        case .mariadb(let location): "mariadb://\(location.user)@\(location.host):\(location.port)/\(location.database) (tls: \(location.tls.mode.rawValue))"
-        }
-    }
-}
-
-/// Where a MariaDB database is and how to log in to it.
-public struct MariaDBLocation: Hashable, Sendable {
-    public var host: String
-    public var port: Int
-    public var user: String
-    public var password: String
-    public var database: String
-    /// How the connection is protected; by default `required` for any host but a loopback one.
-    public var tls: DatabaseTLS
-
-    /// The TLS mode used when the operator names none: encryption for every host that is not
-    /// loopback (127.x, ::1, localhost), clear text on loopback, where no network is crossed.
-    public static func defaultTLS(host: String) -> DatabaseTLS {
-        ServerConfiguration.isLoopback(host) ? .disabled : .required
-    }
-
-    static func parse(_ rest: String, password fallbackPassword: String?) throws(ConfigurationError) -> MariaDBLocation {
-        let usage = "MariaDB URL must be mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
-        guard let at = rest.lastIndex(of: "@"), let slash = rest[at...].firstIndex(of: "/") else { throw ConfigurationError(usage) }
-        let credentials = rest[..<at]
-        let hostPort = String(rest[rest.index(after: at)..<slash])
-        let database = String(rest[rest.index(after: slash)...])
-        let user: String
-        var password: String?
-        if let colon = credentials.firstIndex(of: ":") {
-            user = String(credentials[..<colon])
-            password = String(credentials[credentials.index(after: colon)...]).removingPercentEncoding
-        } else {
-            user = String(credentials)
-        }
-        let (host, port) = hostPort.contains(":") ? try ServerAddress.parse(hostPort) : (hostPort, 3306)
-        guard let decodedUser = user.removingPercentEncoding, !decodedUser.isEmpty, !host.isEmpty, !database.isEmpty,
-              database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
-        else {
-            throw ConfigurationError(usage)
-        }
-        guard let password = password ?? fallbackPassword else {
-            throw ConfigurationError("no MariaDB password: put it in the URL, in $INTEGRA_DATABASE_PASSWORD or in --database-password-file")
-        }
-        return MariaDBLocation(host: host, port: port, user: decodedUser, password: password, database: database, tls: Self.defaultTLS(host: host))
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IntegraFiles
 public import IntegraProtocol
 public import NIOSSL
 import SwiftASN1

@@ -1,4 +1,5 @@
 import Foundation
+import IntegraFiles
 import IntegraLedger
 #if MariaDB
 @testable import IntegraMariaDBStore
@@ -7,6 +8,7 @@ import IntegraMariaDBStore
 #endif
 import IntegraProtocol
 @testable import IntegraServer
+import IntegraStoreFactory
 import Testing
 
 /// `--database-tls` and `--database-ca` as configuration: the defaults per host and the
@@ -15,7 +17,7 @@ import Testing
     static func mariaDB(_ url: String, tls mode: DatabaseTLS.Mode? = nil, ca: String? = nil) throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
         configuration.database = try DatabaseLocation.parse(url)
-        try configuration.setDatabaseTLS(mode: mode, certificateAuthorityPath: ca)
+        try configuration.database!.setTLS(mode: mode, certificateAuthorityPath: ca)
         return configuration
     }
 
@@ -77,13 +79,14 @@ import Testing
         for database in [nil, DatabaseLocation.sqlite(path: "/tmp/integra.sqlite")] {
             var configuration = ServerConfiguration()
             configuration.database = database
-            let message = Self.refusal { try configuration.setDatabaseTLS(mode: .required, certificateAuthorityPath: nil) }
+            var location = configuration.databaseLocation
+            let message = Self.refusal { try location.setTLS(mode: .required, certificateAuthorityPath: nil) }
             #expect(message == "--database-tls and --database-ca apply to a MariaDB store only; this store is SQLite")
-            let caOnly = Self.refusal { try configuration.setDatabaseTLS(mode: nil, certificateAuthorityPath: "/etc/integra/db-ca.pem") }
+            let caOnly = Self.refusal { try location.setTLS(mode: nil, certificateAuthorityPath: "/etc/integra/db-ca.pem") }
             #expect(caOnly == message)
         }
-        var untouched = ServerConfiguration()
-        #expect(Self.refusal { try untouched.setDatabaseTLS(mode: nil, certificateAuthorityPath: nil) } == "accepted")
+        var untouched = ServerConfiguration().databaseLocation
+        #expect(Self.refusal { try untouched.setTLS(mode: nil, certificateAuthorityPath: nil) } == "accepted")
     }
 
     @Test func theLoggedStoreNamesItsTLSModeAndNoPassword() throws {
@@ -102,7 +105,7 @@ private let accessDenied: UInt32 = 1045
 /// 127.0.0.1; it also listens on 127.0.0.2, a name the certificate does not carry.
 @Suite struct MariaDBTLSTests {
     /// The TLS-only server's location (loopback, so `disabled` until a test says otherwise).
-    static func server() throws -> MariaDBLocation {
+    static func server() throws -> MariaDBConfiguration {
         guard let url = ProcessInfo.processInfo.environment["INTEGRA_TEST_MARIADB_TLS_URL"], !url.isEmpty else {
             throw TestFailure("INTEGRA_TEST_MARIADB_TLS_URL is not set: run the MariaDB suite through scripts/test")
         }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import IntegraClient
+import IntegraFiles
 import IntegraProtocol
 @testable import IntegraServer
 import Testing

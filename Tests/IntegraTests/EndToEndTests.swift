@@ -3,6 +3,7 @@ import IntegraClient
 import IntegraLedger
 @testable import IntegraProtocol
 import IntegraServer
+import IntegraStoreFactory
 import NIOCore
 import Testing
 

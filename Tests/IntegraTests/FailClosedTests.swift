@@ -1,9 +1,11 @@
 import Crypto
 import Foundation
 import IntegraClient
+import IntegraFiles
 @testable import IntegraLedger
 @testable import IntegraProtocol
 @testable import IntegraServer
+import IntegraStoreFactory
 import Testing
 
 /// Someone who can write to the database, but holds no key file, edits, deletes and restores

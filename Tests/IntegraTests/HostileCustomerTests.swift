@@ -4,6 +4,7 @@ import IntegraClient
 @testable import IntegraLedger
 @testable import IntegraProtocol
 @testable import IntegraServer
+import IntegraStoreFactory
 import NIOCore
 import Testing
 

@@ -5,6 +5,7 @@ import IntegraLedger
 @testable import IntegraMariaDBStore
 @testable import IntegraProtocol
 @testable import IntegraServer
+import IntegraStoreFactory
 import NIOCore
 import NIOPosix
 import Testing

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 @testable import IntegraClient
+import IntegraFiles
 import IntegraProtocol
 import Testing
 

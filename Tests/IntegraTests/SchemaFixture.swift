@@ -3,6 +3,7 @@ import IntegraServer
 @testable import IntegraSQLiteStore
 #if MariaDB
 @testable import IntegraMariaDBStore
+import IntegraStoreFactory
 #endif
 
 /// Databases at an older schema version, as an existing deployment has them, for upgrade tests:
@@ -23,7 +24,7 @@ enum SchemaFixture {
 
     #if MariaDB
     /// A new MariaDB database at `version`.
-    static func mariaDB(atVersion version: Int64, then statements: [String]) throws -> MariaDBLocation {
+    static func mariaDB(atVersion version: Int64, then statements: [String]) throws -> MariaDBConfiguration {
         let location = try TestStore.freshMariaDB()
         let connection = try MariaDBConnection(TestStore.configuration(location))
         try connection.execute("CREATE TABLE schema_version (version BIGINT NOT NULL PRIMARY KEY) \(MariaDBSchema.tableOptions)")

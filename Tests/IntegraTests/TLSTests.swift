@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import IntegraClient
+import IntegraFiles
 import IntegraLedger
 @testable import IntegraProtocol
 @testable import IntegraServer

@@ -1,9 +1,11 @@
 import Crypto
 import Foundation
 import IntegraClient
+import IntegraFiles
 import IntegraLedger
 @testable import IntegraProtocol
 @testable import IntegraServer
+import IntegraStoreFactory
 import Logging
 import NIOCore
 import NIOPosix

@@ -3,6 +3,7 @@ import IntegraLedger
 @testable import IntegraServer
 #if MariaDB
 @testable import IntegraMariaDBStore
+import IntegraStoreFactory
 #endif
 
 /// The stores the suites run against: SQLite always; MariaDB when built with the MariaDB trait,
@@ -36,7 +37,7 @@ enum TestStore: String, CustomStringConvertible, Sendable, CaseIterable {
         }
     }
 
-    static func mariaDBBase() throws -> MariaDBLocation {
+    static func mariaDBBase() throws -> MariaDBConfiguration {
         guard let url = ProcessInfo.processInfo.environment["INTEGRA_TEST_MARIADB_URL"], !url.isEmpty else {
             throw TestFailure("INTEGRA_TEST_MARIADB_URL is not set: run the MariaDB suite through scripts/test")
         }
@@ -45,7 +46,7 @@ enum TestStore: String, CustomStringConvertible, Sendable, CaseIterable {
     }
 
     /// Creates `integra_t<random>` next to the configured database and returns its location.
-    static func freshMariaDB() throws -> MariaDBLocation {
+    static func freshMariaDB() throws -> MariaDBConfiguration {
         var location = try Self.mariaDBBase()
         location.database = "integra_t" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         #if MariaDB
@@ -56,9 +57,10 @@ enum TestStore: String, CustomStringConvertible, Sendable, CaseIterable {
     }
 
     #if MariaDB
-    static func configuration(_ location: MariaDBLocation, database: String? = nil) -> MariaDBConfiguration {
-        MariaDBConfiguration(
-            host: location.host, port: location.port, user: location.user, password: location.password, database: database ?? location.database, tls: location.tls)
+    static func configuration(_ location: MariaDBConfiguration, database: String? = nil) -> MariaDBConfiguration {
+        var configuration = location
+        if let database { configuration.database = database }
+        return configuration
     }
     #endif
 }

@@ -3,6 +3,7 @@ import Foundation
 import IntegraLedger
 import IntegraProtocol
 import IntegraServer
+import IntegraStoreFactory
 import Logging
 
 /// `integra-server alarms`: the deployment's integrity alarms, and their acknowledgement.

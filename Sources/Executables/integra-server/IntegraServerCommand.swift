@@ -1,9 +1,11 @@
 public import ArgumentParser
 import Foundation
+import IntegraFiles
 import IntegraLedger
 import IntegraMariaDBStore
 import IntegraProtocol
 import IntegraServer
+import IntegraStoreFactory
 import Crypto
 import Logging
 import ServiceLifecycle
@@ -71,7 +73,11 @@ struct StoreOptions: ParsableArguments {
             password = text.trimmingCharacters(in: .newlines)
         }
         configuration.database = try self.database.map { try DatabaseLocation.parse($0, password: password) }
-        try configuration.setDatabaseTLS(mode: self.databaseTLS, certificateAuthorityPath: self.databaseCA)
+        if self.databaseTLS != nil || self.databaseCA != nil {
+            var location = configuration.databaseLocation
+            try location.setTLS(mode: self.databaseTLS, certificateAuthorityPath: self.databaseCA)
+            configuration.database = location
+        }
     }
 }
 
@@ -376,7 +382,7 @@ func storeSeal(_ configuration: ServerConfiguration) throws -> LedgerSeal {
 
 /// Opens the configured store of an existing deployment (never creates one), runs `body`, and
 /// closes the store whatever happens.
-func withStore<T>(_ configuration: ServerConfiguration, access: Administration.StoreAccess, _ body: (any LedgerStore) async throws -> T) async throws -> T {
+func withStore<T>(_ configuration: ServerConfiguration, access: StoreFactory.Access, _ body: (any LedgerStore) async throws -> T) async throws -> T {
     let keys = try loadKeys(configuration)
     let store: any LedgerStore
     do {

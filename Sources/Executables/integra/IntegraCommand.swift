@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import IntegraClient
+import IntegraFiles
 import IntegraProtocol
 
 @main

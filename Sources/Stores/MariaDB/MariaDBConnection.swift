@@ -117,28 +117,6 @@ final class MariaDBRowView {
     }
 }
 
-/// Where and how to connect.
-public struct MariaDBConfiguration: Hashable, Sendable {
-    public var host: String
-    public var port: Int
-    public var user: String
-    public var password: String
-    public var database: String
-    /// How the connection is protected; an encrypted mode that cannot be had fails the connection.
-    public var tls: DatabaseTLS
-    public var connectTimeoutSeconds: UInt32 = 3
-    public var readWriteTimeoutSeconds: UInt32 = 15
-
-    public init(host: String, port: Int, user: String, password: String, database: String, tls: DatabaseTLS) {
-        self.host = host
-        self.port = port
-        self.user = user
-        self.password = password
-        self.database = database
-        self.tls = tls
-    }
-}
-
 /// One blocking libmariadb connection with a bounded cache of prepared statements.
 ///
 /// Every call blocks the calling thread: it is only ever used on the store's thread pool, by one

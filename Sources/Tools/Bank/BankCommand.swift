@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IntegraClient
+import IntegraFiles
 import IntegraProtocol
 
 /// `integra-bank`: the bank workload of `scripts/fault-test`. `run` makes random transfers

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IntegraClient
+import IntegraFiles
 import IntegraProtocol
 import NIOCore
 import Synchronization

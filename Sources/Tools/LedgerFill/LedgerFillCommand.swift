@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
+import IntegraFiles
 import IntegraLedger
 import IntegraProtocol
-import IntegraServer
+import IntegraStoreFactory
 
 /// Benchmark helpers: fills a fresh ledger quickly so `integra-server verify` can be timed on it
 /// (`scripts/verify-bench` drives it).
@@ -50,11 +51,9 @@ struct Fill: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = ServerConfiguration()
-        configuration.dataDirectory = self.dataDir
-        configuration.database = try self.database.map { try DatabaseLocation.parse($0) }
-        let keys = try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory).keys
-        let store = try await Administration.openStore(configuration, keys: keys)
+        let location = try self.database.map { try DatabaseLocation.parse($0) } ?? .defaultStore(inDataDirectory: self.dataDir)
+        let keys = try DeploymentKeys.loadOrCreate(in: self.dataDir).keys
+        let store = try await StoreFactory.open(location, connections: 2, keys: keys)
         do {
             try await self.fill(store)
             await store.close()

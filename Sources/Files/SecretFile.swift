@@ -1,4 +1,5 @@
 public import Foundation
+import IntegraProtocol
 
 /// Files that hold secrets (keys, `client.json`, anchors): mode 0600 before any byte is written,
 /// never written or read through a symbolic link, and replaced atomically (a crash leaves the
