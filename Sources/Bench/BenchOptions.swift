@@ -8,6 +8,14 @@ public enum Workload: String, CaseIterable, Sendable, Codable {
     case storm
 }
 
+/// What each session request of the `sessions` and `storm` workloads is.
+public enum SessionRequest: String, CaseIterable, Sendable, Codable {
+    /// A transfer of 0.01 to another customer: a ledger entry, a group commit, a signed receipt.
+    case transfer
+    /// A balance request: a read of the customer's account, checked before it is shown.
+    case balance
+}
+
 /// The store of the server the bench starts.
 public enum StoreKind: String, CaseIterable, Sendable, Codable {
     case sqlite
@@ -53,6 +61,8 @@ public struct BenchOptions: Hashable, Sendable {
     /// Load before each measured run whose results are discarded.
     public var warmupSeconds = 1.0
     public var rate: RateSetting = .closedLoop
+    /// What each session request is.
+    public var request: SessionRequest = .transfer
     /// Session counts to measure one after another (throughput against concurrency).
     public var sweep: [Int] = []
     public var store: StoreKind = .sqlite
@@ -125,6 +135,7 @@ public struct BenchOptions: Hashable, Sendable {
         if !self.sweep.isEmpty && self.workload != .sessions { throw BenchUsageError("--sweep works with --workload sessions only") }
         if !self.sweep.isEmpty && self.rate != .closedLoop { throw BenchUsageError("--sweep measures the closed loop; leave out --rate") }
         if self.workload == .seed && self.rate != .closedLoop { throw BenchUsageError("--rate works with the sessions and storm workloads") }
+        if self.workload == .seed && self.request != .transfer { throw BenchUsageError("--request works with the sessions and storm workloads") }
         guard (1...Self.maximumStormConnections).contains(self.stormConnections) else {
             throw BenchUsageError("--storm-connections must be 1 to \(Self.maximumStormConnections)")
         }

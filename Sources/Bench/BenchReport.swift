@@ -6,6 +6,8 @@ import Foundation
 /// bcrypt limit for `seed`, and p99 under the storm ÷ calm p99 for `storm`.
 public struct BenchReport: Sendable, Encodable {
     public var workload: Workload
+    /// What each session request was (`sessions` and `storm`).
+    public var request: SessionRequest = .transfer
     public var store: String
     /// "closed" or "open".
     public var mode: String
@@ -104,7 +106,7 @@ public struct BenchReport: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case workload, store, mode, sessions, baseline, sweep, timeline, storm, cores
+        case workload, request, store, mode, sessions, baseline, sweep, timeline, storm, cores
         case durationSeconds = "duration_s"
         case targetRatePerSecond = "target_rate_per_s"
         case peakThroughputPerSecond = "peak_throughput_per_s"
@@ -118,6 +120,7 @@ public struct BenchReport: Sendable, Encodable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.workload, forKey: .workload)
+        if self.workload != .seed { try container.encode(self.request, forKey: .request) }
         try container.encode(self.store, forKey: .store)
         try container.encode(self.mode, forKey: .mode)
         try container.encode(self.sessions, forKey: .sessions)

@@ -14,6 +14,8 @@ struct SessionsRun: Sendable {
     let progress: Progress
     let timeline: Timeline?
     let label: String
+    /// What each request is.
+    let request: SessionRequest
 
     /// Runs the sessions; returns their merged latencies and the CPU used in the measured window.
     /// `gate` opens when every session is logged in (pass one to start other load then).
@@ -83,9 +85,14 @@ struct SessionsRun: Sendable {
             }
             let counter = state.counter
             state.counter += 1
-            let recipient = self.target.recipient(senderIndex: index, counter: counter)
             do {
-                _ = try await connection.transfer(to: recipient.username, amount: "0.01", transferID: self.target.transferID(self.label, session: index, counter: counter))
+                switch self.request {
+                case .transfer:
+                    let recipient = self.target.recipient(senderIndex: index, counter: counter)
+                    _ = try await connection.transfer(to: recipient.username, amount: "0.01", transferID: self.target.transferID(self.label, session: index, counter: counter))
+                case .balance:
+                    _ = try await connection.balance()
+                }
             } catch {
                 if due >= measureStart { state.recorder.recordError(TransferTarget.errorName(error)) }
                 self.progress.addFailure()

@@ -35,6 +35,7 @@ struct SessionsWorkload: Sendable {
             sessions: self.options.sessionCounts.last ?? self.options.sessions, durationSeconds: self.options.durationSeconds,
             targetRatePerSecond: last.rate, result: last.summary, baseline: baseline, cores: self.cores)
         report.peakThroughputPerSecond = last.peak
+        report.request = self.options.request
         if points.count > 1 { report.sweep = points }
         report.timeline = last.timeline.points()
         return report
@@ -45,8 +46,9 @@ struct SessionsWorkload: Sendable {
     func measure(_ target: TransferTarget, sessions: Int, rate: Double?, timeline: Timeline?, label: String, gate: StartGate? = nil) async throws -> LatencySummary {
         let run = SessionsRun(
             target: target, sessions: sessions, ratePerSecond: rate, warmupSeconds: self.options.warmupSeconds,
-            durationSeconds: self.options.durationSeconds, progress: self.progress, timeline: timeline, label: label)
-        let (recorder, cpu) = try await self.progress.reporting("\(label) sessions=\(sessions)\(rate.map { " rate=\(Int($0))/s" } ?? "")", unit: "transfers") {
+            durationSeconds: self.options.durationSeconds, progress: self.progress, timeline: timeline, label: label, request: self.options.request)
+        let unit = self.options.request == .transfer ? "transfers" : "balance requests"
+        let (recorder, cpu) = try await self.progress.reporting("\(label) sessions=\(sessions)\(rate.map { " rate=\(Int($0))/s" } ?? "")", unit: unit) {
             await run.run(gate: gate)
         }
         var summary = recorder.summary(elapsedSeconds: self.options.durationSeconds)
@@ -94,6 +96,7 @@ struct StormWorkload: Sendable {
             durationSeconds: self.options.durationSeconds, targetRatePerSecond: rate, result: stormy,
             baseline: BenchReport.Baseline(kind: "calm_p99_ms", value: calm.p99Ms, run: calm), cores: self.cores)
         report.peakThroughputPerSecond = peak
+        report.request = self.options.request
         report.storm = BenchReport.StormDetail(
             connections: self.options.stormConnections, loginsPerSecond: Double(loginRecorder.completed) / stormSeconds,
             loginErrors: loginRecorder.errors)

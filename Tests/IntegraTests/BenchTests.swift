@@ -179,6 +179,7 @@ import Testing
         #expect(refused { $0.bcryptCost = 4 })
         #expect(refused { $0.users = 1 })
         #expect(refused { $0.stormConnections = 0 })
+        #expect(refused { $0.workload = .seed; $0.request = .balance })
     }
 
     @Test func acceptedCombinations() throws {
@@ -196,6 +197,9 @@ import Testing
         try sweep.validate()
         #expect(sweep.sessionCounts == [1, 4, 16, 64])
         #expect(sweep.userCount == 64)
+        var reads = BenchOptions()
+        reads.request = .balance
+        try reads.validate()
     }
 
     @Test func credentialsAreNamePasswordLines() throws {

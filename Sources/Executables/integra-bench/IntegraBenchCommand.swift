@@ -31,6 +31,9 @@ struct IntegraBenchCommand: AsyncParsableCommand {
     @Option(help: "Open loop at this many transfers per second over all sessions, or half-peak (half the closed-loop peak measured first). Default: closed loop (storm: half-peak).")
     var rate: String?
 
+    @Option(help: "What each session request is: transfer (a ledger entry and a signed receipt) or balance (a checked read).")
+    var request = "transfer"
+
     @Option(help: "Session counts to measure one after another, e.g. 1,4,16,64 (sessions workload, closed loop).")
     var sweep: String?
 
@@ -86,6 +89,8 @@ struct IntegraBenchCommand: AsyncParsableCommand {
         options.durationSeconds = self.duration
         options.warmupSeconds = self.warmup
         options.rate = try self.rate.map(RateSetting.parse) ?? .closedLoop
+        guard let request = SessionRequest(rawValue: self.request) else { throw BenchUsageError("--request must be transfer or balance") }
+        options.request = request
         options.sweep = try self.sweep.map(BenchOptions.parseSweep) ?? []
         options.database = self.database
         options.server = self.server
