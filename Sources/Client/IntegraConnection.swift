@@ -1,4 +1,5 @@
 public import Crypto
+import IntegraLedger
 public import IntegraProtocol
 public import NIOCore
 import NIOPosix
@@ -14,6 +15,8 @@ public final class IntegraConnection {
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     /// The exact bytes of the last request frame sent, for diagnostics and tests.
     public private(set) var lastSentFrame: ByteBuffer?
+    /// The canonical name the server confirmed at login.
+    public private(set) var loggedInAs: String?
 
     private init(machine: ClientConnectionStateMachine, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         self.machine = machine
@@ -119,6 +122,7 @@ public final class IntegraConnection {
         }
         let reply = try await self.exchange(frame)
         guard case .loggedIn(let name, let balance, _, _, let token) = reply else { throw Self.unexpected(reply) }
+        self.loggedInAs = name
         return (name, balance, token)
     }
 
@@ -126,7 +130,25 @@ public final class IntegraConnection {
     public func transfer(to recipient: String, amount: String, transferID: String) async throws -> TransferConfirmation {
         let reply = try await self.exchange(self.frame(.transfer(transferID: transferID, recipient: recipient, amount: amount)))
         guard case .transferred(let confirmation) = reply else { throw Self.unexpected(reply) }
+        if let mismatch = Self.mismatch(confirmation, transferID: transferID, sender: self.loggedInAs, recipient: recipient, amount: amount) {
+            throw IntegraClientError(kind: .untrustedReply, message: "the signed receipt is not for the transfer that was asked: \(mismatch)")
+        }
         return confirmation
+    }
+
+    /// What differs between a receipt and the transfer asked for (the recipient in the form the
+    /// server looks names up by), or nil. A receipt for someone else's money, another recipient
+    /// or another amount is never taken as the answer, whoever signed it.
+    static func mismatch(_ receipt: TransferConfirmation, transferID: String, sender: String?, recipient: String, amount: String) -> String? {
+        if receipt.transferID != transferID { return "its transfer id is \(receipt.transferID.debugDescription)" }
+        if let sender, receipt.sender != sender { return "it pays from \(receipt.sender.debugDescription), not \(sender.debugDescription)" }
+        if let asked = try? Username(recipient), Username.keys(forStoredName: receipt.recipient).lookupForm != asked.canonical {
+            return "it pays \(receipt.recipient.debugDescription), not \(recipient.debugDescription)"
+        }
+        if let asked = try? Amount.parse(amount, maximumCents: Int64.max), Amount.format(cents: asked.cents) != receipt.amount {
+            return "it is for \(receipt.amount), not \(amount)"
+        }
+        return nil
     }
 
     /// The logged-in customer's balance as a decimal string.

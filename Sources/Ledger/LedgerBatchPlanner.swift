@@ -226,13 +226,14 @@ public struct LedgerBatchPlanner {
         guard var sender = self.snapshot.accountsByName[from], sender.userID == key.senderID else {
             return .rejected(.unknownUser)
         }
+        // Funds first: an amount the sender can't pay tells nothing about whether the name exists.
+        if sender.isCustomer {
+            guard sender.balanceCents >= amount.cents else { return .rejected(.insufficientFunds) }
+        }
         guard var recipient = self.snapshot.accountsByName[to], recipient.isCustomer else {
             return .rejected(.unknownRecipient)
         }
         guard recipient.userID != sender.userID else { return .rejected(.selfTransfer) }
-        if sender.isCustomer {
-            guard sender.balanceCents >= amount.cents else { return .rejected(.insufficientFunds) }
-        }
         let (newRecipientBalance, recipientOverflow) = recipient.balanceCents.addingReportingOverflow(amount.cents)
         let (newSenderBalance, senderOverflow) = sender.balanceCents.subtractingReportingOverflow(amount.cents)
         guard !recipientOverflow, !senderOverflow else { return .rejected(.balanceOverflow) }

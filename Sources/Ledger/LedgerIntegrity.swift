@@ -25,10 +25,16 @@ public struct AccountEvidence: Sendable {
     public let latestPosition: Int64?
     /// That entry; nil when there is none, or when it can't be read whole (its user rows gone).
     public let latestEntry: EntryEvidence?
+    /// The highest entry position the store knows this account had (it committed or checked
+    /// it): the account can't have less now. Nil when not known.
+    public let knownLatestPosition: Int64?
+    /// When no position was known: how many positions between the latest entry and the end of
+    /// the ledger hold no entry (deleted entries, one of which may have been this account's).
+    public let missingAfterLatest: Int64?
 
     public init(
         userID: Int64, username: String, credentialVersion: Int64 = 0, balanceCents: Int64, mac: [UInt8]?,
-        latestPosition: Int64?, latestEntry: EntryEvidence?
+        latestPosition: Int64?, latestEntry: EntryEvidence?, knownLatestPosition: Int64? = nil, missingAfterLatest: Int64? = nil
     ) {
         self.userID = userID
         self.username = username
@@ -37,6 +43,8 @@ public struct AccountEvidence: Sendable {
         self.mac = mac
         self.latestPosition = latestPosition
         self.latestEntry = latestEntry
+        self.knownLatestPosition = knownLatestPosition
+        self.missingAfterLatest = missingAfterLatest
     }
 }
 
@@ -74,6 +82,16 @@ public enum LedgerIntegrity {
         guard seal.isValid(evidence.mac, expected: seal.accountMAC(userID: evidence.userID, balanceCents: evidence.balanceCents)) else {
             return IntegrityViolation(kind: .balanceChanged, message: "balance of \(account) was changed outside Integra", userID: evidence.userID)
         }
+        if let known = evidence.knownLatestPosition, (evidence.latestPosition ?? 0) < known {
+            return IntegrityViolation(
+                kind: .entriesMissing,
+                message: "\(account) had an entry at position \(known) that is gone (deleted), and its row is older (restored)", userID: evidence.userID)
+        }
+        if let missing = evidence.missingAfterLatest, missing > 0 {
+            return IntegrityViolation(
+                kind: .entriesMissing,
+                message: "\(missing) entries after entry \(evidence.latestPosition ?? 0), the latest of \(account), are gone (deleted)", userID: evidence.userID)
+        }
         if let position = evidence.latestPosition, evidence.latestEntry == nil {
             return IntegrityViolation(kind: .entryChanged, message: "entry \(position) of \(account) names users that no longer exist")
         }
@@ -102,18 +120,37 @@ public enum LedgerIntegrity {
         return nil
     }
 
-    /// Nil when the user row carries this deployment's seal and is at the credential version the
-    /// ledger last recorded for it (0 when the ledger records no password change).
+    /// Nil when the user row carries this deployment's seal, its keys and kind follow from what
+    /// the seal covers, and it is at the credential version the ledger last recorded for it (0
+    /// when the ledger records no password change).
     public static func check(_ user: SealedUser, latestCredentialVersion: Int64, seal: LedgerSeal) -> IntegrityViolation? {
         let expected = seal.userMAC(userID: user.id, username: user.username, passwordHash: user.passwordHash, credentialVersion: user.credentialVersion)
         guard seal.isValid(user.mac, expected: expected) else {
             return IntegrityViolation(kind: .userChanged, message: "user \(user.id) (\(user.username)): name or password hash was changed outside Integra", userID: user.id)
         }
+        if let violation = Self.checkKeys(user.keys, userID: user.id, username: user.username) { return violation }
         guard user.credentialVersion == latestCredentialVersion else {
             return IntegrityViolation(
                 kind: .userRolledBack,
                 message: "user \(user.id) (\(user.username)) is at credential version \(user.credentialVersion) but the ledger records version \(latestCredentialVersion): an older copy of the row was restored",
                 userID: user.id)
+        }
+        return nil
+    }
+
+    /// Nil when a user row's lookup name, skeleton and kind are what its sealed name and id make
+    /// them: a row found by a key that is not its own (a database writer moved the key to another
+    /// row, so that payments or logins for one name reach another account) is refused. A key may
+    /// be missing (an earlier account holds it); `LedgerVerifier` checks that someone does.
+    public static func checkKeys(_ keys: UserKeys, userID: Int64, username: String) -> IntegrityViolation? {
+        let expectedKind = userID == SystemAccount.userID ? UserKeys.systemKind : UserKeys.customerKind
+        guard keys.kind == expectedKind else {
+            return IntegrityViolation(kind: .userChanged, message: "user \(userID) (\(username)): its kind was changed outside Integra", userID: userID)
+        }
+        let derived = Username.keys(forStoredName: username)
+        guard keys.lookupName == nil || keys.lookupName == derived.lookupForm, keys.skeleton == nil || keys.skeleton == derived.skeleton else {
+            return IntegrityViolation(
+                kind: .userChanged, message: "user \(userID) (\(username)): the name it is looked up by was changed outside Integra", userID: userID)
         }
         return nil
     }

@@ -17,6 +17,15 @@ public struct UserRecord: Hashable, Sendable {
         self.credentialVersion = credentialVersion
         self.violation = violation
     }
+
+    /// The customer a lookup by `name` found: checked (seal, keys, credential version), and known
+    /// to the session by the name it was looked up by (the stored name, which the seal and the
+    /// chain cover, stays in the store). Nil for the system account, which never logs in.
+    public static func found(_ user: SealedUser, by name: Username, latestCredentialVersion: Int64, seal: LedgerSeal) -> UserRecord? {
+        let violation = LedgerIntegrity.check(user, latestCredentialVersion: latestCredentialVersion, seal: seal)
+        if violation == nil && user.keys.kind != UserKeys.customerKind { return nil }
+        return UserRecord(id: user.id, username: name, passwordHash: user.passwordHash, credentialVersion: user.credentialVersion, violation: violation)
+    }
 }
 
 /// Why an entry is in the ledger: a customer's transfer, an operator's deposit from the system

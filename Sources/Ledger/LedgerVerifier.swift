@@ -201,11 +201,28 @@ public struct LedgerVerifier {
 
     /// Checks user rows: a changed name or password hash breaks the MAC, and a restored older row
     /// is behind the credential version the ledger records.
+    /// Keys moved between rows break `LedgerIntegrity.checkKeys`; a key taken away from its row
+    /// (the account no longer found by its name) is only allowed where another row holds it.
     public mutating func check(users: some Sequence<SealedUser>) {
+        var lookupNames = Set<String>()
+        var skeletons = Set<String>()
+        var keyless: [SealedUser] = []
         for user in users {
             let latest = self.credentialVersions[user.id] ?? 0
             if let violation = LedgerIntegrity.check(user, latestCredentialVersion: latest, seal: self.seal) {
                 self.report(violation.kind, violation.message, userID: violation.userID)
+            }
+            if let lookupName = user.keys.lookupName { lookupNames.insert(lookupName) }
+            if let skeleton = user.keys.skeleton { skeletons.insert(skeleton) }
+            if user.keys.lookupName == nil || user.keys.skeleton == nil { keyless.append(user) }
+        }
+        for user in keyless {
+            // Only the version 7 migration leaves a row without keys: both of them, where an earlier
+            // account already holds one.
+            let derived = Username.keys(forStoredName: user.username)
+            let bothMissing = user.keys.lookupName == nil && user.keys.skeleton == nil
+            if !bothMissing || !(lookupNames.contains(derived.lookupForm) || skeletons.contains(derived.skeleton)) {
+                self.report(.userChanged, "user \(user.id) (\(user.username)): the name it is looked up by was removed outside Integra", userID: user.id)
             }
         }
     }

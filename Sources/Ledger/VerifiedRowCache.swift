@@ -1,11 +1,16 @@
 import Synchronization
 
 /// What a store has checked (or written itself) and may trust again while the stored bytes are
-/// unchanged: account rows by their exact balance and MAC, and the ledger's head.
+/// unchanged: account rows by their exact balance and MAC, and the ledger's head; and, for each
+/// account, the latest entry position it is known to have, which never goes down.
 ///
 /// A row changed, restored or replaced outside Integra has other bytes and is checked again
 /// (`LedgerIntegrity`); so keeping a verified row costs one comparison instead of reading and
-/// hashing its latest entry on every transaction. Bounded: past `maximumAccounts` it starts over.
+/// hashing its latest entry on every transaction. An account row restored from before an entry
+/// that was then deleted looks whole on its own; the known latest position gives it away.
+/// Bounded: past `maximumAccounts` verified rows it starts over; past `maximumAccounts` known
+/// positions new accounts are not remembered (their rows are checked against the ledger's
+/// density instead, `AccountEvidence.missingAfterLatest`).
 public final class VerifiedRowCache: Sendable {
     private struct VerifiedAccount {
         let balanceCents: Int64
@@ -15,6 +20,7 @@ public final class VerifiedRowCache: Sendable {
     private struct State {
         var accounts: [Int64: VerifiedAccount] = [:]
         var head: LedgerIntegrity.ChainPoint?
+        var latestPositions: [Int64: Int64] = [:]
     }
 
     private let state = Mutex(State())
@@ -47,6 +53,24 @@ public final class VerifiedRowCache: Sendable {
         }
     }
 
+    /// The highest entry position known for the account (committed here, or checked), if any.
+    public func latestPosition(of userID: Int64) -> Int64? {
+        self.state.withLock { $0.latestPositions[userID] }
+    }
+
+    /// Remembers entry positions accounts are known to have; a lower one never replaces a higher.
+    public func remember(latestPositions: some Sequence<(userID: Int64, position: Int64)>) {
+        self.state.withLock { state in
+            for item in latestPositions {
+                if let known = state.latestPositions[item.userID] {
+                    if item.position > known { state.latestPositions[item.userID] = item.position }
+                } else if state.latestPositions.count < self.maximumAccounts {
+                    state.latestPositions[item.userID] = item.position
+                }
+            }
+        }
+    }
+
     /// The head last verified or committed; nil until the first transaction.
     public var head: LedgerIntegrity.ChainPoint? {
         self.state.withLock { $0.head }
@@ -68,11 +92,20 @@ public final class VerifiedRowCache: Sendable {
 public struct VerifiedRowsStaging: Sendable {
     public var accounts: [(userID: Int64, balanceCents: Int64, mac: [UInt8])] = []
     public var head: LedgerIntegrity.ChainPoint?
+    /// Entry positions of accounts: the parties of new entries, accounts checked whole.
+    public var latestPositions: [(userID: Int64, position: Int64)] = []
 
     public init() {}
 
+    /// Stages the parties of an entry the transaction writes.
+    public mutating func wrote(_ entry: LedgerEntry) {
+        self.latestPositions.append((entry.fromUserID, entry.position))
+        self.latestPositions.append((entry.toUserID, entry.position))
+    }
+
     public func publish(to cache: VerifiedRowCache) {
         cache.remember(accounts: self.accounts)
+        cache.remember(latestPositions: self.latestPositions)
         if let head = self.head { cache.remember(head: head) }
     }
 }

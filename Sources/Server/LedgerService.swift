@@ -18,6 +18,8 @@ public final class LedgerService: Sendable {
     public let monitor: IntegrityMonitor
     /// Issues the device tokens of successful logins.
     public let deviceTokens: DeviceTokens
+    /// The server's budget of transfers to names that do not exist, per account and address.
+    public let recipientProbes = RecipientProbeLimiter()
     private let logger: Logger
 
     public init(
@@ -55,7 +57,13 @@ public final class LedgerService: Sendable {
                     senderCredentialVersion: session.credentialVersion)
                 // No money moves, and no receipt is signed, while an alarm is open.
                 guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
+                guard self.recipientProbes.allows(account: session.userID, address: origin, nowMs: WallClock.nowMs()) else {
+                    return .failed(ProtocolError(.rateLimited, "too many transfers to names that do not exist; slow down"))
+                }
                 let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .transfer(intent)))
+                if case .rejected(.unknownRecipient) = outcome {
+                    self.recipientProbes.recordUnknownRecipient(account: session.userID, address: origin, nowMs: WallClock.nowMs())
+                }
                 guard case .transferred(let receipt) = outcome else { return try await self.unexpected(outcome) }
                 guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
                 return .reply(.transferred(try Receipt.sign(Self.confirmation(receipt), with: self.identityKey)))

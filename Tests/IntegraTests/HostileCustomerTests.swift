@@ -192,6 +192,28 @@ import Testing
         }
     }
 
+    /// Logging in again, or on more connections, buys no new probes for names: the budget of
+    /// `unknown_recipient` answers is the server's, per account.
+    @Test func probingForNamesIsLimitedPerAccountAcrossSessions() async throws {
+        try await Self.withServer { server in
+            try await server.addCustomer("mallory", cents: 100_000)
+            try await server.addCustomer("bob", cents: 0)
+            let perMinute = RecipientProbeLimiter.Policy().perAccountPerMinute
+            try await server.withClient { client in
+                try await client.login(username: "mallory", password: TestServer.password)
+                for index in 0..<perMinute {
+                    let code = await Self.code { _ = try await client.transfer(to: "guess\(index)", amount: "0.01", transferID: "probe-\(index)") }
+                    #expect(code == ErrorCode.unknownRecipient.rawValue)
+                }
+            }
+            try await server.withClient { client in
+                try await client.login(username: "mallory", password: TestServer.password)
+                let code = await Self.code { _ = try await client.transfer(to: "guess-again", amount: "0.01", transferID: "probe-again") }
+                #expect(code == ErrorCode.rateLimited.rawValue, "a new session starts with the account's spent budget")
+            }
+        }
+    }
+
     @Test func lookalikeNamesCannotRegisterNextToAnExistingOne() async throws {
         try await Self.withServer { server in
             try await server.addCustomer("alice", cents: 0)

@@ -105,6 +105,12 @@ import Testing
         #expect(plan.newEntries.isEmpty && plan.changedBalances.isEmpty)
     }
 
+    @Test func anAmountTheSenderCannotPayTellsNothingAboutTheRecipient() {
+        let plan = LedgerBatchPlanner.plan(
+            [Self.transfer("a", to: "nobody", cents: 5_000), Self.transfer("b", to: "bob", cents: 5_000)], snapshot: Self.snapshot(), nowMs: 5)
+        #expect(plan.outcomes == [.rejected(.insufficientFunds), .rejected(.insufficientFunds)], "the same answer for a name that exists and one that doesn't")
+    }
+
     @Test func creditThatWouldOverflowIsRejected() {
         var snapshot = Self.snapshot()
         snapshot.accountsByName[Self.bob.username]!.balanceCents = Int64.max

@@ -52,6 +52,12 @@ struct MariaDBRows {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// A text column that may be NULL.
+    func optionalText(_ row: Int, _ column: Int) throws(MariaDBError) -> String? {
+        guard row < self.rows.count else { throw MariaDBError(number: 0, message: "no row \(row)") }
+        return self.rows[row][column].map { String(decoding: $0, as: UTF8.self) }
+    }
 }
 
 /// How `MariaDBConnection.forEachRow` reads a result column.

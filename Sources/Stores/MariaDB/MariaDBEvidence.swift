@@ -67,7 +67,9 @@ enum MariaDBEvidence {
     }
 
     /// Accounts with their latest entries, in three statements per `rowsPerStatement` accounts.
-    static func accounts(_ accounts: [AccountRow], connection: MariaDBConnection) throws -> [AccountEvidence] {
+    /// Accounts with no latest position in `verified` are checked against the ledger's density
+    /// from their latest entry on (one statement each), and remembered when it holds.
+    static func accounts(_ accounts: [AccountRow], connection: MariaDBConnection, verified: VerifiedRowCache) throws -> [AccountEvidence] {
         var latest: [Int64: Int64] = [:]
         for chunk in accounts.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
@@ -84,13 +86,27 @@ enum MariaDBEvidence {
             }
         }
         let entries = try Self.entries(at: latest.values, connection: connection)
-        return accounts.map { account in
+        return try accounts.map { account in
             let position = latest[account.userID]
+            let known = verified.latestPosition(of: account.userID)
+            var missing: Int64? = nil
+            if known == nil {
+                missing = try Self.missingPositions(after: position ?? 0, connection: connection)
+                if missing == 0, let position { verified.remember(latestPositions: [(account.userID, position)]) }
+            }
             return AccountEvidence(
                 userID: account.userID, username: account.username, credentialVersion: account.credentialVersion,
                 balanceCents: account.balanceCents, mac: account.mac,
-                latestPosition: position, latestEntry: position.flatMap { entries[$0] })
+                latestPosition: position, latestEntry: position.flatMap { entries[$0] },
+                knownLatestPosition: known, missingAfterLatest: missing)
         }
+    }
+
+    /// How many positions after `position`, up to the last entry, hold no entry.
+    static func missingPositions(after position: Int64, connection: MariaDBConnection) throws -> Int64 {
+        let rows = try connection.query("SELECT COUNT(*), MAX(position) FROM entries WHERE position > ?", [.int(position)])
+        guard !rows.rows.isEmpty, rows.rows[0][1] != nil else { return 0 }
+        return try rows.int64(0, 1) - position - rows.int64(0, 0)
     }
 
     /// Entries after `position` up to `last`, in order, at most `limit`.

@@ -203,20 +203,18 @@ public final class MariaDBLedgerStore: LedgerStore {
                 SELECT id, username, password_hash, credential_version, mac,
                        (SELECT transfer_id FROM entries
                         WHERE from_user = users.id AND transfer_id >= 'credential#' AND transfer_id < 'credential$' AND kind = 3
-                        ORDER BY transfer_id DESC LIMIT 1)
-                FROM users WHERE lookup_name = ? AND kind = 0
+                        ORDER BY transfer_id DESC LIMIT 1),
+                       lookup_name, skeleton, kind
+                FROM users WHERE lookup_name = ?
                 """,
                 [.text(username.canonical)])
             guard !rows.rows.isEmpty else { return nil }
+            let keys = UserKeys(lookupName: try rows.optionalText(0, 6), skeleton: try rows.optionalText(0, 7), kind: try rows.int64(0, 8))
             let user = SealedUser(
                 id: try rows.int64(0, 0), username: try rows.text(0, 1), passwordHash: try rows.text(0, 2),
-                credentialVersion: try rows.int64(0, 3), mac: rows.rows[0][4])
+                credentialVersion: try rows.int64(0, 3), mac: rows.rows[0][4], keys: keys)
             let latest = rows.rows[0][5].flatMap { CredentialEntry.version(transferID: $0) } ?? 0
-            // The session knows the customer by the name lookups use; the stored name (which the
-            // seal and the chain cover) stays in the store.
-            return UserRecord(
-                id: user.id, username: username, passwordHash: user.passwordHash,
-                credentialVersion: user.credentialVersion, violation: LedgerIntegrity.check(user, latestCredentialVersion: latest, seal: self.seal))
+            return UserRecord.found(user, by: username, latestCredentialVersion: latest, seal: self.seal)
         }
     }
 
@@ -227,7 +225,7 @@ public final class MariaDBLedgerStore: LedgerStore {
             guard !rows.rows.isEmpty else { return nil }
             let row = MariaDBEvidence.AccountRow(
                 userID: userID, username: try rows.text(0, 2), credentialVersion: try rows.int64(0, 3), balanceCents: try rows.int64(0, 0), mac: rows.rows[0][1])
-            return try MariaDBEvidence.accounts([row], connection: connection).first
+            return try MariaDBEvidence.accounts([row], connection: connection, verified: self.verified).first
         }
     }
 
@@ -391,11 +389,12 @@ public final class MariaDBLedgerStore: LedgerStore {
 
     public func sealedUsers() async throws(LedgerError) -> [SealedUser] {
         try await self.run { connection in
-            let rows = try connection.query("SELECT id, username, password_hash, credential_version, mac FROM users ORDER BY id")
+            let rows = try connection.query("SELECT id, username, password_hash, credential_version, mac, lookup_name, skeleton, kind FROM users ORDER BY id")
             return try rows.rows.indices.map { row in
                 SealedUser(
                     id: try rows.int64(row, 0), username: try rows.text(row, 1), passwordHash: try rows.text(row, 2),
-                    credentialVersion: try rows.int64(row, 3), mac: rows.rows[row][4])
+                    credentialVersion: try rows.int64(row, 3), mac: rows.rows[row][4],
+                    keys: UserKeys(lookupName: try rows.optionalText(row, 5), skeleton: try rows.optionalText(row, 6), kind: try rows.int64(row, 7)))
             }
         }
     }

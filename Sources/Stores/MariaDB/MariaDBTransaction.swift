@@ -123,13 +123,17 @@ struct MariaDBTransaction {
                     userID: try rows.int64(row, 0), username: Username(trustedCanonical: try rows.text(row, 1)), balanceCents: try rows.int64(row, 3),
                     isCustomer: try rows.int64(row, 2) == 0, credentialVersion: try rows.int64(row, 5))
                 snapshot.accountsByName[lookup] = account
+                let keys = UserKeys(lookupName: lookup.canonical, skeleton: nil, kind: try rows.int64(row, 2))
+                if let violation = LedgerIntegrity.checkKeys(keys, userID: account.userID, username: account.username.canonical) {
+                    snapshot.quarantined[lookup] = violation
+                }
                 let mac = rows.rows[row][4]
                 if !self.verified.isVerified(userID: account.userID, balanceCents: account.balanceCents, mac: mac) {
                     unverified.append(.init(userID: account.userID, username: account.username.canonical, balanceCents: account.balanceCents, mac: mac))
                 }
             }
         }
-        for evidence in try MariaDBEvidence.accounts(unverified, connection: self.connection) {
+        for evidence in try MariaDBEvidence.accounts(unverified, connection: self.connection, verified: self.verified) {
             if let violation = LedgerIntegrity.check(evidence, seal: self.seal) {
                 for (name, account) in snapshot.accountsByName where account.userID == evidence.userID { snapshot.quarantined[name] = violation }
             } else if let mac = evidence.mac {
@@ -189,6 +193,7 @@ struct MariaDBTransaction {
 
     private mutating func write(_ plan: LedgerBatchPlanner.Plan) throws {
         let sealed = Array(zip(plan.newEntries, plan.chainHashes))
+        for entry in plan.newEntries { self.staged.wrote(entry) }
         for chunk in sealed.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
             var parameters: [MariaDBValue] = []

@@ -10,6 +10,8 @@ final class SQLiteEvidence {
     private let chainHashAt: SQLiteStatement
     private let entriesAfter: SQLiteStatement
     private let latestCredential: SQLiteStatement
+    private let entriesFrom: SQLiteStatement
+    private let verified: VerifiedRowCache
 
     /// Every entry column in the order `sealedEntry(_:)` reads them.
     static let entryColumns = """
@@ -21,7 +23,9 @@ final class SQLiteEvidence {
     /// The most entries one `entries(after:through:)` call returns.
     static let maximumRun = 10_000
 
-    init(database: SQLiteDatabase) throws(LedgerError) {
+    init(database: SQLiteDatabase, verified: VerifiedRowCache) throws(LedgerError) {
+        self.verified = verified
+        self.entriesFrom = try database.prepare("SELECT COUNT(*), MAX(position) FROM entries WHERE position > ?1")
         self.latestPosition = try database.prepare("""
             SELECT MAX(p) FROM (SELECT MAX(position) AS p FROM entries WHERE from_user = ?1
                                 UNION ALL SELECT MAX(position) AS p FROM entries WHERE to_user = ?1)
@@ -47,9 +51,26 @@ final class SQLiteEvidence {
             guard try self.latestPosition.step() else { throw .storeUnavailable("database error: no row from MAX") }
             latest = self.latestPosition.isNull(0) ? nil : try self.latestPosition.int64(0, "position")
         }
+        let known = self.verified.latestPosition(of: userID)
+        var missing: Int64? = nil
+        if known == nil {
+            missing = try self.missingPositions(after: latest ?? 0)
+            if missing == 0, let latest { self.verified.remember(latestPositions: [(userID, latest)]) }
+        }
         return AccountEvidence(
             userID: userID, username: username, credentialVersion: credentialVersion, balanceCents: balanceCents, mac: mac,
-            latestPosition: latest, latestEntry: try latest.flatMap { position throws(LedgerError) in try self.entry(at: position) })
+            latestPosition: latest, latestEntry: try latest.flatMap { position throws(LedgerError) in try self.entry(at: position) },
+            knownLatestPosition: known, missingAfterLatest: missing)
+    }
+
+    /// How many positions after `position`, up to the last entry, hold no entry.
+    func missingPositions(after position: Int64) throws(LedgerError) -> Int64 {
+        defer { self.entriesFrom.reset() }
+        try self.entriesFrom.bind(.integer(position))
+        guard try self.entriesFrom.step() else { throw .storeUnavailable("database error: no row from COUNT") }
+        let count = try self.entriesFrom.int64(0, "count")
+        guard !self.entriesFrom.isNull(1) else { return 0 }
+        return try self.entriesFrom.int64(1, "position") - position - count
     }
 
     /// The entry at `position` with the chain hash before it; nil if there is none (or its user

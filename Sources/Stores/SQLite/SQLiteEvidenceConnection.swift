@@ -10,6 +10,7 @@ final class SQLiteEvidenceConnection: Sendable {
     private let state: Mutex<Statements?>
     private let path: String
     private let threadPool: NIOThreadPool
+    private let verified: VerifiedRowCache
 
     /// Opened on first use, so a store that never shows anything never opens it.
     private final class Statements {
@@ -22,11 +23,11 @@ final class SQLiteEvidenceConnection: Sendable {
         let historyPositions: SQLiteStatement
         let alarms: SQLiteStatement
 
-        init(path: String) throws(LedgerError) {
+        init(path: String, verified: VerifiedRowCache) throws(LedgerError) {
             let database = try SQLiteDatabase(path: path, busyTimeoutMs: 10_000, readOnly: true)
             try database.execute("PRAGMA query_only = ON")
             self.database = database
-            self.evidence = try SQLiteEvidence(database: database)
+            self.evidence = try SQLiteEvidence(database: database, verified: verified)
             self.begin = try database.prepare("BEGIN")
             self.commit = try database.prepare("COMMIT")
             // The row and the latest credential entry in one statement: one snapshot, so a
@@ -35,8 +36,9 @@ final class SQLiteEvidenceConnection: Sendable {
                 SELECT id, username, password_hash, credential_version, mac,
                        (SELECT transfer_id FROM entries
                         WHERE from_user = users.id AND transfer_id >= 'credential#' AND transfer_id < 'credential$' AND kind = 3
-                        ORDER BY transfer_id DESC LIMIT 1)
-                FROM users WHERE lookup_name = ?1 AND kind = 0
+                        ORDER BY transfer_id DESC LIMIT 1),
+                       lookup_name, skeleton, kind
+                FROM users WHERE lookup_name = ?1
                 """)
             self.accountByID = try database.prepare(
                 "SELECT a.balance_cents, a.mac, u.username, u.credential_version FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?1")
@@ -52,8 +54,9 @@ final class SQLiteEvidenceConnection: Sendable {
         }
     }
 
-    init(path: String, threadPool: NIOThreadPool) {
+    init(path: String, threadPool: NIOThreadPool, verified: VerifiedRowCache) {
         self.path = path
+        self.verified = verified
         self.threadPool = threadPool
         self.state = Mutex(nil)
     }
@@ -65,7 +68,7 @@ final class SQLiteEvidenceConnection: Sendable {
         do {
             return try await self.threadPool.runIfActive {
                 try self.state.withLock { (state) throws(LedgerError) -> T in
-                    if state == nil { state = try Statements(path: self.path) }
+                    if state == nil { state = try Statements(path: self.path, verified: self.verified) }
                     let connection = state!
                     try connection.begin.run()
                     connection.begin.reset()
@@ -92,16 +95,15 @@ final class SQLiteEvidenceConnection: Sendable {
                 defer { row.reset() }
                 try row.bind(.text(username.canonical))
                 guard try row.step() else { return nil }
+                let keys = UserKeys(
+                    lookupName: row.isNull(6) ? nil : try row.text(6, "lookup_name"), skeleton: row.isNull(7) ? nil : try row.text(7, "skeleton"),
+                    kind: try row.int64(8, "kind"))
                 user = SealedUser(
                     id: try row.int64(0, "id"), username: try row.text(1, "username"), passwordHash: try row.text(2, "password_hash"),
-                    credentialVersion: try row.int64(3, "credential_version"), mac: row.blob(4))
+                    credentialVersion: try row.int64(3, "credential_version"), mac: row.blob(4), keys: keys)
                 latest = row.isNull(5) ? 0 : CredentialEntry.version(transferID: try row.textBytes(5, "transfer_id")) ?? 0
             }
-            // The session knows the customer by the name lookups use; the stored name (which the
-            // seal and the chain cover) stays in the store.
-            return UserRecord(
-                id: user.id, username: username, passwordHash: user.passwordHash,
-                credentialVersion: user.credentialVersion, violation: LedgerIntegrity.check(user, latestCredentialVersion: latest, seal: seal))
+            return UserRecord.found(user, by: username, latestCredentialVersion: latest, seal: seal)
         }
     }
 

@@ -46,7 +46,7 @@ public final class SQLiteLedgerStore: LedgerStore {
         self.threadPools = threadPools
         self.path = path
         self.verified = verified
-        self.evidence = SQLiteEvidenceConnection(path: path, threadPool: threadPools[1])
+        self.evidence = SQLiteEvidenceConnection(path: path, threadPool: threadPools[1], verified: verified)
     }
 
     /// How a store is opened.
@@ -447,11 +447,12 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     public func sealedUsers() async throws(LedgerError) -> [SealedUser] {
         try await self.run {
-            let rows = try await self.reader.query("SELECT id, username, password_hash, credential_version, mac FROM users ORDER BY id")
+            let rows = try await self.reader.query("SELECT id, username, password_hash, credential_version, mac, lookup_name, skeleton, kind FROM users ORDER BY id")
             return try rows.map { row in
                 SealedUser(
                     id: try row.int64("id"), username: try row.text("username"), passwordHash: try row.text("password_hash"),
-                    credentialVersion: try row.int64("credential_version"), mac: row.bytes("mac"))
+                    credentialVersion: try row.int64("credential_version"), mac: row.bytes("mac"),
+                    keys: UserKeys(lookupName: row.column("lookup_name")?.string, skeleton: row.column("skeleton")?.string, kind: try row.int64("kind")))
             }
         }
     }

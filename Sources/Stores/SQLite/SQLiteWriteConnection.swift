@@ -39,7 +39,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         self.database = database
         self.seal = seal
         self.verified = verified
-        self.evidence = try SQLiteEvidence(database: database)
+        self.evidence = try SQLiteEvidence(database: database, verified: verified)
         self.begin = try database.prepare("BEGIN IMMEDIATE")
         self.commit = try database.prepare("COMMIT")
         self.rollback = try database.prepare("ROLLBACK")
@@ -165,7 +165,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         let reads = LedgerBatchPlanner.reads(for: movements)
         var snapshot = LedgerBatchPlanner.Snapshot(accountsByName: [:], existingEntries: [:], nextPosition: 1)
         for username in reads.usernames {
-            let row: (account: LedgerBatchPlanner.Account, mac: [UInt8]?)
+            let row: (account: LedgerBatchPlanner.Account, mac: [UInt8]?, kind: Int64)
             do {
                 defer { self.selectAccount.reset() }
                 try self.selectAccount.bind(.text(username.canonical))
@@ -173,10 +173,15 @@ final class SQLiteWriteConnection: @unchecked Sendable {
                 row = (LedgerBatchPlanner.Account(
                     userID: try self.selectAccount.int64(0, "id"), username: Username(trustedCanonical: try self.selectAccount.text(5, "username")),
                     balanceCents: try self.selectAccount.int64(2, "balance_cents"), isCustomer: try self.selectAccount.int64(1, "kind") == 0,
-                    credentialVersion: try self.selectAccount.int64(4, "credential_version")), self.selectAccount.blob(3))
+                    credentialVersion: try self.selectAccount.int64(4, "credential_version")), self.selectAccount.blob(3), try self.selectAccount.int64(1, "kind"))
             }
             snapshot.accountsByName[username] = row.account
-            if let violation = try self.check(row.account, mac: row.mac) { snapshot.quarantined[username] = violation }
+            let keys = UserKeys(lookupName: username.canonical, skeleton: nil, kind: row.kind)
+            if let violation = LedgerIntegrity.checkKeys(keys, userID: row.account.userID, username: row.account.username.canonical) {
+                snapshot.quarantined[username] = violation
+            } else if let violation = try self.check(row.account, mac: row.mac) {
+                snapshot.quarantined[username] = violation
+            }
         }
         for key in reads.transferKeys {
             let sealed: SealedEntry
@@ -204,6 +209,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
                 .integer(entry.fromUserID), .integer(entry.toUserID), .integer(entry.amount.cents),
                 .integer(entry.fromBalanceAfterCents), .integer(entry.toBalanceAfterCents), .integer(entry.createdAtMs),
                 .blob(chainHash), .blob(self.seal.entryMAC(position: entry.position, chainHash: chainHash)))
+            self.staged.wrote(entry)
         }
         for (userID, balance) in plan.changedBalances.sorted(by: { $0.key < $1.key }) {
             let mac = self.seal.accountMAC(userID: userID, balanceCents: balance)
