@@ -47,11 +47,18 @@ public struct Username: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Canonicalises and validates a name a customer asks to register: as `init(_:)`, and
-    /// refused if it is, or looks like, a reserved name.
+    /// Canonicalises and validates a name a customer asks to register: as `init(_:)`, refused
+    /// if it is, or looks like, a reserved name, and refused unless it begins and ends with a
+    /// letter or digit (`carol.` or `-carol` beside `carol` is too easily taken for it). Names
+    /// registered before that rule are still found by `init(_:)`.
     public init(registering text: String) throws(LedgerError) {
         try self.init(text)
         guard !self.isReserved else { throw .invalidUsername(NameRules.Refusal.reserved.message) }
+        let scalars = self.canonical.unicodeScalars
+        guard let first = scalars.first, let last = scalars.last,
+              NameUnicode.properties(first.value).characterClass == .letterOrDigit,
+              NameUnicode.properties(last.value).characterClass != .punctuation
+        else { throw .invalidUsername(NameRules.Refusal.punctuationAtAnEnd.message) }
     }
 
     /// Wraps a name read back from the store, exactly as stored. Names stored before these
@@ -117,6 +124,7 @@ enum NameRules {
         case tooManyBytes
         case tooManyCharacters
         case badSpacing
+        case punctuationAtAnEnd
         case noLetterOrDigit
         case strayCombiningMark
         case tooManyCombiningMarks
@@ -132,6 +140,7 @@ enum NameRules {
             case .tooManyBytes: "name must be at most \(Username.maximumCanonicalBytes) bytes in UTF-8 once normalised"
             case .tooManyCharacters: "name must be at most \(Username.maximumCharacters) characters"
             case .badSpacing: "name must not start or end with a space or repeat spaces"
+            case .punctuationAtAnEnd: "a new name must begin with a letter or digit and end with a letter, digit or mark"
             case .noLetterOrDigit: "name must contain at least one letter or digit"
             case .strayCombiningMark: "an accent or other combining mark must follow a letter or digit"
             case .tooManyCombiningMarks: "a character of a name may carry at most \(Username.maximumCombiningMarksPerCharacter) combining marks"

@@ -20,7 +20,10 @@ public final class VerifiedRowCache: Sendable {
     private struct State {
         var accounts: [Int64: VerifiedAccount] = [:]
         var head: LedgerIntegrity.ChainPoint?
-        var latestPositions: [Int64: Int64] = [:]
+        /// Positions with the generation that published them.
+        var latestPositions: [Int64: (position: Int64, generation: UInt64)] = [:]
+        /// Counts the publications of positions.
+        var generation: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -53,19 +56,43 @@ public final class VerifiedRowCache: Sendable {
         }
     }
 
-    /// The highest entry position known for the account (committed here, or checked), if any.
-    public func latestPosition(of userID: Int64) -> Int64? {
-        self.state.withLock { $0.latestPositions[userID] }
+    /// Known latest positions as a transaction may use them: captured *before* the transaction
+    /// takes its snapshot, so that it only ever sees positions committed before that snapshot.
+    /// A position published later may be missing from an older snapshot without anything being
+    /// wrong; such an account is checked against the ledger's density instead.
+    public struct KnownPositions: Sendable {
+        fileprivate let cache: VerifiedRowCache
+        fileprivate let generation: UInt64
+
+        /// The highest entry position known for the account, if published before the capture.
+        public func latestPosition(of userID: Int64) -> Int64? {
+            self.cache.state.withLock { state in
+                guard let known = state.latestPositions[userID], known.generation <= self.generation else { return nil }
+                return known.position
+            }
+        }
+
+        /// Remembers a position this transaction found whole (see `VerifiedRowCache.remember`).
+        public func remember(latestPositions: some Sequence<(userID: Int64, position: Int64)>) {
+            self.cache.remember(latestPositions: latestPositions)
+        }
     }
 
-    /// Remembers entry positions accounts are known to have; a lower one never replaces a higher.
+    /// Captures what is known now; call it before the transaction that uses it begins.
+    public func knownPositions() -> KnownPositions {
+        KnownPositions(cache: self, generation: self.state.withLock { $0.generation })
+    }
+
+    /// Remembers entry positions accounts are known to have (committed here, or checked); a
+    /// lower one never replaces a higher.
     public func remember(latestPositions: some Sequence<(userID: Int64, position: Int64)>) {
         self.state.withLock { state in
+            state.generation += 1
             for item in latestPositions {
                 if let known = state.latestPositions[item.userID] {
-                    if item.position > known { state.latestPositions[item.userID] = item.position }
+                    if item.position > known.position { state.latestPositions[item.userID] = (item.position, state.generation) }
                 } else if state.latestPositions.count < self.maximumAccounts {
-                    state.latestPositions[item.userID] = item.position
+                    state.latestPositions[item.userID] = (item.position, state.generation)
                 }
             }
         }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 public import IntegraLedger
+import IntegraProtocol
 public import Logging
 import Synchronization
 
@@ -10,7 +11,9 @@ import Synchronization
 ///
 /// Writing happens on its own serial queue, away from the event loops, a batch at a time. The
 /// queue of records is bounded: beyond `maximumPending` records are dropped and the drop is
-/// logged (the ledger itself, not this trail, is the record of money).
+/// logged (the ledger itself, not this trail, is the record of money). Rejections are limited
+/// per client address and in all (`RejectionBudget`), so a peer that sends garbage as fast as it
+/// can cannot fill the disk; what was left out is counted in a `suppressed` record.
 public final class AuditTrail: Sendable {
     public enum Kind: String, Sendable {
         case transfers
@@ -29,6 +32,7 @@ public final class AuditTrail: Sendable {
     private let maximumPending: Int
     private let logger: Logger
     private let pending = Mutex(Pending())
+    private let rejections = Mutex(RejectionBudget())
     private let queue = DispatchQueue(label: "integra.audit-trail")
     /// Open files, touched only on `queue`.
     private let files: FileSet
@@ -51,6 +55,14 @@ public final class AuditTrail: Sendable {
 
     /// Records a rejected attempt: its stable code, the reason, and who it came from.
     public func rejected(code: String, reason: String, peer: String, user: String? = nil, nowMs: Int64) {
+        let (admitted, suppressed) = self.rejections.withLock { $0.admit(address: RejectionBudget.host(of: peer), nowMs: nowMs) }
+        if suppressed > 0 {
+            self.append(.rejections, nowMs: nowMs, fields: [
+                ("code", .text("suppressed")), ("count", .number(suppressed)),
+                ("reason", .text("rejections not recorded: more than the audit trail's rate per address or in all")),
+            ])
+        }
+        guard admitted else { return }
         var fields: [(String, Value)] = [("code", .text(code)), ("reason", .text(reason)), ("peer", .text(peer))]
         if let user { fields.append(("user", .text(user))) }
         self.append(.rejections, nowMs: nowMs, fields: fields)
@@ -231,4 +243,47 @@ private final class FileSet: @unchecked Sendable {
 
 struct AuditTrailError: Error {
     let message: String
+}
+
+/// How many rejections the audit trail records: per client address and in all, each a token
+/// bucket; the rest are counted and reported in one `suppressed` record when recording resumes.
+struct RejectionBudget {
+    static let perAddressPerMinute = 120
+    static let perAddressBurst = 200
+    static let inAllPerSecond = 50
+    static let inAllBurst = 2_000
+    static let maximumTrackedAddresses = 10_000
+
+    private var addresses: [String: RequestRateLimiter] = [:]
+    private var inAll: RequestRateLimiter?
+    private var suppressed: Int64 = 0
+
+    /// Whether this rejection is recorded, and how many were left out before it (to report now).
+    mutating func admit(address: String, nowMs: Int64) -> (admitted: Bool, suppressedBefore: Int64) {
+        if self.addresses[address] == nil && self.addresses.count >= Self.maximumTrackedAddresses {
+            self.addresses.removeAll(keepingCapacity: true)
+        }
+        var perAddress = self.addresses[address] ?? RequestRateLimiter(ratePerMinute: Self.perAddressPerMinute, burst: Self.perAddressBurst, nowMs: nowMs)
+        var inAll = self.inAll ?? RequestRateLimiter(ratePerSecond: Self.inAllPerSecond, burst: Self.inAllBurst, nowMs: nowMs)
+        let admitted = perAddress.wouldAdmit(nowMs: nowMs) && inAll.wouldAdmit(nowMs: nowMs)
+        if admitted {
+            _ = perAddress.admit(nowMs: nowMs)
+            _ = inAll.admit(nowMs: nowMs)
+        }
+        self.addresses[address] = perAddress
+        self.inAll = inAll
+        guard admitted else {
+            self.suppressed += 1
+            return (false, 0)
+        }
+        defer { self.suppressed = 0 }
+        return (true, self.suppressed)
+    }
+
+    /// The host of "HOST:PORT" or "[HOST]:PORT"; the text itself when it has no port.
+    static func host(of peer: String) -> String {
+        if peer.hasPrefix("["), let end = peer.firstIndex(of: "]") { return String(peer[peer.index(after: peer.startIndex)..<end]) }
+        guard let colon = peer.lastIndex(of: ":"), peer.firstIndex(of: ":") == colon else { return peer }
+        return String(peer[..<colon])
+    }
 }

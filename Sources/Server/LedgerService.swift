@@ -19,7 +19,7 @@ public final class LedgerService: Sendable {
     /// Issues the device tokens of successful logins.
     public let deviceTokens: DeviceTokens
     /// The server's budget of transfers to names that do not exist, per account and address.
-    public let recipientProbes = RecipientProbeLimiter()
+    public let recipientProbes: RecipientProbeLimiter
     private let logger: Logger
 
     public init(
@@ -34,6 +34,7 @@ public final class LedgerService: Sendable {
         self.committer = committer
         self.hasher = hasher
         self.configuration = configuration
+        self.recipientProbes = RecipientProbeLimiter(policy: configuration.recipientProbes)
         self.logger = logger
     }
 

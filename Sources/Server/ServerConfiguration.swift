@@ -44,6 +44,8 @@ public struct ServerConfiguration: Sendable {
     public var requestBurst = 2_000
     /// Login throttling per account and per address.
     public var loginThrottle = LoginThrottle.Policy()
+    /// How many transfers to names that do not exist an account and an address may make.
+    public var recipientProbes = RecipientProbeLimiter.Policy()
     /// Audit trail files of accepted transfers and rejected attempts; nil: `audit/` in the data directory.
     public var auditDirectory: String?
     public var maximumFrameBytes = FrameFormat.defaultMaximumFrameBytes

@@ -22,9 +22,11 @@ public struct ServerTLS: Sendable {
     public static func load(_ configuration: ServerConfiguration) throws(ConfigurationError) -> ServerTLS {
         let certificatePath: String
         let keyPath: String
+        let keyBytes: [UInt8]
         switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
         case (let certificate?, let key?):
             (certificatePath, keyPath) = (certificate, key)
+            keyBytes = try Self.readOperatorKey(key)
         case (nil, nil):
             certificatePath = "\(configuration.dataDirectory)/\(Self.certificateFile)"
             keyPath = "\(configuration.dataDirectory)/\(Self.keyFile)"
@@ -36,17 +38,43 @@ public struct ServerTLS: Sendable {
             if !haveCertificate {
                 try Self.createSelfSigned(certificatePath: certificatePath, keyPath: keyPath, host: configuration.host)
             }
+            // The key Integra made is a secret file like the deployment keys: a regular file,
+            // never through a link, readable by this user alone.
+            do {
+                guard let data = try SecretFile.read(keyPath) else { throw ConfigurationError("\(keyPath) is missing") }
+                keyBytes = Array(data)
+            } catch let error as ConfigurationError {
+                throw error
+            } catch {
+                throw ConfigurationError("cannot read \(keyPath): \(error)")
+            }
         default:
             throw ConfigurationError("give both a TLS certificate and its key, or neither")
         }
-        return try Self.load(certificatePath: certificatePath, keyPath: keyPath)
+        return try Self.load(certificatePath: certificatePath, keyPath: keyPath, keyBytes: keyBytes)
     }
 
-    static func load(certificatePath: String, keyPath: String) throws(ConfigurationError) -> ServerTLS {
+    /// An operator's key (`--tls-key`): it may be a link (certificate tools keep keys behind
+    /// links), but the file it names must be a regular file that no other user may read and that
+    /// only its owner may change.
+    static func readOperatorKey(_ path: String) throws(ConfigurationError) -> [UInt8] {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw ConfigurationError("cannot read the TLS key \(path): \(String(cString: strerror(errno)))") }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw ConfigurationError("the TLS key \(path) is not a regular file") }
+        guard status.st_mode & 0o026 == 0 else {
+            throw ConfigurationError("the TLS key \(path) may be read by every user or changed by others; run `chmod 600 \(path)` (or 640 for a group that must read it)")
+        }
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
+            throw ConfigurationError("cannot read the TLS key \(path)")
+        }
+        return Array(data)
+    }
+
+    static func load(certificatePath: String, keyPath: String, keyBytes: [UInt8]) throws(ConfigurationError) -> ServerTLS {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
             guard let leaf = chain.first else { throw ConfigurationError("\(certificatePath) holds no certificate") }
-            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            let key = try NIOSSLPrivateKey(bytes: keyBytes, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
             tls.minimumTLSVersion = .tlsv13
             tls.maximumTLSVersion = .tlsv13

@@ -96,7 +96,7 @@ import Testing
         let certificatePath = elsewhere.appendingPathComponent("server.pem").path
         let keyPath = elsewhere.appendingPathComponent("server.key").path
         try ServerTLS.createSelfSigned(certificatePath: certificatePath, keyPath: keyPath, host: "bank.example")
-        let operatorPin = try ServerTLS.load(certificatePath: certificatePath, keyPath: keyPath).publicKeySHA256
+        let operatorPin = try ServerTLS.load(certificatePath: certificatePath, keyPath: keyPath, keyBytes: ServerTLS.readOperatorKey(keyPath)).publicKeySHA256
         let server = try await TestServer.start {
             $0.tlsCertificatePath = certificatePath
             $0.tlsKeyPath = keyPath
@@ -106,6 +106,39 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: server.directory.appendingPathComponent("tls-certificate.pem").path))
         try await server.addCustomer("alice", cents: 0)
         try await server.withClient { try await $0.login(username: "alice", password: TestServer.password) }
+    }
+
+    /// The TLS key is a secret like the deployment keys: the one Integra made is refused when
+    /// others may read it or when a link stands in its place; an operator's key (which may sit
+    /// behind a link, as certificate tools keep them) is refused when every user may read it.
+    @Test func tlsKeysOthersMayReadOrLinksInTheDataDirectoryAreRefused() async throws {
+        let directory = TemporaryDirectory.make()
+        let server = try await TestServer.start(directory: directory)
+        await server.stop()
+        let keyPath = directory.appendingPathComponent("tls-key.pem").path
+        var configuration = ServerConfiguration()
+        configuration.dataDirectory = directory.path
+        #expect(throws: Never.self) { _ = try ServerTLS.load(configuration) }
+        chmod(keyPath, 0o644)
+        #expect { _ = try ServerTLS.load(configuration) } throws: { "\($0)".contains("readable or writable by other users") }
+        chmod(keyPath, 0o600)
+        let moved = directory.appendingPathComponent("elsewhere.pem").path
+        try FileManager.default.moveItem(atPath: keyPath, toPath: moved)
+        try FileManager.default.createSymbolicLink(atPath: keyPath, withDestinationPath: moved)
+        #expect { _ = try ServerTLS.load(configuration) } throws: { "\($0)".contains("symbolic link") }
+
+        let elsewhere = TemporaryDirectory.make()
+        let certificatePath = elsewhere.appendingPathComponent("server.pem").path
+        let operatorKey = elsewhere.appendingPathComponent("server.key").path
+        try ServerTLS.createSelfSigned(certificatePath: certificatePath, keyPath: operatorKey, host: "bank.example")
+        let linked = elsewhere.appendingPathComponent("live.key").path
+        try FileManager.default.createSymbolicLink(atPath: linked, withDestinationPath: operatorKey)
+        configuration.tlsCertificatePath = certificatePath
+        configuration.tlsKeyPath = linked
+        chmod(operatorKey, 0o640)
+        #expect(throws: Never.self) { _ = try ServerTLS.load(configuration) }
+        chmod(operatorKey, 0o644)
+        #expect { _ = try ServerTLS.load(configuration) } throws: { "\($0)".contains("may be read by every user") }
     }
 
     @Test func clientConfigurationFromBeforeTLSIsRefusedWithAClearMessage() throws {

@@ -150,6 +150,17 @@ import Testing
         #expect(throws: LedgerError.self) { try Username(registering: name) }
     }
 
+    @Test(arguments: ["carol.", "-carol", "_carol", ".carol", "carol-", "...a"])
+    func newNamesBeginAndEndWithALetterOrDigitButOldOnesAreStillFound(name: String) throws {
+        #expect(throws: LedgerError.self) { try Username(registering: name) }
+        #expect(try Username(name).canonical == name, "found at login and as a recipient")
+    }
+
+    @Test func namesWithPunctuationInsideStillRegister() throws {
+        #expect(try Username(registering: "jean-luc.picard_2").canonical == "jean-luc.picard_2")
+        #expect(try Username(registering: "अनु").canonical == "अनु", "a name may end with a mark")
+    }
+
     @Test func reservedNamesStayUsableForLookups() throws {
         let system = try Username("system")
         #expect(system.isReserved)

@@ -286,7 +286,7 @@ struct Deposit: AsyncParsableCommand {
 }
 
 struct Summary: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print ledger totals: customers, entries, balances and deposits.")
+    static let configuration = CommandConfiguration(abstract: "Print ledger totals: customers, entries, balances and deposits; exits 1 if money is not conserved.")
 
     @OptionGroup var store: StoreOptions
 
@@ -298,7 +298,10 @@ struct Summary: AsyncParsableCommand {
         print("entries: \(summary.entries)")
         print("customer balances: \(Amount.format(cents: summary.customerBalanceCents))")
         print("deposited: \(Amount.format(cents: summary.depositedCents))")
-        print("conserved: \(summary.customerBalanceCents == summary.depositedCents && summary.systemBalanceCents == -summary.depositedCents ? "yes" : "NO")")
+        let conserved = summary.customerBalanceCents == summary.depositedCents && summary.systemBalanceCents == -summary.depositedCents
+        print("conserved: \(conserved ? "yes" : "NO")")
+        // Money that is not conserved is a finding, like one of `verify`'s.
+        if !conserved { throw ExitCode(1) }
     }
 }
 
@@ -389,6 +392,9 @@ func withStore<T>(_ configuration: ServerConfiguration, access: StoreFactory.Acc
         store = try await Administration.openStore(configuration, keys: keys, access: access)
     } catch let missing as StoreMissing {
         throw UsageFailure(missing.description)
+    } catch LedgerError.deploymentMismatch {
+        // A path or URL that names another deployment's store is the operator's slip.
+        throw UsageFailure("\(LedgerError.deploymentMismatch)")
     } catch {
         throw CommandFailure("\(error)")
     }

@@ -67,9 +67,9 @@ enum MariaDBEvidence {
     }
 
     /// Accounts with their latest entries, in three statements per `rowsPerStatement` accounts.
-    /// Accounts with no latest position in `verified` are checked against the ledger's density
+    /// Accounts with no latest position in `known` are checked against the ledger's density
     /// from their latest entry on (one statement each), and remembered when it holds.
-    static func accounts(_ accounts: [AccountRow], connection: MariaDBConnection, verified: VerifiedRowCache) throws -> [AccountEvidence] {
+    static func accounts(_ accounts: [AccountRow], connection: MariaDBConnection, known: VerifiedRowCache.KnownPositions) throws -> [AccountEvidence] {
         var latest: [Int64: Int64] = [:]
         for chunk in accounts.chunked(Self.rowsPerStatement) {
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
@@ -88,17 +88,17 @@ enum MariaDBEvidence {
         let entries = try Self.entries(at: latest.values, connection: connection)
         return try accounts.map { account in
             let position = latest[account.userID]
-            let known = verified.latestPosition(of: account.userID)
+            let knownPosition = known.latestPosition(of: account.userID)
             var missing: Int64? = nil
-            if known == nil {
+            if knownPosition == nil {
                 missing = try Self.missingPositions(after: position ?? 0, connection: connection)
-                if missing == 0, let position { verified.remember(latestPositions: [(account.userID, position)]) }
+                if missing == 0, let position { known.remember(latestPositions: [(account.userID, position)]) }
             }
             return AccountEvidence(
                 userID: account.userID, username: account.username, credentialVersion: account.credentialVersion,
                 balanceCents: account.balanceCents, mac: account.mac,
                 latestPosition: position, latestEntry: position.flatMap { entries[$0] },
-                knownLatestPosition: known, missingAfterLatest: missing)
+                knownLatestPosition: knownPosition, missingAfterLatest: missing)
         }
     }
 

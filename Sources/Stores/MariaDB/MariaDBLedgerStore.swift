@@ -159,8 +159,9 @@ public final class MariaDBLedgerStore: LedgerStore {
             var attempt = 1
             while true {
                 do {
+                    let known = self.verified.knownPositions()
                     try connection.execute("START TRANSACTION")
-                    var transaction = MariaDBTransaction(seal: self.seal, verified: self.verified, connection: connection)
+                    var transaction = MariaDBTransaction(seal: self.seal, verified: self.verified, known: known, connection: connection)
                     let outcomes = try transaction.apply(requests, nowMs: nowMs)
                     try connection.execute("COMMIT")
                     transaction.staged.publish(to: self.verified)
@@ -219,13 +220,15 @@ public final class MariaDBLedgerStore: LedgerStore {
     }
 
     public func account(ofUserID userID: Int64) async throws(LedgerError) -> AccountEvidence? {
-        try await self.runInSnapshot { connection in
+        // Captured before the snapshot: positions committed after it may not be in it.
+        let known = self.verified.knownPositions()
+        return try await self.runInSnapshot { connection in
             let rows = try connection.query(
                 "SELECT a.balance_cents, a.mac, u.username, u.credential_version FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?", [.int(userID)])
             guard !rows.rows.isEmpty else { return nil }
             let row = MariaDBEvidence.AccountRow(
                 userID: userID, username: try rows.text(0, 2), credentialVersion: try rows.int64(0, 3), balanceCents: try rows.int64(0, 0), mac: rows.rows[0][1])
-            return try MariaDBEvidence.accounts([row], connection: connection, verified: self.verified).first
+            return try MariaDBEvidence.accounts([row], connection: connection, known: known).first
         }
     }
 

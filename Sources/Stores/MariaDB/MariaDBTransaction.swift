@@ -9,14 +9,17 @@ import IntegraLedger
 struct MariaDBTransaction {
     private let seal: LedgerSeal
     private let verified: VerifiedRowCache
+    /// Latest positions as known before the transaction began.
+    private let known: VerifiedRowCache.KnownPositions
     private let connection: MariaDBConnection
     /// What the transaction checked or wrote.
     private(set) var staged = VerifiedRowsStaging()
     private static let rowsPerStatement = MariaDBEvidence.rowsPerStatement
 
-    init(seal: LedgerSeal, verified: VerifiedRowCache, connection: MariaDBConnection) {
+    init(seal: LedgerSeal, verified: VerifiedRowCache, known: VerifiedRowCache.KnownPositions, connection: MariaDBConnection) {
         self.seal = seal
         self.verified = verified
+        self.known = known
         self.connection = connection
     }
 
@@ -133,7 +136,7 @@ struct MariaDBTransaction {
                 }
             }
         }
-        for evidence in try MariaDBEvidence.accounts(unverified, connection: self.connection, verified: self.verified) {
+        for evidence in try MariaDBEvidence.accounts(unverified, connection: self.connection, known: self.known) {
             if let violation = LedgerIntegrity.check(evidence, seal: self.seal) {
                 for (name, account) in snapshot.accountsByName where account.userID == evidence.userID { snapshot.quarantined[name] = violation }
             } else if let mac = evidence.mac {

@@ -12,6 +12,8 @@ final class SQLiteEvidence {
     private let latestCredential: SQLiteStatement
     private let entriesFrom: SQLiteStatement
     private let verified: VerifiedRowCache
+    /// Latest positions as known when the current transaction began (set before each BEGIN).
+    var known: VerifiedRowCache.KnownPositions
 
     /// Every entry column in the order `sealedEntry(_:)` reads them.
     static let entryColumns = """
@@ -25,6 +27,7 @@ final class SQLiteEvidence {
 
     init(database: SQLiteDatabase, verified: VerifiedRowCache) throws(LedgerError) {
         self.verified = verified
+        self.known = verified.knownPositions()
         self.entriesFrom = try database.prepare("SELECT COUNT(*), MAX(position) FROM entries WHERE position > ?1")
         self.latestPosition = try database.prepare("""
             SELECT MAX(p) FROM (SELECT MAX(position) AS p FROM entries WHERE from_user = ?1
@@ -51,11 +54,11 @@ final class SQLiteEvidence {
             guard try self.latestPosition.step() else { throw .storeUnavailable("database error: no row from MAX") }
             latest = self.latestPosition.isNull(0) ? nil : try self.latestPosition.int64(0, "position")
         }
-        let known = self.verified.latestPosition(of: userID)
+        let known = self.known.latestPosition(of: userID)
         var missing: Int64? = nil
         if known == nil {
             missing = try self.missingPositions(after: latest ?? 0)
-            if missing == 0, let latest { self.verified.remember(latestPositions: [(userID, latest)]) }
+            if missing == 0, let latest { self.known.remember(latestPositions: [(userID, latest)]) }
         }
         return AccountEvidence(
             userID: userID, username: username, credentialVersion: credentialVersion, balanceCents: balanceCents, mac: mac,

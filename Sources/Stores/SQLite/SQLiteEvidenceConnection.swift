@@ -70,6 +70,7 @@ final class SQLiteEvidenceConnection: Sendable {
                 try self.state.withLock { (state) throws(LedgerError) -> T in
                     if state == nil { state = try Statements(path: self.path, verified: self.verified) }
                     let connection = state!
+                    connection.evidence.known = self.verified.knownPositions()
                     try connection.begin.run()
                     connection.begin.reset()
                     defer {

@@ -82,6 +82,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
     /// transaction checked or wrote is remembered as verified only once it is committed.
     func commit(_ requests: [WriteRequest], nowMs: Int64) throws(LedgerError) -> [WriteOutcome] {
         guard !self.database.isClosed else { throw .storeUnavailable("the store is closed") }
+        self.evidence.known = self.verified.knownPositions()
         try self.execute(self.begin)
         self.staged = VerifiedRowsStaging()
         do {
