@@ -5,7 +5,7 @@ public import IntegraProtocol
 public import Logging
 
 /// Carries out authenticated requests against the ledger: validates domain input, hashes and
-/// checks passwords on the bcrypt pool, and routes every change (and every request's nonce)
+/// checks passwords on the bcrypt pool, and routes every change (with its request's nonce)
 /// through the group committer.
 public final class LedgerService: Sendable {
     public let store: any LedgerStore
@@ -46,9 +46,8 @@ public final class LedgerService: Sendable {
             case .register(let name, let password):
                 return try await self.register(name: name, password: password, nonce: nonce, origin: origin)
             case .login(let name, let password):
-                return try await self.login(name: name, password: password, nonce: nonce, origin: origin)
+                return try await self.login(name: name, password: password, origin: origin)
             case .logout:
-                try await self.recordNonce(nonce)
                 return .loggedOut
             case .transfer(let session, let transferID, let recipient, let amount):
                 let intent = TransferIntent(
@@ -68,16 +67,17 @@ public final class LedgerService: Sendable {
                 guard case .transferred(let receipt) = outcome else { return try await self.unexpected(outcome) }
                 guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
                 return .reply(.transferred(try Receipt.sign(Self.confirmation(receipt), with: self.identityKey)))
+            // Reads record no nonce: a frame's MAC covers its connection's id and its sequence
+            // number, so it can't be replayed on another connection or again on its own
+            // (docs/PROTOCOL.md, section 6). Only requests that change something record one, in
+            // the same transaction as the change.
             case .balance(let session):
-                try await self.recordNonce(nonce)
                 let cents = try await self.checkedBalance(ofUserID: session.userID, session: session)
                 return .reply(.balanceReport(username: session.username, balance: Amount.format(cents: cents)))
             case .history(let session, let before, let limit):
-                try await self.recordNonce(nonce)
                 _ = try await self.checkedBalance(ofUserID: session.userID, session: session)
                 return .reply(try await self.historyPage(of: session.userID, before: before, limit: limit))
             case .proof(let session, let position):
-                try await self.recordNonce(nonce)
                 _ = try await self.checkedBalance(ofUserID: session.userID, session: session)
                 return .reply(.inclusionProof(try await self.monitor.proof(position: position, partyUserID: session.userID)))
             case .changePassword(let session, let current, let new):
@@ -113,8 +113,7 @@ public final class LedgerService: Sendable {
         return .reply(.registered(username: user.username.canonical))
     }
 
-    private func login(name: String, password: String, nonce: NonceRecord, origin: String) async throws -> RequestResult {
-        try await self.recordNonce(nonce)
+    private func login(name: String, password: String, origin: String) async throws -> RequestResult {
         let username = try? Username(name)
         var user: UserRecord? = nil
         if let username { user = try await self.store.user(named: username) }
@@ -207,11 +206,6 @@ public final class LedgerService: Sendable {
         let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .changePassword(userID: user.id, username: user.username, passwordHash: hash)))
         guard case .passwordChanged = outcome else { return try await self.unexpected(outcome) }
         return .passwordChanged(credentialVersion: user.credentialVersion + 1)
-    }
-
-    private func recordNonce(_ nonce: NonceRecord) async throws {
-        let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .recordNonce))
-        guard case .nonceRecorded = outcome else { _ = try await self.unexpected(outcome); return }
     }
 
     /// A rejected outcome becomes its error (raising the alarm for an integrity finding); any

@@ -171,8 +171,9 @@ import Testing
         try await Self.withServer(configure: { $0.sessionLifetimeMs = 1_000 }) { server in
             try await server.addCustomer("alice", cents: 500)
             try await server.withClient { client in
-                try await client.login(username: "alice", password: TestServer.password)
+                // Taken before the login: the server's session begins after this instant.
                 let loggedInAt = ContinuousClock.now
+                try await client.login(username: "alice", password: TestServer.password)
                 var ended: IntegraClientError? = nil
                 var answered = 0
                 while ended == nil, ContinuousClock.now - loggedInAt < .seconds(20) {
@@ -229,17 +230,43 @@ import Testing
     @Test(arguments: [(Int64(120_000), Int64(3_600_000)), (Int64(3_600_000), Int64(120_000))])
     func aRecordedFrameIsNeverAdmittedAgainAfterTheWindowChanged(windows: (Int64, Int64)) async throws {
         let first = try await TestServer.start { $0.replayWindowMs = windows.0 }
-        try await first.addCustomer("alice", cents: 0)
+        try await first.addCustomer("alice", cents: 10_000)
+        try await first.addCustomer("bob", cents: 0)
         let alice = try #require(try await first.store.user(named: Username("alice")))
         let session = SessionIdentity(userID: alice.id, username: "alice", credentialVersion: 0)
         let context = RequestContext(nonce: .random(), timestampMs: WallClock.nowMs())
-        let answered = await first.deployment.server.service.perform(.balance(session), context: context)
+        let transfer = ServerRequest.transfer(session, transferID: "once", recipient: "bob", amount: "1.00")
+        let answered = await first.deployment.server.service.perform(transfer, context: context)
         guard case .reply = answered else { throw TestFailure("\(answered)") }
         await first.stop()
         let second = try await TestServer.start(database: first.database, directory: first.directory) { $0.replayWindowMs = windows.1 }
         defer { Task { await second.stop() } }
-        let replayed = await second.deployment.server.service.perform(.balance(session), context: context)
+        let replayed = await second.deployment.server.service.perform(transfer, context: context)
         #expect(replayed == .failed(ProtocolError(.replayDetected, "this request was already received")))
+    }
+
+    /// Logins and reads record no nonce; a recorded frame still can't be used again: its MAC
+    /// covers the connection id, so on another connection it fails authentication, and on its own
+    /// connection the keys have changed (a replay of a frame under unchanged keys meets its spent
+    /// sequence number: `ConnectionStateMachineTests`).
+    @Test func aRecordedLoginFrameIsRefusedOnItsOwnConnectionAndOnAnother() async throws {
+        try await Self.withServer { server in
+            try await server.addCustomer("alice", cents: 0)
+            let login = ClientMessage.login(username: "alice", password: TestServer.password, ephemeralPublicKey: Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation.map { $0 }, deviceToken: nil)
+            let recorded = try await server.withRawSession { session in
+                let frame = try session.channel.seal(login.type, nowMs: WallClock.nowMs(), body: login.encodeBody)
+                try await session.sendBytes(frame)
+                let answer = try #require(try await session.receiveRaw())
+                #expect(try RawFrame(answer).header.type == MessageType.loggedIn.rawValue, "the original frame logs in")
+                try await session.sendBytes(frame)
+                #expect(try await session.errorCodeThenClose() == .authenticationFailed, "its own connection now speaks session keys")
+                return frame
+            }
+            try await server.withRawSession { session in
+                try await session.sendBytes(recorded)
+                #expect(try await session.errorCodeThenClose() == .authenticationFailed, "another connection has another id")
+            }
+        }
     }
 
     @Test func loginsCostTheDeploymentsBcryptCostWhateverTheStoredOne() async throws {
