@@ -31,10 +31,13 @@ public struct AccountEvidence: Sendable {
     /// When no position was known: how many positions between the latest entry and the end of
     /// the ledger hold no entry (deleted entries, one of which may have been this account's).
     public let missingAfterLatest: Int64?
+    /// The first position a full verification found no entry at (`VerifiedRowCache`).
+    public let firstMissingPosition: Int64?
 
     public init(
         userID: Int64, username: String, credentialVersion: Int64 = 0, balanceCents: Int64, mac: [UInt8]?,
-        latestPosition: Int64?, latestEntry: EntryEvidence?, knownLatestPosition: Int64? = nil, missingAfterLatest: Int64? = nil
+        latestPosition: Int64?, latestEntry: EntryEvidence?, knownLatestPosition: Int64? = nil, missingAfterLatest: Int64? = nil,
+        firstMissingPosition: Int64? = nil
     ) {
         self.userID = userID
         self.username = username
@@ -45,6 +48,7 @@ public struct AccountEvidence: Sendable {
         self.latestEntry = latestEntry
         self.knownLatestPosition = knownLatestPosition
         self.missingAfterLatest = missingAfterLatest
+        self.firstMissingPosition = firstMissingPosition
     }
 }
 
@@ -86,6 +90,13 @@ public enum LedgerIntegrity {
             return IntegrityViolation(
                 kind: .entriesMissing,
                 message: "\(account) had an entry at position \(known) that is gone (deleted), and its row is older (restored)", userID: evidence.userID)
+        }
+        if let missing = evidence.firstMissingPosition, (evidence.latestPosition ?? 0) < missing {
+            // The entry is gone or names no one: it may have been this account's, and the row
+            // may be from before it.
+            return IntegrityViolation(
+                kind: .entriesMissing,
+                message: "entry \(missing) is missing from the ledger and may have been \(account)'s, whose latest entry comes before it", userID: evidence.userID)
         }
         if let missing = evidence.missingAfterLatest, missing > 0 {
             return IntegrityViolation(

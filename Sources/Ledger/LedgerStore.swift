@@ -33,6 +33,12 @@ public protocol LedgerStore: Sendable {
     /// operator acknowledged an alarm about the ledger's history).
     func forgetVerifiedRows() async
 
+    /// Remembers the latest entry position of accounts, as a full verification found them, and
+    /// the first position it found no entry at: from then on a read of an account that finds an
+    /// earlier latest entry, or one before the missing position, raises the alarm, even for
+    /// entries deleted or changed while the server was stopped.
+    func rememberVerified(latestPositions: [(userID: Int64, position: Int64)], firstMissingPosition: Int64?) async
+
     /// Forgets nonces of frames stamped before `olderThanMs` (now minus the widest replay window
     /// ever configured): no window lets those frames pass. Returns how many.
     func pruneNonces(olderThanMs: Int64) async throws(LedgerError) -> Int

@@ -9,11 +9,15 @@ public struct LedgerVerifier {
     private var balances = UserIDMap<Int64>()
     /// The latest credential version each user's credential entries record, by user id.
     private var credentialVersions = UserIDMap<Int64>()
+    /// The position of each account's latest entry, by user id.
+    private var latestPositionsByUser = UserIDMap<Int64>()
     /// Chain hashes at checkpoint positions, collected while entries stream past.
     private var hashesAtCheckpoints: [Int64: [UInt8]] = [:]
     private let checkpointPositions: Set<Int64>
     public private(set) var violations: [IntegrityViolation] = []
     public private(set) var entriesChecked: Int64 = 0
+    /// The first position below the ledger's end that holds no entry, if any.
+    public private(set) var firstMissingPosition: Int64?
     /// Stop collecting after this many violations (a destroyed ledger would otherwise list millions).
     public let maximumViolations: Int
 
@@ -43,7 +47,10 @@ public struct LedgerVerifier {
                 self.entriesChecked += 1
                 let contiguous = position == previousPosition + 1
                 if !contiguous {
-                    self.report(.entriesMissing, "entries \(previousPosition + 1) to \(position - 1) are missing (deleted)")
+                    if self.firstMissingPosition == nil { self.firstMissingPosition = previousPosition + 1 }
+                    self.report(
+                        .entriesMissing,
+                        "entries \(previousPosition + 1) to \(position - 1) are missing (deleted, or changed to name users that do not exist)")
                 }
                 if !verdicts[index].contains(.sealValid) {
                     self.report(.entryNotSealed, "entry \(position) does not carry this deployment's seal (inserted, moved or forged)")
@@ -55,12 +62,22 @@ public struct LedgerVerifier {
                     self.credentialVersions[row.fromUserID] = max(self.credentialVersions[row.fromUserID] ?? 0, version)
                 }
                 self.applyBalances(row)
+                self.latestPositionsByUser[row.fromUserID] = position
+                self.latestPositionsByUser[row.toUserID] = position
                 previousPosition = position
             }
         }
         let last = page.count - 1
         let lastHash = page.chainHash(at: last)
         self.previous = (previousPosition, lastHash.count == LedgerSeal.hashByteCount ? lastHash : LedgerSeal.genesisHash)
+    }
+
+    /// Each account's latest entry position among the entries checked, for the store to hold
+    /// every later read of the account against (`VerifiedRowCache`).
+    public var latestPositions: [(userID: Int64, position: Int64)] {
+        var positions: [(userID: Int64, position: Int64)] = []
+        self.latestPositionsByUser.forEach { positions.append(($0, $1)) }
+        return positions
     }
 
     /// What the parallel pass found about one entry.

@@ -28,6 +28,12 @@ struct UserIDMap<Value> {
         }
     }
 
+    /// Calls `body` with every user id and its value (in no particular order).
+    func forEach(_ body: (Int64, Value) -> Void) {
+        for (index, value) in self.dense.enumerated() { if let value { body(Int64(index), value) } }
+        for (userID, value) in self.sparse { body(userID, value) }
+    }
+
     /// Calls `body` with every value (in no particular order).
     func forEachValue(_ body: (Value) -> Void) {
         for value in self.dense { if let value { body(value) } }

@@ -24,6 +24,8 @@ public final class VerifiedRowCache: Sendable {
         var latestPositions: [Int64: (position: Int64, generation: UInt64)] = [:]
         /// Counts the publications of positions.
         var generation: UInt64 = 0
+        /// The first position a full verification found no entry at, below the ledger's end.
+        var firstMissingPosition: Int64?
     }
 
     private let state = Mutex(State())
@@ -72,6 +74,12 @@ public final class VerifiedRowCache: Sendable {
             }
         }
 
+        /// The first position a full verification found no entry at: an account whose latest
+        /// entry comes before it may have been a party to the missing entry.
+        public var firstMissingPosition: Int64? {
+            self.cache.state.withLock { $0.firstMissingPosition }
+        }
+
         /// Remembers a position this transaction found whole (see `VerifiedRowCache.remember`).
         public func remember(latestPositions: some Sequence<(userID: Int64, position: Int64)>) {
             self.cache.remember(latestPositions: latestPositions)
@@ -95,6 +103,14 @@ public final class VerifiedRowCache: Sendable {
                     state.latestPositions[item.userID] = (item.position, state.generation)
                 }
             }
+        }
+    }
+
+    /// Remembers where a full verification found the first entry missing (the lowest one seen
+    /// is kept until `forgetAll`, after an operator acknowledged the alarm).
+    public func remember(firstMissingPosition: Int64) {
+        self.state.withLock { state in
+            state.firstMissingPosition = min(state.firstMissingPosition ?? firstMissingPosition, firstMissingPosition)
         }
     }
 

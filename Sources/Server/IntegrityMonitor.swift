@@ -94,6 +94,11 @@ public actor IntegrityMonitor {
             await self.establish(from: anchor)
         }
         await self.advance()
+        // The database may have been changed while the server was stopped, before the anchor as
+        // well as after it: the whole ledger is verified before the server serves, at full speed,
+        // and every account's latest entry is remembered, so a later read of an account whose
+        // latest entry was deleted or changed (to name someone else) raises the alarm.
+        await self.verifyAll(beforeServing: true)
     }
 
     private func establish(from anchor: LedgerCheckpoint) async {
@@ -234,8 +239,10 @@ public actor IntegrityMonitor {
         }
     }
 
-    /// Verifies the whole ledger on the idle-priority thread; every finding becomes an alarm.
-    public func verifyAll() async {
+    /// Verifies the whole ledger, on the idle-priority thread unless `beforeServing` (then on all
+    /// cores: nothing else runs yet); every finding becomes an alarm, and the store remembers each
+    /// account's latest entry.
+    public func verifyAll(beforeServing: Bool = false) async {
         let started = ContinuousClock.now
         self.fullVerificationProgress = 0
         defer { self.fullVerificationProgress = nil }
@@ -243,9 +250,12 @@ public actor IntegrityMonitor {
             let anchor: LedgerCheckpoint?
             if case .present(let present) = Checkpointer.loadAnchor(dataDirectory: self.dataDirectory) { anchor = present } else { anchor = nil }
             let identity = self.identity
+            // Before serving, `start()` has just checked the anchor against the ledger and raised
+            // what it found; the full verification checks the checkpoints in the database.
             let verifier = try await LedgerVerifier.run(
-                store: self.store, seal: self.seal, anchor: anchor, isAuthentic: { Checkpointer.isAuthentic($0, identity: identity) },
-                executor: self.worker)
+                store: self.store, seal: self.seal, anchor: beforeServing ? nil : anchor, isAuthentic: { Checkpointer.isAuthentic($0, identity: identity) },
+                executor: beforeServing ? nil : self.worker)
+            await self.store.rememberVerified(latestPositions: verifier.latestPositions, firstMissingPosition: verifier.firstMissingPosition)
             let findings = try await Self.confirmed(verifier.violations, store: self.store, seal: self.seal)
             for violation in findings { await self.raise(violation) }
             let elapsed = ContinuousClock.now - started

@@ -143,6 +143,64 @@ import Testing
         }
     }
 
+    // MARK: While the server is stopped
+
+    /// Starts the stopped `server` again on its data, after `tamper` ran on its database.
+    static func restarted(_ server: TestServer, after statements: [String]) async throws -> TestServer {
+        await server.stop()
+        // MariaDB checks foreign keys; a database writer turns that off first.
+        try await TamperTests.tamper(server, (server.database == nil ? [] : ["SET FOREIGN_KEY_CHECKS = 0"]) + statements)
+        return try await TestServer.start(database: server.database, directory: server.directory)
+    }
+
+    /// The entry that paid bob is kept but made to name users that do not exist, and both
+    /// account rows from before it are put back, while the server is stopped: nothing names
+    /// alice's last entry any more, and the ledger has no gap. The server verifies the whole
+    /// ledger before it serves, so it neither shows nor spends the money twice.
+    @Test(arguments: TestStore.all) func anEntryMadeToNameNoOneWhileTheServerWasStoppedIsNeverSpent(store: TestStore) async throws {
+        let (first, _) = try await FailClosedTests.ledger(store)
+        let alice = try await FailClosedTests.userID("alice", first)
+        let bob = try await FailClosedTests.userID("bob", first)
+        let saved = try await first.store.sealedAccounts().filter { $0.userID == alice || $0.userID == bob }
+        let spent = try await FailClosedTests.transfer(first, from: "alice", to: "bob", amount: "100.00", id: "spent").get()
+        _ = try await FailClosedTests.transfer(first, from: "bob", to: "carol", amount: "1.00", id: "later").get()
+        let server = try await Self.restarted(first, after: [
+            "UPDATE entries SET from_user = 99, to_user = 98 WHERE position = \(spent.position)",
+        ] + saved.map { "UPDATE accounts SET balance_cents = \($0.balanceCents), mac = \(TamperTests.hex($0.mac ?? [])) WHERE user_id = \($0.userID)" })
+        do {
+            #expect(FailClosedTests.openAlarmKinds(server).contains("entries-missing"), "\(FailClosedTests.openAlarmKinds(server))")
+            let tampered = try await FailClosedTests.money(server)
+            FailClosedTests.expectRefusedByAlarm(try await FailClosedTests.transfer(server, from: "alice", to: "carol", amount: "999.00", id: "twice"))
+            #expect(await Self.loginCode(server, "alice") == ErrorCode.integrityAlarm.rawValue, "the restored balance is not shown")
+            #expect(try await FailClosedTests.money(server) == tampered, "no money moved")
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    /// The password change is kept but made to name no one, and bob's user row from before it
+    /// is put back, while the server is stopped: the old password does not log in.
+    @Test(arguments: TestStore.all) func aPasswordChangeMadeToNameNoOneWhileTheServerWasStoppedLetsNoOldPasswordIn(store: TestStore) async throws {
+        let (first, _) = try await FailClosedTests.ledger(store)
+        let bob = try await FailClosedTests.userID("bob", first)
+        let old = try #require(try await first.store.sealedUsers().first { $0.id == bob })
+        try await first.withClient { client in
+            try await client.login(username: "bob", password: TestServer.password)
+            try await client.changePassword(current: TestServer.password, new: "a brand new passphrase")
+        }
+        _ = try await FailClosedTests.transfer(first, from: "alice", to: "carol", amount: "1.00", id: "after-the-change").get()
+        let server = try await Self.restarted(first, after: [
+            "UPDATE entries SET from_user = 99, to_user = 99 WHERE kind = 3 AND from_user = \(bob)",
+            "UPDATE users SET password_hash = '\(old.passwordHash)', credential_version = \(old.credentialVersion), mac = \(TamperTests.hex(old.mac ?? [])) WHERE id = \(bob)",
+        ])
+        #expect(await Self.loginCode(server, "bob") == ErrorCode.integrityAlarm.rawValue, "the old password does not log in")
+        #expect(await Self.loginCode(server, "carol") == nil, "an account with entries after the missing one still logs in")
+        #expect(FailClosedTests.openAlarmKinds(server).contains("entries-missing"), "\(FailClosedTests.openAlarmKinds(server))")
+        await server.stop()
+    }
+
     // MARK: The client's side
 
     @Test func aReceiptForAnotherTransferIsNeverTakenAsTheAnswer() {

@@ -325,6 +325,9 @@ final class CountingStore: LedgerStore {
     func recordAlarm(_ alarm: AlarmRecord) async throws(LedgerError) { try await self.base.recordAlarm(alarm) }
     func alarms(limit: Int) async throws(LedgerError) -> [SealedAlarm] { try await self.base.alarms(limit: limit) }
     func forgetVerifiedRows() async { await self.base.forgetVerifiedRows() }
+    func rememberVerified(latestPositions: [(userID: Int64, position: Int64)], firstMissingPosition: Int64?) async {
+        await self.base.rememberVerified(latestPositions: latestPositions, firstMissingPosition: firstMissingPosition)
+    }
     func pruneNonces(olderThanMs: Int64) async throws(LedgerError) -> Int { try await self.base.pruneNonces(olderThanMs: olderThanMs) }
     func setting(_ setting: Setting) async throws(LedgerError) -> Int64? { try await self.base.setting(setting) }
     func record(_ setting: Setting, _ value: Int64, onlyRaise: Bool) async throws(LedgerError) -> Int64 { try await self.base.record(setting, value, onlyRaise: onlyRaise) }

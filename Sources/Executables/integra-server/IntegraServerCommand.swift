@@ -151,7 +151,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "How long a session lasts after its login before the server ends it (session_ended): seconds, or with a unit (30m, 12h, 1d).")
     var sessionLifetime = "12h"
 
-    @Option(name: .long, help: "How often the background verifier checks the whole ledger: seconds, or with a unit (30m, 12h, 1d); 0 turns it off.")
+    @Option(name: .long, help: "How often the background verifier checks the whole ledger: seconds, or with a unit (30m, 12h, 1d); 0 turns it off. The whole ledger is also verified once before the server listens.")
     var verifyEvery = "1d"
 
     func run() async throws {

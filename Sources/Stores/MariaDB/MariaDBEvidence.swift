@@ -98,7 +98,7 @@ enum MariaDBEvidence {
                 userID: account.userID, username: account.username, credentialVersion: account.credentialVersion,
                 balanceCents: account.balanceCents, mac: account.mac,
                 latestPosition: position, latestEntry: position.flatMap { entries[$0] },
-                knownLatestPosition: knownPosition, missingAfterLatest: missing)
+                knownLatestPosition: knownPosition, missingAfterLatest: missing, firstMissingPosition: known.firstMissingPosition)
         }
     }
 

@@ -292,6 +292,11 @@ public final class MariaDBLedgerStore: LedgerStore {
         self.verified.forgetAll()
     }
 
+    public func rememberVerified(latestPositions: [(userID: Int64, position: Int64)], firstMissingPosition: Int64?) async {
+        self.verified.remember(latestPositions: latestPositions)
+        if let firstMissingPosition { self.verified.remember(firstMissingPosition: firstMissingPosition) }
+    }
+
     public func pruneNonces(olderThanMs: Int64) async throws(LedgerError) -> Int {
         try await self.run { connection in
             var total = 0

@@ -63,7 +63,7 @@ final class SQLiteEvidence {
         return AccountEvidence(
             userID: userID, username: username, credentialVersion: credentialVersion, balanceCents: balanceCents, mac: mac,
             latestPosition: latest, latestEntry: try latest.flatMap { position throws(LedgerError) in try self.entry(at: position) },
-            knownLatestPosition: known, missingAfterLatest: missing)
+            knownLatestPosition: known, missingAfterLatest: missing, firstMissingPosition: self.known.firstMissingPosition)
     }
 
     /// How many positions after `position`, up to the last entry, hold no entry.

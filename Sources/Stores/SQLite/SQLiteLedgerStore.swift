@@ -333,6 +333,11 @@ public final class SQLiteLedgerStore: LedgerStore {
         self.verified.forgetAll()
     }
 
+    public func rememberVerified(latestPositions: [(userID: Int64, position: Int64)], firstMissingPosition: Int64?) async {
+        self.verified.remember(latestPositions: latestPositions)
+        if let firstMissingPosition { self.verified.remember(firstMissingPosition: firstMissingPosition) }
+    }
+
     public func pruneNonces(olderThanMs: Int64) async throws(LedgerError) -> Int {
         try await self.run {
             let current = try await self.reader.query(
