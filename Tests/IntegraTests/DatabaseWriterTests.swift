@@ -126,15 +126,22 @@ import Testing
         }
     }
 
+    /// bob changes his password, then alice pays carol; returns bob's id and his user row from
+    /// before the change.
+    static func changeBobsPassword(_ server: TestServer) async throws -> (Int64, SealedUser) {
+        let bob = try await FailClosedTests.userID("bob", server)
+        let old = try #require(try await server.store.sealedUsers().first { $0.id == bob })
+        try await server.withClient { client in
+            try await client.login(username: "bob", password: TestServer.password)
+            try await client.changePassword(current: TestServer.password, new: "a brand new passphrase")
+        }
+        _ = try await FailClosedTests.transfer(server, from: "alice", to: "carol", amount: "1.00", id: "after-the-change").get()
+        return (bob, old)
+    }
+
     @Test(arguments: TestStore.all) func aDeletedPasswordChangeWithTheUserRowFromBeforeItNeverLogsIn(store: TestStore) async throws {
         try await Self.withLedger(store) { server in
-            let bob = try await FailClosedTests.userID("bob", server)
-            let old = try #require(try await server.store.sealedUsers().first { $0.id == bob })
-            try await server.withClient { client in
-                try await client.login(username: "bob", password: TestServer.password)
-                try await client.changePassword(current: TestServer.password, new: "a brand new passphrase")
-            }
-            _ = try await FailClosedTests.transfer(server, from: "alice", to: "carol", amount: "1.00", id: "after-the-change").get()
+            let (bob, old) = try await Self.changeBobsPassword(server)
             try await TamperTests.tamper(
                 server, "DELETE FROM entries WHERE kind = 3 AND from_user = \(bob)",
                 "UPDATE users SET password_hash = '\(old.passwordHash)', credential_version = \(old.credentialVersion), mac = \(TamperTests.hex(old.mac ?? [])) WHERE id = \(bob)")
@@ -184,13 +191,7 @@ import Testing
     /// is put back, while the server is stopped: the old password does not log in.
     @Test(arguments: TestStore.all) func aPasswordChangeMadeToNameNoOneWhileTheServerWasStoppedLetsNoOldPasswordIn(store: TestStore) async throws {
         let (first, _) = try await FailClosedTests.ledger(store)
-        let bob = try await FailClosedTests.userID("bob", first)
-        let old = try #require(try await first.store.sealedUsers().first { $0.id == bob })
-        try await first.withClient { client in
-            try await client.login(username: "bob", password: TestServer.password)
-            try await client.changePassword(current: TestServer.password, new: "a brand new passphrase")
-        }
-        _ = try await FailClosedTests.transfer(first, from: "alice", to: "carol", amount: "1.00", id: "after-the-change").get()
+        let (bob, old) = try await Self.changeBobsPassword(first)
         let server = try await Self.restarted(first, after: [
             "UPDATE entries SET from_user = 99, to_user = 99 WHERE kind = 3 AND from_user = \(bob)",
             "UPDATE users SET password_hash = '\(old.passwordHash)', credential_version = \(old.credentialVersion), mac = \(TamperTests.hex(old.mac ?? [])) WHERE id = \(bob)",
