@@ -57,8 +57,20 @@ public struct Username: Hashable, Sendable, CustomStringConvertible {
         let scalars = self.canonical.unicodeScalars
         guard let first = scalars.first, let last = scalars.last,
               NameUnicode.properties(first.value).characterClass == .letterOrDigit,
-              NameUnicode.properties(last.value).characterClass != .punctuation
+              NameUnicode.properties(last.value).characterClass != .punctuation,
+              !Self.looksLikePunctuation(first), !Self.looksLikePunctuation(last)
         else { throw .invalidUsername(NameRules.Refusal.punctuationAtAnEnd.message) }
+    }
+
+    /// A letter drawn as punctuation: the spacing modifier letters (U+02B0 to U+02FF: ʼ ː ˌ ʺ),
+    /// the modifier tone letters and the Latin modifier letters beside them (ꞈ ꞏ), and U+2E2F ⸯ.
+    /// Inside a name they are what they are (o\u{02BC}neill); at an end they pass for `'`, `:` or
+    /// `·`. Fixed ranges, so the rule does not change with the toolchain's Unicode version.
+    static func looksLikePunctuation(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x02B0...0x02FF, 0xA700...0xA721, 0xA788...0xA78A, 0xA78F, 0x2E2F: true
+        default: false
+        }
     }
 
     /// Wraps a name read back from the store, exactly as stored. Names stored before these

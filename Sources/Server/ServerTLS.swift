@@ -64,6 +64,23 @@ public struct ServerTLS: Sendable {
         guard status.st_mode & 0o026 == 0 else {
             throw ConfigurationError("the TLS key \(path) may be read by every user or changed by others; run `chmod 600 \(path)` (or 640 for a group that must read it)")
         }
+        // Whoever owns the key, or may rename entries in its directory, can put their own key in
+        // its place before the next start.
+        let owner = geteuid()
+        guard status.st_uid == owner || status.st_uid == 0 else {
+            throw ConfigurationError("the TLS key \(path) belongs to another user (uid \(status.st_uid)); it must belong to the server's user or to root")
+        }
+        guard let resolved = realpath(path, nil) else { throw ConfigurationError("cannot resolve the TLS key \(path): \(String(cString: strerror(errno)))") }
+        let directory = (String(cString: resolved) as NSString).deletingLastPathComponent
+        free(resolved)
+        var folder = stat()
+        guard stat(directory, &folder) == 0 else { throw ConfigurationError("cannot read the directory of the TLS key \(directory)") }
+        guard folder.st_uid == owner || folder.st_uid == 0 else {
+            throw ConfigurationError("the directory \(directory) of the TLS key belongs to another user (uid \(folder.st_uid)), who could replace the key")
+        }
+        guard folder.st_mode & 0o022 == 0 || folder.st_mode & S_ISVTX != 0 else {
+            throw ConfigurationError("other users may replace files in \(directory), the TLS key's directory; run `chmod go-w \(directory)`")
+        }
         guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
             throw ConfigurationError("cannot read the TLS key \(path)")
         }

@@ -139,6 +139,22 @@ import Testing
         #expect(throws: Never.self) { _ = try ServerTLS.load(configuration) }
         chmod(operatorKey, 0o644)
         #expect { _ = try ServerTLS.load(configuration) } throws: { "\($0)".contains("may be read by every user") }
+        chmod(operatorKey, 0o600)
+        // A directory others may write to: they could put their own key in its place.
+        chmod(elsewhere.path, 0o777)
+        #expect { _ = try ServerTLS.load(configuration) } throws: { "\($0)".contains("may replace files") }
+        chmod(elsewhere.path, 0o1777)
+        #expect(throws: Never.self, "a sticky directory keeps others from renaming the key") { _ = try ServerTLS.load(configuration) }
+        chmod(elsewhere.path, 0o755)
+        if geteuid() == 0 {
+            chown(operatorKey, 65_534, 65_534)
+            #expect { _ = try ServerTLS.load(configuration) } throws: { "\($0)".contains("belongs to another user") }
+            chown(operatorKey, 0, 0)
+            chown(elsewhere.path, 65_534, 65_534)
+            #expect { _ = try ServerTLS.load(configuration) } throws: { "\($0)".contains("belongs to another user") }
+            chown(elsewhere.path, 0, 0)
+        }
+        #expect(throws: Never.self) { _ = try ServerTLS.load(configuration) }
     }
 
     @Test func clientConfigurationFromBeforeTLSIsRefusedWithAClearMessage() throws {

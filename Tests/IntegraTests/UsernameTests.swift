@@ -156,6 +156,17 @@ import Testing
         #expect(try Username(name).canonical == name, "found at login and as a recipient")
     }
 
+    /// Letters drawn as punctuation (modifier letters) pass for `carol'`, `carol:` or `carol·`.
+    @Test(arguments: ["carol\u{02BC}", "carol\u{02D1}", "carol\u{A78F}", "carol\u{02D0}", "carol\u{02CC}", "carol\u{2E2F}", "carol\u{02BA}", "\u{02BC}carol"])
+    func lettersThatLookLikePunctuationDoNotBeginOrEndANewName(name: String) {
+        #expect(throws: LedgerError.self, "\(name.unicodeScalars.map { String($0.value, radix: 16) })") { try Username(registering: name) }
+    }
+
+    @Test func namesInScriptsWithModifierLettersInsideOrAtTheEndStillRegister() throws {
+        #expect(try Username(registering: "ユーザー").canonical == "ユーザー", "the katakana prolonged sound mark ends many names")
+        #expect(try Username(registering: "o\u{02BC}neill").canonical == "o\u{02BC}neill", "inside a name it is an apostrophe")
+    }
+
     @Test func namesWithPunctuationInsideStillRegister() throws {
         #expect(try Username(registering: "jean-luc.picard_2").canonical == "jean-luc.picard_2")
         #expect(try Username(registering: "अनु").canonical == "अनु", "a name may end with a mark")
