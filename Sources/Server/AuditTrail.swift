@@ -12,8 +12,9 @@ import Synchronization
 /// Writing happens on its own serial queue, away from the event loops, a batch at a time. The
 /// queue of records is bounded: beyond `maximumPending` records are dropped and the drop is
 /// logged (the ledger itself, not this trail, is the record of money). Rejections are limited
-/// per client address and in all (`RejectionBudget`), so a peer that sends garbage as fast as it
-/// can cannot fill the disk; what was left out is counted in a `suppressed` record.
+/// per client address and in all (`RejectionBudget`), separately for those that name an account,
+/// so a peer that sends garbage as fast as it can cannot fill the disk nor hide attempts on an
+/// account; what was left out is counted in a `suppressed` record.
 public final class AuditTrail: Sendable {
     public enum Kind: String, Sendable {
         case transfers
@@ -32,7 +33,11 @@ public final class AuditTrail: Sendable {
     private let maximumPending: Int
     private let logger: Logger
     private let pending = Mutex(Pending())
-    private let rejections = Mutex(RejectionBudget())
+    /// Rejections that name an account (failed and throttled logins, refused password changes)
+    /// have a budget of their own: a flood of anonymous frame rejections from many addresses
+    /// can't push evidence of guessing at an account out of the trail.
+    private let accountRejections = Mutex(RejectionBudget())
+    private let otherRejections = Mutex(RejectionBudget())
     private let queue = DispatchQueue(label: "integra.audit-trail")
     /// Open files, touched only on `queue`.
     private let files: FileSet
@@ -55,11 +60,15 @@ public final class AuditTrail: Sendable {
 
     /// Records a rejected attempt: its stable code, the reason, and who it came from.
     public func rejected(code: String, reason: String, peer: String, user: String? = nil, nowMs: Int64) {
-        let (admitted, suppressed) = self.rejections.withLock { $0.admit(address: RejectionBudget.host(of: peer), nowMs: nowMs) }
+        let address = RejectionBudget.host(of: peer)
+        let (admitted, suppressed) = user == nil
+            ? self.otherRejections.withLock { $0.admit(address: address, nowMs: nowMs) }
+            : self.accountRejections.withLock { $0.admit(address: address, nowMs: nowMs) }
         if suppressed > 0 {
+            let which = user == nil ? "rejections naming no account" : "rejections naming an account"
             self.append(.rejections, nowMs: nowMs, fields: [
                 ("code", .text("suppressed")), ("count", .number(suppressed)),
-                ("reason", .text("rejections not recorded: more than the audit trail's rate per address or in all")),
+                ("reason", .text("\(which) not recorded: more than the audit trail's rate per address or in all")),
             ])
         }
         guard admitted else { return }

@@ -1,4 +1,6 @@
+import Foundation
 @testable import IntegraServer
+import Logging
 import Testing
 
 /// A peer sending garbage as fast as it can must not fill the operators' disk through the audit
@@ -21,6 +23,24 @@ import Testing
         var budget = RejectionBudget()
         let admitted = (0..<(RejectionBudget.inAllBurst * 2)).filter { budget.admit(address: "10.0.\($0 / 256).\($0 % 256)", nowMs: 5_000).admitted }.count
         #expect(admitted == RejectionBudget.inAllBurst)
+    }
+
+    /// A flood of anonymous rejections from many addresses spends the overall budget; a wrong
+    /// password for an account, arriving in the middle of it, is still recorded.
+    @Test func aFloodOfFramesFromManyAddressesDoesNotHideAttemptsOnAnAccount() throws {
+        let directory = TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let trail = AuditTrail(directory: directory.path, logger: Logger(label: "test"))
+        let nowMs: Int64 = 1_790_000_000_000
+        for index in 0..<(RejectionBudget.inAllBurst * 2) {
+            trail.rejected(code: "authentication_failed", reason: "bad MAC", peer: "10.0.\(index / 256).\(index % 256):4000", nowMs: nowMs)
+        }
+        trail.rejected(code: "invalid_credentials", reason: "wrong password", peer: "192.0.2.51:5000", user: "bob", nowMs: nowMs)
+        trail.close()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("rejections-") }
+        let lines = try files.flatMap { try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8).split(separator: "\n") }
+        #expect(lines.filter { $0.contains("authentication_failed") }.count == RejectionBudget.inAllBurst, "the flood stops at the overall budget")
+        #expect(lines.contains { $0.contains("invalid_credentials") && $0.contains("bob") && $0.contains("192.0.2.51") }, "the attempt on bob is in the trail")
     }
 
     @Test func theAddressIsTheHostWithoutItsPort() {
