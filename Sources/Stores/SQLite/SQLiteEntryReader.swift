@@ -1,4 +1,5 @@
 import IntegraLedger
+import IntegraVerifier
 import NIOPosix
 import VaporCSQLite
 

@@ -1,5 +1,6 @@
 import Foundation
 public import IntegraLedger
+public import IntegraVerifier
 public import Logging
 import Foundation
 import NIOCore
@@ -12,7 +13,7 @@ import Synchronization
 /// One connection writes (only through `commit`, one group at a time); another serves reads, which
 /// WAL lets run beside the writer. Other processes (the admin commands) may write to the same file
 /// while the server runs; SQLite's lock and a busy timeout serialise them.
-public final class SQLiteLedgerStore: LedgerStore {
+public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
     /// Used only on the writer pool's thread, one commit at a time; nil when opened read-only.
     private let writer: SQLiteWriteConnection?
     private let reader: SQLiteConnection
@@ -407,7 +408,7 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     /// Reads through SQLite's C API on a connection of its own (see `SQLiteSealedEntryReader`),
     /// on the reader thread pool.
-    public func makeSealedEntryReader() async throws(LedgerError) -> any SealedEntryReader {
+    public func makePageReader() async throws(LedgerError) -> any SealedEntryReader {
         SQLiteSealedEntryReader(path: self.path, threadPool: self.readerPool)
     }
 
