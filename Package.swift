@@ -76,7 +76,8 @@ let package = Package(
             path: "Sources/Verifier",
             swiftSettings: swiftSettings
         ),
-        // The embedded SQLite store.
+        // The embedded SQLite store, through SQLite's C API. The product SQLiteNIO is there only
+        // for the SQLite library it bundles (see Sources/Stores/SQLite/SQLiteCAPI.swift).
         .target(
             name: "IntegraSQLiteStore",
             dependencies: [
