@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "Integra",
-    // Linux only: the stores, the secret files and the verifier call Glibc and BoringSSL directly.
+    // Linux only: the stores and the secret files call Glibc directly, and the verifier BoringSSL.
     products: [
         .executable(name: "integra-server", targets: ["IntegraServerCLI"]),
         .executable(name: "integra", targets: ["IntegraCLI"]),
@@ -65,11 +65,24 @@ let package = Package(
             path: "Sources/Ledger",
             swiftSettings: swiftSettings
         ),
-        // The embedded SQLite store.
+        // verify: the whole-ledger check and its fast path (pages of rows in raw buffers that the
+        // stores fill, per-entry hashing on all cores through BoringSSL where swift-crypto runs on it).
+        .target(
+            name: "IntegraVerifier",
+            dependencies: [
+                "IntegraLedger",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Verifier",
+            swiftSettings: swiftSettings
+        ),
+        // The embedded SQLite store, through SQLite's C API. The product SQLiteNIO is there only
+        // for the SQLite library it bundles (see Sources/Stores/SQLite/SQLiteCAPI.swift).
         .target(
             name: "IntegraSQLiteStore",
             dependencies: [
                 "IntegraLedger",
+                "IntegraVerifier",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,6 +102,7 @@ let package = Package(
             name: "IntegraMariaDBStore",
             dependencies: [
                 "IntegraLedger",
+                "IntegraVerifier",
                 .target(name: "CMariaDB", condition: .when(traits: ["MariaDB"])),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -115,6 +129,7 @@ let package = Package(
             dependencies: [
                 "IntegraProtocol",
                 "IntegraLedger",
+                "IntegraVerifier",
                 "IntegraFiles",
                 "IntegraStoreFactory",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,6 +168,7 @@ let package = Package(
                 "IntegraMariaDBStore",
                 "IntegraFiles",
                 "IntegraLedger",
+                "IntegraVerifier",
                 "IntegraProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -252,6 +268,7 @@ let package = Package(
             dependencies: [
                 "IntegraProtocol",
                 "IntegraLedger",
+                "IntegraVerifier",
                 "IntegraSQLiteStore",
                 "IntegraMariaDBStore",
                 "IntegraFiles",

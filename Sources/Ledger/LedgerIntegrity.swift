@@ -168,7 +168,7 @@ public enum LedgerIntegrity {
 
     /// Whether the entry's strings fit the canonical encoding (only a tampered row has longer ones).
     static func isEncodable(_ entry: LedgerEntry) -> Bool {
-        let limit = SealedEntryPage.maximumFieldBytes
+        let limit = LedgerSeal.maximumFieldBytes
         return entry.transferID.value.utf8.count <= limit && entry.from.canonical.utf8.count <= limit && entry.to.canonical.utf8.count <= limit
     }
 }

@@ -11,12 +11,15 @@ public struct LedgerSeal: Sendable {
     /// HMAC-SHA256 keyed with the row-seal key, before any message: every MAC starts from a copy,
     /// so the key is not processed again for each row.
     private let keyedMAC: HMAC<SHA256>
-    private let key: SymmetricKey
+    /// The row-seal key (what `keyedMAC` is keyed with), for the verifier's own hasher.
+    package let key: SymmetricKey
 
     /// The chain hash "before" the first entry.
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
     /// Bytes in a chain hash, an entry digest and a MAC.
     public static let hashByteCount = 32
+    /// The longest string an entry's canonical encoding holds: it stores lengths in 16 bits.
+    public static let maximumFieldBytes = Int(UInt16.max)
 
     public init(storageKey: SymmetricKey) {
         let key = HKDF<SHA256>.deriveKey(
@@ -73,7 +76,7 @@ public struct LedgerSeal: Sendable {
 
     /// An entry's fields as its encoding needs them; the strings are UTF-8 bytes that must stay
     /// valid while it is used.
-    struct EntryFields {
+    package struct EntryFields {
         var position: Int64
         var kind: Int64
         var transferID: UnsafeBufferPointer<UInt8>
@@ -89,11 +92,11 @@ public struct LedgerSeal: Sendable {
         private static let label = Array("integra/1 entry".utf8)
 
         /// Bytes in the canonical encoding: the label, eight integers and three length-prefixed strings.
-        var encodedByteCount: Int { Self.label.count + 8 * 8 + 3 * 2 + self.transferID.count + self.from.count + self.to.count }
+        package var encodedByteCount: Int { Self.label.count + 8 * 8 + 3 * 2 + self.transferID.count + self.from.count + self.to.count }
 
         /// Writes the canonical encoding (see `LedgerSeal.encoding(of:)`) into `bytes`, which must
         /// have exactly `encodedByteCount` bytes.
-        func encode(into bytes: UnsafeMutableRawBufferPointer) {
+        package func encode(into bytes: UnsafeMutableRawBufferPointer) {
             precondition(bytes.count == self.encodedByteCount)
             var offset = 0
             func write(_ value: Int64) {
@@ -124,6 +127,18 @@ public struct LedgerSeal: Sendable {
         }
     }
 
+    /// An entry's fields for its encoding, for the verifier, which reads them from raw rows.
+    package static func entryFields(
+        position: Int64, kind: Int64, transferID: UnsafeBufferPointer<UInt8>, fromUserID: Int64, from: UnsafeBufferPointer<UInt8>,
+        toUserID: Int64, to: UnsafeBufferPointer<UInt8>, amountCents: Int64, fromBalanceAfterCents: Int64, toBalanceAfterCents: Int64,
+        createdAtMs: Int64
+    ) -> EntryFields {
+        EntryFields(
+            position: position, kind: kind, transferID: transferID, fromUserID: fromUserID, from: from, toUserID: toUserID, to: to,
+            amountCents: amountCents, fromBalanceAfterCents: fromBalanceAfterCents, toBalanceAfterCents: toBalanceAfterCents,
+            createdAtMs: createdAtMs)
+    }
+
     /// The MAC stored with an entry: over its position and chain hash (which covers its content).
     public func entryMAC(position: Int64, chainHash: [UInt8]) -> [UInt8] {
         chainHash.withUnsafeBytes { chainHash in
@@ -135,7 +150,7 @@ public struct LedgerSeal: Sendable {
 
     /// Calls `body` with an entry MAC's input, `"integra/1 entry mac" ‖ i64 position ‖ chain hash`,
     /// built in a stack buffer.
-    static func withEntryMACInput<R>(position: Int64, chainHash: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    package static func withEntryMACInput<R>(position: Int64, chainHash: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let labelCount = Self.entryMACLabel.count
         return withUnsafeTemporaryAllocation(byteCount: labelCount + 8 + chainHash.count, alignment: 8) { input in
             Self.entryMACLabel.withUnsafeBytes { input.copyMemory(from: $0) }
@@ -143,11 +158,6 @@ public struct LedgerSeal: Sendable {
             UnsafeMutableRawBufferPointer(rebasing: input[(labelCount + 8)...]).copyMemory(from: chainHash)
             return body(UnsafeRawBufferPointer(input))
         }
-    }
-
-    /// A hasher for the verifier's per-entry work, keyed with the row-seal key.
-    func makeEntryHasher() -> EntrySealHasher {
-        EntrySealHasher(key: self.key)
     }
 
     /// The MAC stored with an account row.
@@ -199,7 +209,7 @@ public struct LedgerSeal: Sendable {
     }
 
     /// Whether two byte strings are equal, in time that depends only on their lengths.
-    static func constantTimeEqual(_ one: UnsafeRawBufferPointer, _ other: UnsafeRawBufferPointer) -> Bool {
+    package static func constantTimeEqual(_ one: UnsafeRawBufferPointer, _ other: UnsafeRawBufferPointer) -> Bool {
         guard one.count == other.count else { return false }
         var difference: UInt64 = 0
         var index = 0

@@ -56,10 +56,6 @@ public protocol LedgerStore: Sendable {
     /// Entries with their seals, in position order, strictly after `afterPosition`.
     func sealedEntries(afterPosition: Int64, limit: Int) async throws(LedgerError) -> [SealedEntry]
 
-    /// A reader for one pass over the ledger's entries, page by page: the fast path of `verify`.
-    /// The default reads through `sealedEntries`; the stores fill pages straight from their rows.
-    func makeSealedEntryReader() async throws(LedgerError) -> any SealedEntryReader
-
     /// The last entry's position and chain hash (0 and the genesis hash for an empty ledger).
     func head() async throws(LedgerError) -> (position: Int64, chainHash: [UInt8])
 
@@ -87,16 +83,6 @@ public protocol LedgerStore: Sendable {
     func close() async
 }
 
-/// One pass over the ledger's entries in position order, one page at a time (see
-/// `LedgerStore.makeSealedEntryReader`). Used by one task at a time; what it keeps between pages
-/// (such as the user names already read) lives no longer than the pass.
-public protocol SealedEntryReader: Sendable {
-    /// Empties `page` and fills it with the rows `sealedEntries` would return after
-    /// `afterPosition`, until the page is full or the ledger ends. The caller must not touch the
-    /// page until the call returns.
-    func read(afterPosition: Int64, into page: SealedEntryPage) async throws(LedgerError)
-}
-
 /// Settings the deployment keeps in its store, shared by every instance and admin command.
 public enum Setting: String, Sendable, CaseIterable {
     /// The widest replay window any instance was ever configured with: nonces are kept that long.
@@ -115,22 +101,5 @@ extension LedgerStore {
     /// Money entries that debit or credit the user, newest first (unchecked: for tools and tests).
     public func history(ofUserID userID: Int64, beforePosition: Int64?, limit: Int) async throws(LedgerError) -> [LedgerEntry] {
         try await self.sealedHistory(ofUserID: userID, beforePosition: beforePosition, limit: limit).map(\.sealed.entry)
-    }
-
-    public func makeSealedEntryReader() async throws(LedgerError) -> any SealedEntryReader {
-        GeneralSealedEntryReader(store: self)
-    }
-}
-
-/// Reads pages through `LedgerStore.sealedEntries`.
-struct GeneralSealedEntryReader: SealedEntryReader {
-    let store: any LedgerStore
-
-    func read(afterPosition: Int64, into page: SealedEntryPage) async throws(LedgerError) {
-        page.removeAll()
-        for sealed in try await self.store.sealedEntries(afterPosition: afterPosition, limit: page.capacity) {
-            if page.isFull { break }
-            try page.append(sealed)
-        }
     }
 }

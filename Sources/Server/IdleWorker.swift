@@ -1,4 +1,4 @@
-public import IntegraLedger
+public import IntegraVerifier
 import NIOPosix
 
 /// A thread in Linux's idle scheduling class (`SCHED_IDLE`), for background work that must never

@@ -1,5 +1,6 @@
 public import Crypto
 public import IntegraLedger
+import IntegraVerifier
 public import IntegraProtocol
 public import Logging
 

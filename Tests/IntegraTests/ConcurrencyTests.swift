@@ -1,6 +1,7 @@
 import Foundation
 import IntegraClient
 @testable import IntegraLedger
+import IntegraVerifier
 @testable import IntegraServer
 import IntegraProtocol
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 @testable import IntegraLedger
+import IntegraVerifier
 import IntegraProtocol
 @testable import IntegraSQLiteStore
 import Testing

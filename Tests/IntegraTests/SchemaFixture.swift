@@ -12,7 +12,7 @@ enum SchemaFixture {
     /// A new SQLite file at `version`; returns its path.
     static func sqlite(atVersion version: Int64, then statements: [String]) throws -> String {
         let path = TemporaryDirectory.make().path + "/v\(version).sqlite"
-        let database = try SQLiteDatabase(path: path, busyTimeoutMs: 1_000, creating: true)
+        let database = try SQLiteConnection(path: path, busyTimeoutMs: 1_000, creating: true)
         try database.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         for migration in SQLiteSchema.migrations where migration.version <= version {
             for statement in migration.statements { try database.execute(statement) }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 @testable import IntegraLedger
+import IntegraVerifier
 import IntegraSQLiteStore
 @testable import IntegraServer
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import Crypto
 import IntegraClient
 @testable import IntegraLedger
+import IntegraVerifier
 import IntegraProtocol
 @testable import IntegraServer
 import SQLiteNIO

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 @testable import IntegraLedger
+@testable import IntegraVerifier
 import IntegraProtocol
 import Testing
 

@@ -2,6 +2,7 @@ public import ArgumentParser
 import Foundation
 import IntegraFiles
 import IntegraLedger
+import IntegraVerifier
 import IntegraMariaDBStore
 import IntegraProtocol
 import IntegraServer

@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 public import IntegraLedger
+public import IntegraVerifier
 
 /// The MariaDB store: InnoDB, utf8mb4, prepared statements, a pool of blocking libmariadb
 /// connections on their own threads.
@@ -12,7 +13,7 @@ public import IntegraLedger
 /// and every later read in that transaction is a locking read of the latest committed rows.
 /// Nonces are unique in the database, so a replay is refused whichever instance sees it.
 /// Deadlocks and lock-wait timeouts are retried a bounded number of times.
-public final class MariaDBLedgerStore: LedgerStore {
+public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
     private let pool: MariaDBConnectionPool
     private let seal: LedgerSeal
     /// Rows and head this instance verified or wrote (another instance's writes are checked).
@@ -358,7 +359,7 @@ public final class MariaDBLedgerStore: LedgerStore {
     }
 
     /// Streams rows straight into pages (see `MariaDBSealedEntryReader`).
-    public func makeSealedEntryReader() async throws(LedgerError) -> any SealedEntryReader {
+    public func makePageReader() async throws(LedgerError) -> any SealedEntryReader {
         MariaDBSealedEntryReader(store: self)
     }
 

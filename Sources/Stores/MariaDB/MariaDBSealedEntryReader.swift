@@ -1,5 +1,6 @@
 #if MariaDB
 import IntegraLedger
+import IntegraVerifier
 
 /// verify's fast path on MariaDB: one pass over the entries, each page streamed straight into
 /// the page (`MariaDBConnection.forEachRow`: binary protocol, buffers bound once).

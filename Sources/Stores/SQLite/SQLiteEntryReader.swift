@@ -1,9 +1,9 @@
 import IntegraLedger
+import IntegraVerifier
 import NIOPosix
-import VaporCSQLite
 
-/// verify's fast path on SQLite: one pass over the entries, read through SQLite's C API (the copy
-/// that sqlite-nio bundles) on the store's reader thread pool.
+/// verify's fast path on SQLite: one pass over the entries, read through SQLite's C API on the
+/// store's reader thread pool.
 final class SQLiteSealedEntryReader: SealedEntryReader, @unchecked Sendable {
     private let path: String
     private let threadPool: NIOThreadPool
@@ -36,7 +36,7 @@ final class SQLiteSealedEntryReader: SealedEntryReader, @unchecked Sendable {
 /// filled on first sight, in the same read transaction as the entry that needs them; an entry
 /// whose user row is gone is left out, as the join of `sealedEntries` leaves it out.
 final class SQLiteEntryConnection {
-    private let database: SQLiteDatabase
+    private let connection: SQLiteConnection
     private let entries: SQLiteStatement
     private let username: SQLiteStatement
     private let names = UserNameCache()
@@ -51,13 +51,13 @@ final class SQLiteEntryConnection {
     private static let mmapBytes = 1 << 30
 
     init(path: String) throws(LedgerError) {
-        let database = try SQLiteDatabase(path: path, busyTimeoutMs: 10_000, readOnly: true)
-        try database.execute("PRAGMA query_only = ON")
+        let connection = try SQLiteConnection(path: path, busyTimeoutMs: 10_000, readOnly: true)
+        try connection.execute("PRAGMA query_only = ON")
         // Reads straight from the file's pages in memory instead of a read() per page.
-        try database.execute("PRAGMA mmap_size = \(Self.mmapBytes)")
-        self.database = database
-        self.entries = try database.prepare(Self.selectEntries)
-        self.username = try database.prepare(Self.selectUsername)
+        try connection.execute("PRAGMA mmap_size = \(Self.mmapBytes)")
+        self.connection = connection
+        self.entries = try connection.prepare(Self.selectEntries)
+        self.username = try connection.prepare(Self.selectUsername)
     }
 
     /// Empties `page` and fills it with the entries after `afterPosition`, until it is full or

@@ -25,20 +25,20 @@ final class SQLiteEvidence {
     /// The most entries one `entries(after:through:)` call returns.
     static let maximumRun = 10_000
 
-    init(database: SQLiteDatabase, verified: VerifiedRowCache) throws(LedgerError) {
+    init(connection: SQLiteConnection, verified: VerifiedRowCache) throws(LedgerError) {
         self.verified = verified
         self.known = verified.knownPositions()
-        self.entriesFrom = try database.prepare("SELECT COUNT(*), MAX(position) FROM entries WHERE position > ?1")
-        self.latestPosition = try database.prepare("""
+        self.entriesFrom = try connection.prepare("SELECT COUNT(*), MAX(position) FROM entries WHERE position > ?1")
+        self.latestPosition = try connection.prepare("""
             SELECT MAX(p) FROM (SELECT MAX(position) AS p FROM entries WHERE from_user = ?1
                                 UNION ALL SELECT MAX(position) AS p FROM entries WHERE to_user = ?1)
             """)
-        self.entryAt = try database.prepare("SELECT \(Self.entryColumns) \(Self.entryJoin) WHERE e.position = ?1")
-        self.chainHashAt = try database.prepare("SELECT chain_hash FROM entries WHERE position = ?1")
-        self.entriesAfter = try database.prepare(
+        self.entryAt = try connection.prepare("SELECT \(Self.entryColumns) \(Self.entryJoin) WHERE e.position = ?1")
+        self.chainHashAt = try connection.prepare("SELECT chain_hash FROM entries WHERE position = ?1")
+        self.entriesAfter = try connection.prepare(
             "SELECT \(Self.entryColumns) \(Self.entryJoin) WHERE e.position > ?1 AND e.position <= ?2 ORDER BY e.position LIMIT ?3")
         // The unique (from_user, transfer_id) index finds the highest credential id directly.
-        self.latestCredential = try database.prepare("""
+        self.latestCredential = try connection.prepare("""
             SELECT transfer_id FROM entries
             WHERE from_user = ?1 AND transfer_id >= 'credential#' AND transfer_id < 'credential$' AND kind = 3
             ORDER BY transfer_id DESC LIMIT 1
@@ -118,19 +118,23 @@ final class SQLiteEvidence {
     }
 
     /// Reads the current row of a statement that selects `entryColumns`.
-    static func sealedEntry(_ row: SQLiteStatement) throws(LedgerError) -> SealedEntry {
-        guard let kind = EntryKind(rawValue: try row.int64(1, "kind")) else { throw .storeUnavailable("database error: unexpected value in column kind") }
-        let amountCents = try row.int64(5, "amount_cents")
+    /// With `converting`, numbers are read as `SQLiteStatement.convertedInt64` reads them.
+    static func sealedEntry(_ row: SQLiteStatement, converting: Bool = false) throws(LedgerError) -> SealedEntry {
+        func integer(_ column: Int32, _ name: String) throws(LedgerError) -> Int64 {
+            converting ? try row.convertedInt64(column, name) : try row.int64(column, name)
+        }
+        guard let kind = EntryKind(rawValue: try integer(1, "kind")) else { throw .storeUnavailable("database error: unexpected value in column kind") }
+        let amountCents = try integer(5, "amount_cents")
         guard kind.allows(amountCents: amountCents) else {
             throw .storeUnavailable("database error: unexpected value in column amount_cents")
         }
         let entry = LedgerEntry(
-            position: try row.int64(0, "position"), kind: kind, transferID: TransferID(trusted: try row.text(2, "transfer_id")),
-            fromUserID: try row.int64(3, "from_user"), from: Username(trustedCanonical: try row.text(9, "from_name")),
-            toUserID: try row.int64(4, "to_user"), to: Username(trustedCanonical: try row.text(10, "to_name")),
+            position: try integer(0, "position"), kind: kind, transferID: TransferID(trusted: try row.text(2, "transfer_id")),
+            fromUserID: try integer(3, "from_user"), from: Username(trustedCanonical: try row.text(9, "from_name")),
+            toUserID: try integer(4, "to_user"), to: Username(trustedCanonical: try row.text(10, "to_name")),
             amount: Amount(cents: amountCents),
-            fromBalanceAfterCents: try row.int64(6, "from_balance_after"), toBalanceAfterCents: try row.int64(7, "to_balance_after"),
-            createdAtMs: try row.int64(8, "created_at_ms"))
+            fromBalanceAfterCents: try integer(6, "from_balance_after"), toBalanceAfterCents: try integer(7, "to_balance_after"),
+            createdAtMs: try integer(8, "created_at_ms"))
         return SealedEntry(entry: entry, chainHash: row.blob(11), mac: row.blob(12))
     }
 }

@@ -1,20 +1,18 @@
 import IntegraLedger
 import NIOPosix
-import Synchronization
 
 /// The store's read side for what the server is about to show or sign: users, accounts,
-/// history pages and single entries, each with what its integrity check needs. One connection
-/// through the C API (WAL lets it read beside the writer), used on the reader thread pool, one
-/// call at a time under a lock.
+/// history pages and single entries, each with what its integrity check needs. A read-only
+/// connection through the C API (WAL lets it read beside the writer), opened on first use, so a
+/// store that never shows anything never opens it; used on the reader thread pool, one call at a
+/// time.
 final class SQLiteEvidenceConnection: Sendable {
-    private let state: Mutex<Statements?>
-    private let path: String
-    private let threadPool: NIOThreadPool
+    private let pooled: SQLitePooledConnection<Statements>
     private let verified: VerifiedRowCache
 
-    /// Opened on first use, so a store that never shows anything never opens it.
+    /// The connection and its statements.
     private final class Statements {
-        let database: SQLiteDatabase
+        let connection: SQLiteConnection
         let evidence: SQLiteEvidence
         let begin: SQLiteStatement
         let commit: SQLiteStatement
@@ -24,15 +22,15 @@ final class SQLiteEvidenceConnection: Sendable {
         let alarms: SQLiteStatement
 
         init(path: String, verified: VerifiedRowCache) throws(LedgerError) {
-            let database = try SQLiteDatabase(path: path, busyTimeoutMs: 10_000, readOnly: true)
-            try database.execute("PRAGMA query_only = ON")
-            self.database = database
-            self.evidence = try SQLiteEvidence(database: database, verified: verified)
-            self.begin = try database.prepare("BEGIN")
-            self.commit = try database.prepare("COMMIT")
+            let connection = try SQLiteConnection(path: path, busyTimeoutMs: 10_000, readOnly: true)
+            try connection.execute("PRAGMA query_only = ON")
+            self.connection = connection
+            self.evidence = try SQLiteEvidence(connection: connection, verified: verified)
+            self.begin = try connection.prepare("BEGIN")
+            self.commit = try connection.prepare("COMMIT")
             // The row and the latest credential entry in one statement: one snapshot, so a
             // password change committed in between can't look like a restored row.
-            self.userByName = try database.prepare("""
+            self.userByName = try connection.prepare("""
                 SELECT id, username, password_hash, credential_version, mac,
                        (SELECT transfer_id FROM entries
                         WHERE from_user = users.id AND transfer_id >= 'credential#' AND transfer_id < 'credential$' AND kind = 3
@@ -40,50 +38,41 @@ final class SQLiteEvidenceConnection: Sendable {
                        lookup_name, skeleton, kind
                 FROM users WHERE lookup_name = ?1
                 """)
-            self.accountByID = try database.prepare(
+            self.accountByID = try connection.prepare(
                 "SELECT a.balance_cents, a.mac, u.username, u.credential_version FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.user_id = ?1")
-            self.historyPositions = try database.prepare("""
+            self.historyPositions = try connection.prepare("""
                 SELECT position FROM (
                     SELECT position FROM (SELECT position FROM entries WHERE from_user = ?1 AND position < ?2 AND kind <> 3 ORDER BY position DESC LIMIT ?3)
                     UNION ALL
                     SELECT position FROM (SELECT position FROM entries WHERE to_user = ?1 AND position < ?2 AND kind <> 3 ORDER BY position DESC LIMIT ?3))
                 ORDER BY position DESC LIMIT ?3
                 """)
-            self.alarms = try database.prepare(
+            self.alarms = try connection.prepare(
                 "SELECT id, kind, detail, raised_at_ms, acknowledged_at_ms, acknowledgement, mac FROM alarms ORDER BY raised_at_ms, id LIMIT ?1")
         }
     }
 
     init(path: String, threadPool: NIOThreadPool, verified: VerifiedRowCache) {
-        self.path = path
         self.verified = verified
-        self.threadPool = threadPool
-        self.state = Mutex(nil)
+        self.pooled = SQLitePooledConnection(
+            threadPool: threadPool, open: { () throws(LedgerError) in try Statements(path: path, verified: verified) },
+            close: { $0.connection.close() })
     }
 
     /// Runs `body` with the connection on the reader pool, in one read transaction (one snapshot
     /// of the database: a commit in between can't make a row and its entry disagree); every
     /// failure is the store's error.
     private func run<T: Sendable>(_ body: @escaping @Sendable (Statements) throws(LedgerError) -> T) async throws(LedgerError) -> T {
-        do {
-            return try await self.threadPool.runIfActive {
-                try self.state.withLock { (state) throws(LedgerError) -> T in
-                    if state == nil { state = try Statements(path: self.path, verified: self.verified) }
-                    let connection = state!
-                    connection.evidence.known = self.verified.knownPositions()
-                    try connection.begin.run()
-                    connection.begin.reset()
-                    defer {
-                        _ = try? connection.commit.run()
-                        connection.commit.reset()
-                    }
-                    return try body(connection)
-                }
+        let verified = self.verified
+        return try await self.pooled.run { (connection) throws(LedgerError) -> T in
+            connection.evidence.known = verified.knownPositions()
+            try connection.begin.run()
+            connection.begin.reset()
+            defer {
+                _ = try? connection.commit.run()
+                connection.commit.reset()
             }
-        } catch let error as LedgerError {
-            throw error
-        } catch {
-            throw .storeUnavailable("database error: \(error)")
+            return try body(connection)
         }
     }
 
@@ -164,6 +153,6 @@ final class SQLiteEvidenceConnection: Sendable {
     }
 
     func close() async {
-        try? await self.threadPool.runIfActive { self.state.withLock { $0?.database.close(); $0 = nil } }
+        await self.pooled.close()
     }
 }

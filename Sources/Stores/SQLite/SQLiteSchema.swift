@@ -1,3 +1,5 @@
+import IntegraLedger
+
 /// The versioned schema of the embedded store. Versions only ever get added; the MariaDB store
 /// uses the same version numbers for the same logical schema.
 enum SQLiteSchema {
@@ -135,4 +137,16 @@ enum SQLiteSchema {
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }
+}
+
+extension SQLiteSchema {
+    /// The schema version a database file is at: 0 before the first migration.
+    static func version(of connection: SQLiteConnection) throws(LedgerError) -> Int64 {
+        var hasTable = false
+        try connection.run("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") { _ in hasTable = true }
+        guard hasTable else { return 0 }
+        var version: Int64 = 0
+        try connection.run("SELECT MAX(version) FROM schema_version") { row in version = row.optionalConvertedInt64(0) ?? 0 }
+        return version
+    }
 }

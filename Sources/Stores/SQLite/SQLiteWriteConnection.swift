@@ -1,5 +1,4 @@
 import IntegraLedger
-import VaporCSQLite
 
 /// The store's writer: one connection through the C API whose statements are prepared once, so
 /// that a group commit (nonces, reads, checks, the plan, entries, balances, COMMIT) runs as one
@@ -9,7 +8,8 @@ import VaporCSQLite
 /// they were last checked (`VerifiedRowCache`); what fails is not spent.
 /// Sendable only in the sense that the store hands it to that one thread, one call at a time.
 final class SQLiteWriteConnection: @unchecked Sendable {
-    private let database: SQLiteDatabase
+    /// The store's one writing connection, used only on the writer's thread.
+    let connection: SQLiteConnection
     private let seal: LedgerSeal
     private let verified: VerifiedRowCache
     private let evidence: SQLiteEvidence
@@ -31,57 +31,62 @@ final class SQLiteWriteConnection: @unchecked Sendable {
     private let updateAccount: SQLiteStatement
 
     init(path: String, seal: LedgerSeal, verified: VerifiedRowCache, busyTimeoutMs: Int32) throws(LedgerError) {
-        let database = try SQLiteDatabase(path: path, busyTimeoutMs: busyTimeoutMs)
-        // The same settings as every connection of the store (see `SQLiteLedgerStore.open`).
-        try database.execute("PRAGMA foreign_keys = ON")
-        try database.execute("PRAGMA temp_store = MEMORY")
-        try database.execute("PRAGMA synchronous = FULL")
-        self.database = database
+        let connection = try SQLiteConnection(path: path, busyTimeoutMs: busyTimeoutMs)
+        // The same settings as the connection that migrates (see `SQLiteLedgerStore.migrate`).
+        try connection.execute("PRAGMA foreign_keys = ON")
+        try connection.execute("PRAGMA temp_store = MEMORY")
+        try connection.execute("PRAGMA synchronous = FULL")
+        self.connection = connection
         self.seal = seal
         self.verified = verified
-        self.evidence = try SQLiteEvidence(database: database, verified: verified)
-        self.begin = try database.prepare("BEGIN IMMEDIATE")
-        self.commit = try database.prepare("COMMIT")
-        self.rollback = try database.prepare("ROLLBACK")
-        self.insertNonce = try database.prepare("INSERT INTO request_nonces (timestamp_ms, nonce) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+        self.evidence = try SQLiteEvidence(connection: connection, verified: verified)
+        self.begin = try connection.prepare("BEGIN IMMEDIATE")
+        self.commit = try connection.prepare("COMMIT")
+        self.rollback = try connection.prepare("ROLLBACK")
+        self.insertNonce = try connection.prepare("INSERT INTO request_nonces (timestamp_ms, nonce) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
         // Nonces recorded before schema version 7, by (expiry, nonce), until they expire.
-        self.selectEarlierNonce = try database.prepare("SELECT 1 FROM nonces WHERE nonce = ?1 LIMIT 1")
+        self.selectEarlierNonce = try connection.prepare("SELECT 1 FROM nonces WHERE nonce = ?1 LIMIT 1")
         // Any unique key taken (the stored name, the lookup form, the skeleton): the name is taken.
-        self.insertUser = try database.prepare("""
+        self.insertUser = try connection.prepare("""
             INSERT INTO users (username, lookup_name, skeleton, password_hash, kind, created_at_ms) VALUES (?1, ?1, ?2, ?3, 0, ?4)
             ON CONFLICT DO NOTHING RETURNING id
             """)
-        self.selectUserForRehash = try database.prepare("SELECT username, credential_version FROM users WHERE id = ?1 AND password_hash = ?2 AND kind = 0")
-        self.rehashPassword = try database.prepare("UPDATE users SET password_hash = ?1, mac = ?2 WHERE id = ?3")
-        self.sealUser = try database.prepare("UPDATE users SET mac = ?1 WHERE id = ?2")
-        self.insertAccount = try database.prepare("INSERT INTO accounts (user_id, balance_cents, mac) VALUES (?1, 0, ?2)")
-        self.updatePassword = try database.prepare("UPDATE users SET password_hash = ?1, credential_version = ?2, mac = ?3 WHERE id = ?4")
-        self.selectAccount = try database.prepare(
+        self.selectUserForRehash = try connection.prepare("SELECT username, credential_version FROM users WHERE id = ?1 AND password_hash = ?2 AND kind = 0")
+        self.rehashPassword = try connection.prepare("UPDATE users SET password_hash = ?1, mac = ?2 WHERE id = ?3")
+        self.sealUser = try connection.prepare("UPDATE users SET mac = ?1 WHERE id = ?2")
+        self.insertAccount = try connection.prepare("INSERT INTO accounts (user_id, balance_cents, mac) VALUES (?1, 0, ?2)")
+        self.updatePassword = try connection.prepare("UPDATE users SET password_hash = ?1, credential_version = ?2, mac = ?3 WHERE id = ?4")
+        self.selectAccount = try connection.prepare(
             "SELECT u.id, u.kind, a.balance_cents, a.mac, u.credential_version, u.username FROM users u JOIN accounts a ON a.user_id = u.id WHERE u.lookup_name = ?1")
-        self.selectEntryByKey = try database.prepare(
+        self.selectEntryByKey = try connection.prepare(
             "SELECT \(SQLiteEvidence.entryColumns) \(SQLiteEvidence.entryJoin) WHERE e.from_user = ?1 AND e.transfer_id = ?2")
-        self.selectHead = try database.prepare("SELECT position, chain_hash FROM entries ORDER BY position DESC LIMIT 1")
-        self.insertEntry = try database.prepare("""
+        self.selectHead = try connection.prepare("SELECT position, chain_hash FROM entries ORDER BY position DESC LIMIT 1")
+        self.insertEntry = try connection.prepare("""
             INSERT INTO entries (position, kind, transfer_id, from_user, to_user, amount_cents, from_balance_after,
                                  to_balance_after, created_at_ms, chain_hash, mac)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
             """)
-        self.updateAccount = try database.prepare("UPDATE accounts SET balance_cents = ?1, mac = ?2 WHERE user_id = ?3")
+        self.updateAccount = try connection.prepare("UPDATE accounts SET balance_cents = ?1, mac = ?2 WHERE user_id = ?3")
     }
 
     func setWALAutocheckpoint(pages: Int) throws(LedgerError) {
-        try self.database.execute("PRAGMA wal_autocheckpoint = \(pages)")
+        try self.connection.execute("PRAGMA wal_autocheckpoint = \(pages)")
     }
 
     /// Closes the connection; later commits fail as the store being unavailable.
     func close() {
-        self.database.close()
+        self.connection.close()
+    }
+
+    /// Fails as the store being unavailable once the connection is closed.
+    func whileOpen() throws(LedgerError) {
+        guard !self.connection.isClosed else { throw .storeUnavailable("the store is closed") }
     }
 
     /// Applies a group in one transaction; on any failure nothing of it is applied. What the
     /// transaction checked or wrote is remembered as verified only once it is committed.
     func commit(_ requests: [WriteRequest], nowMs: Int64) throws(LedgerError) -> [WriteOutcome] {
-        guard !self.database.isClosed else { throw .storeUnavailable("the store is closed") }
+        try self.whileOpen()
         self.evidence.known = self.verified.knownPositions()
         try self.execute(self.begin)
         self.staged = VerifiedRowsStaging()

@@ -1,3 +1,5 @@
+public import IntegraLedger
+
 /// A reusable page of sealed entries in compact form: what a `SealedEntryReader` fills and
 /// `LedgerVerifier` checks, without a `LedgerEntry`, `String` or array per row.
 ///
@@ -12,7 +14,7 @@ public final class SealedEntryPage: @unchecked Sendable {
     /// huge (tampered) strings still reads in bounded memory.
     public let maximumStringBytes: Int
     /// The longest string a row may have: its encoding stores the length in 16 bits.
-    public static let maximumFieldBytes = Int(UInt16.max)
+    public static let maximumFieldBytes = LedgerSeal.maximumFieldBytes
 
     struct Row {
         var position: Int64

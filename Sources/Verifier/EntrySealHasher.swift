@@ -1,7 +1,12 @@
+// The only file that imports `CCryptoBoringSSL`: the BoringSSL swift-crypto builds on Linux. It
+// is a module of swift-crypto, not one of its products, so a release of swift-crypto may rename
+// or drop it without notice. Without it this file falls back to swift-crypto's API (correct, but
+// allocating for every hash); `DependencyCanaryTests` fails on Linux when that happens.
 #if canImport(CCryptoBoringSSL)
 import CCryptoBoringSSL
 #endif
 import Crypto
+import IntegraLedger
 
 /// The verifier's per-entry hashing: an entry's digest, its chain link and its MAC, each written
 /// into caller-provided bytes. One instance per worker thread; not thread-safe.
@@ -11,6 +16,15 @@ import Crypto
 /// is allocated per entry. Elsewhere it goes through swift-crypto's API. Tests check it against
 /// `LedgerSeal`, which always uses swift-crypto's API.
 final class EntrySealHasher {
+    /// Whether this build hashes through BoringSSL directly.
+    static var hashesThroughBoringSSL: Bool {
+        #if canImport(CCryptoBoringSSL)
+        true
+        #else
+        false
+        #endif
+    }
+
     #if canImport(CCryptoBoringSSL)
     private let context: UnsafeMutablePointer<HMAC_CTX>
     #else
@@ -82,5 +96,12 @@ final class EntrySealHasher {
         authenticator.update(data: message)
         authenticator.finalize().withUnsafeBytes { output.copyMemory(from: $0) }
         #endif
+    }
+}
+
+extension LedgerSeal {
+    /// A hasher for the verifier's per-entry work, keyed with the row-seal key.
+    func makeEntryHasher() -> EntrySealHasher {
+        EntrySealHasher(key: self.key)
     }
 }

@@ -1,4 +1,6 @@
 import Dispatch
+public import IntegraLedger
+
 /// Checks a ledger read back from a store: the hash chain, every row's MAC, and that every
 /// balance equals the sum of its account's entries. Feed entries in position order, page by
 /// page; then accounts and users; then read `violations`.
@@ -141,7 +143,7 @@ public struct LedgerVerifier {
         // A chain hash or MAC that is not 32 bytes long was never sealed by this deployment.
         guard row.chainHashIsRegular, row.macIsRegular else { return [] }
         let stored = view.chainHash(index)
-        let fields = LedgerSeal.EntryFields(
+        let fields = LedgerSeal.entryFields(
             position: row.position, kind: row.kind, transferID: view.string(row.transferID),
             fromUserID: row.fromUserID, from: view.string(row.from), toUserID: row.toUserID, to: view.string(row.to),
             amountCents: row.amountCents, fromBalanceAfterCents: row.fromBalanceAfterCents,
