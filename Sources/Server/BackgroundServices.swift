@@ -20,6 +20,16 @@ struct GroupCommitService: Service {
     }
 }
 
+/// The store's own background work (`LedgerStore.maintain`; for SQLite, WAL checkpoints off the
+/// commit path). It stops after the group committer, so that the last commits still have it.
+struct StoreMaintenance: Service {
+    let store: any LedgerStore
+
+    func run() async {
+        await cancelWhenGracefulShutdown { await self.store.maintain() }
+    }
+}
+
 /// The integrity monitor's background verifier: every `checkIntervalMs` the alarms are re-read
 /// and the entries committed since are verified; every `fullVerifyIntervalMs` the whole ledger.
 struct BackgroundVerifier: Service {

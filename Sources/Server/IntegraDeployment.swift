@@ -11,8 +11,9 @@ import NIOCore
 ///
 /// `start` is the quick start: on a new data directory it generates the keys, writes
 /// `client.json`, and (unless disabled) creates funded demo users whose passwords it reports once.
-/// `run` runs the deployment's long-lived parts as services of one `ServiceGroup`: the group
-/// committer, the background verifier, the checkpointer, the nonce pruner and the listener.
+/// `run` runs the deployment's long-lived parts as services of one `ServiceGroup`: the store's
+/// maintenance, the group committer, the background verifier, the checkpointer, the nonce pruner
+/// and the listener.
 public final class IntegraDeployment: Service, Sendable {
     public let server: IntegraServer
     public let store: any LedgerStore
@@ -51,6 +52,8 @@ public final class IntegraDeployment: Service, Sendable {
             clock: configuration.clock, logger: logger)
         self.services = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
+                // A store without background work returns at once; the others run on.
+                .init(service: StoreMaintenance(store: store), successTerminationBehavior: .ignore),
                 .init(service: GroupCommitService(committer: committer)),
                 .init(service: BackgroundVerifier(monitor: monitor)),
                 .init(service: PeriodicCheckpointer(monitor: monitor)),
