@@ -206,6 +206,40 @@ import Testing
         #expect(summary.entries == 3, "one deposit and two transfers")
     }
 
+    /// More work than the pool of database connections can queue is the server being busy: it
+    /// is refused at once as `overloaded` and answered `server_busy` (retryable), not taken for
+    /// the database being unavailable.
+    @Test(.timeLimit(.minutes(1))) func aFullQueueForDatabaseConnectionsIsServerBusyNotAnOutage() async throws {
+        let pool = MariaDBConnectionPool(configuration: try TestStore.mariaDBBase(), size: 1, maximumWaiters: 0)
+        let (started, connectionTaken) = AsyncStream.makeStream(of: Void.self)
+        let release = DispatchSemaphore(value: 0)
+        let refused: (any Error)? = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { connectionTaken.finish() }
+                try await pool.withConnection { _ in
+                    connectionTaken.yield()
+                    release.wait()
+                }
+            }
+            for await _ in started { break }
+            let refused: (any Error)?
+            do {
+                try await pool.withConnection { _ in }
+                refused = nil
+            } catch {
+                refused = error
+            }
+            release.signal()
+            try await group.waitForAll()
+            return refused
+        }
+        await pool.shutdown()
+        let error = try #require(refused, "a job beyond the pool and its queue was run")
+        let ledgerError = MariaDBLedgerStore.ledgerError(error)
+        #expect(ledgerError == .overloaded, "\(error)")
+        #expect(LedgerService.protocolError(ledgerError).code == .serverBusy)
+    }
+
     /// Runs scripts/mariadb and returns what it printed. (`system` rather than Foundation's
     /// `Process`, whose `waitUntilExit` can hang off the main thread on Linux.)
     static func mariadbScript(_ arguments: String...) throws -> String {
