@@ -60,16 +60,30 @@ public final class IntegraConnection {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try transport.addHandlers(to: channel, pinMismatch: pinMismatch)
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                        try channel.pipeline.syncOperations.addHandler(ReplyTimeoutHandler(timeout: .milliseconds(timeoutMs)))
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try Self.wrap(channel, transport: transport, pinMismatch: pinMismatch, timeoutMs: timeoutMs)
                     }
                 }
         } catch {
             throw IntegraClientError(kind: .connection, message: "cannot connect to \(address.host):\(address.port): \(error)")
         }
-        return try await channel.executeThenClose { inbound, outbound in
+        return try await Self.converse(over: channel, machineConfiguration: machineConfiguration, clock: clock, pinMismatch: pinMismatch, body)
+    }
+
+    /// Puts the client's handlers on a new channel (the transport, the frame decoder and the
+    /// reply timeout) and wraps it for async use. Runs on the channel's event loop.
+    static func wrap(_ channel: any Channel, transport: ClientTransport, pinMismatch: PinMismatchFlag, timeoutMs: Int64) throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try transport.addHandlers(to: channel, pinMismatch: pinMismatch)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+        try channel.pipeline.syncOperations.addHandler(ReplyTimeoutHandler(timeout: .milliseconds(timeoutMs)))
+        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+    }
+
+    /// Verifies the server's hello on a channel made by `wrap`, runs `body`, and closes it.
+    static func converse<Result>(
+        over channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, machineConfiguration: ClientConnectionStateMachine.Configuration, clock: WallClock,
+        pinMismatch: PinMismatchFlag, _ body: (IntegraConnection) async throws -> Result
+    ) async throws -> Result {
+        try await channel.executeThenClose { inbound, outbound in
             let connection = IntegraConnection(
                 machine: ClientConnectionStateMachine(configuration: machineConfiguration), clock: clock,
                 inbound: inbound.makeAsyncIterator(), outbound: outbound)

@@ -1,3 +1,4 @@
+import Crypto
 @testable import IntegraClient
 @testable import IntegraProtocol
 @testable import IntegraServer
@@ -135,5 +136,29 @@ import Testing
         Self.advance(channel, byMs: 60_000)
         #expect(channel.isActive)
         #expect(Self.caughtError(channel) == nil)
+    }
+
+    /// A server that accepts the connection and never says a word (no hello, no TLS handshake):
+    /// the client gives up at its timeout with a timeout error (exit 3 in the CLI), over TLS and
+    /// plain TCP alike. The connection is an in-memory channel whose clock the test moves.
+    @Test(.timeLimit(.minutes(1)), arguments: [ClientConfiguration.Transport.tls, .plaintext])
+    func aServerThatNeverAnswersTimesOut(transport: ClientConfiguration.Transport) async throws {
+        let configuration = ClientConfiguration(
+            server: "127.0.0.1:1", clientKey: SymmetricKey(size: .bits256), serverIdentityKey: Curve25519.Signing.PrivateKey().publicKey,
+            transport: transport, tlsPublicKeySHA256: String(repeating: "ab", count: 32))
+        let clientTransport = try ClientTransport(configuration: configuration)
+        let pinMismatch = PinMismatchFlag()
+        let channel = NIOAsyncTestingChannel()
+        let wrapped = try await channel.testingEventLoop.executeInContext {
+            try IntegraConnection.wrap(channel, transport: clientTransport, pinMismatch: pinMismatch, timeoutMs: 30_000)
+        }
+        try await channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(29_999))
+        #expect(channel.isActive, "the client gave up before its timeout")
+        await channel.testingEventLoop.advanceTime(by: .milliseconds(1))
+        await #expect(throws: IntegraClientError(kind: .timeout, message: "the server did not answer in time")) {
+            try await IntegraConnection.converse(
+                over: wrapped, machineConfiguration: try configuration.stateMachineConfiguration(), clock: .system, pinMismatch: pinMismatch) { _ in }
+        }
     }
 }
