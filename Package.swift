@@ -6,6 +6,17 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// What every test tier depends on: the modules it tests and what the tiers share.
+let testTierDependencies: [Target.Dependency] = [
+    "IntegraProtocol",
+    "IntegraLedger",
+    "IntegraStoreFactory",
+    "IntegraServer",
+    "IntegraClient",
+    "IntegraVerifier",
+    "IntegraTestSupport",
+]
+
 let package = Package(
     name: "Integra",
     // Linux only: the stores and the secret files call Glibc directly, and the verifier BoringSSL.
@@ -263,8 +274,12 @@ let package = Package(
             path: "Sources/Tools/LedgerFill",
             swiftSettings: swiftSettings
         ),
-        .testTarget(
-            name: "IntegraTests",
+        // What the test tiers share, so that no file is copied between them: `withTestServer` (a
+        // real server run as `integra-server run` runs it, always shut down and its data directory
+        // removed), the stores under test, temporary directories, a manual wall clock, database
+        // tampering. A library, not a test target: the tiers import it.
+        .target(
+            name: "IntegraTestSupport",
             dependencies: [
                 "IntegraProtocol",
                 "IntegraLedger",
@@ -275,16 +290,75 @@ let package = Package(
                 "IntegraStoreFactory",
                 "IntegraServer",
                 "IntegraClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            ],
+            path: "Tests/IntegraTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // Unit tier: pure code in memory. Codecs, state machines, the connection timers on an
+        // embedded event loop, the ledger's domain, Merkle trees and signed notes, names, the
+        // login throttle, the protocol and Merkle vectors, fuzz regressions, the client's files.
+        // No socket, no store, no server.
+        .testTarget(
+            name: "IntegraUnitTests",
+            dependencies: testTierDependencies + [
+                "IntegraFiles",
+                "IntegraMariaDBStore",
                 "IntegraFuzzHarness",
                 "IntegraBench",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/IntegraUnitTests",
+            swiftSettings: swiftSettings
+        ),
+        // Store tier: every store against the same requirements (conformance, group commit,
+        // migrations from earlier schema versions), and what `verify` finds after tampering,
+        // on SQLite and, with the MariaDB trait, on MariaDB (`INTEGRA_TEST_MARIADB_URL`).
+        .testTarget(
+            name: "IntegraStoreTests",
+            dependencies: testTierDependencies + [
+                "IntegraSQLiteStore",
+                "IntegraMariaDBStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/IntegraStoreTests",
+            swiftSettings: swiftSettings
+        ),
+        // End-to-end tier: real servers over TLS and TCP on loopback, driven by the client
+        // library and by raw frames: the customer's conversation, hostile input and customers,
+        // attacks on a running deployment (fail closed), concurrency, TLS, shutdown, echo mode.
+        .testTarget(
+            name: "IntegraEndToEndTests",
+            dependencies: testTierDependencies + [
+                "IntegraFiles",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            path: "Tests/IntegraTests",
+            path: "Tests/IntegraEndToEndTests",
+            swiftSettings: swiftSettings
+        ),
+        // MariaDB tier, with the MariaDB trait only: what a shared, networked database adds
+        // (several instances on one ledger, the database going away, the grants, TLS to the
+        // database), against the servers scripts/test starts (`INTEGRA_TEST_MARIADB_URL`,
+        // `INTEGRA_TEST_MARIADB_TLS_URL`, `INTEGRA_TEST_MARIADB_TLS_CA`).
+        .testTarget(
+            name: "IntegraMariaDBTests",
+            dependencies: testTierDependencies + [
+                "IntegraMariaDBStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/IntegraMariaDBTests",
             swiftSettings: swiftSettings
         ),
     ]

@@ -19,20 +19,20 @@ public final class Progress: Sendable {
         self.completed.store(0, ordering: .relaxed)
         self.failed.store(0, ordering: .relaxed)
         let started = ContinuousClock.now
-        let reporter = Task {
-            var previous = 0
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                guard !Task.isCancelled else { return }
-                let done = self.completed.load(ordering: .relaxed)
-                let errors = self.failed.load(ordering: .relaxed)
-                let elapsed = (ContinuousClock.now - started).seconds
-                self.log(String(format: "%@: %5.1f s  %d %@ (%d/s now)  errors %d", label, elapsed, done, unit, done - previous, errors))
-                previous = done
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var previous = 0
+                while (try? await Task.sleep(for: .seconds(1))) != nil {
+                    let done = self.completed.load(ordering: .relaxed)
+                    let errors = self.failed.load(ordering: .relaxed)
+                    let elapsed = (ContinuousClock.now - started).seconds
+                    self.log(String(format: "%@: %5.1f s  %d %@ (%d/s now)  errors %d", label, elapsed, done, unit, done - previous, errors))
+                    previous = done
+                }
             }
+            defer { group.cancelAll() }
+            return try await body()
         }
-        defer { reporter.cancel() }
-        return try await body()
     }
 
     func log(_ line: String) {

@@ -13,13 +13,18 @@ public final class IntegraConnection {
     private var machine: ClientConnectionStateMachine
     private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let clock: WallClock
     /// The exact bytes of the last request frame sent, for diagnostics and tests.
     public private(set) var lastSentFrame: ByteBuffer?
     /// The canonical name the server confirmed at login.
     public private(set) var loggedInAs: String?
 
-    private init(machine: ClientConnectionStateMachine, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+    private init(
+        machine: ClientConnectionStateMachine, clock: WallClock, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) {
         self.machine = machine
+        self.clock = clock
         self.inbound = inbound
         self.outbound = outbound
     }
@@ -28,10 +33,13 @@ public final class IntegraConnection {
     /// - Parameters:
     ///   - server: "HOST:PORT" overriding the configuration's address.
     ///   - timeoutMs: how long to wait for each answer.
+    ///   - clock: what frames are stamped with and checked against (the system's wall clock;
+    ///     a test's manual clock, shared with its server).
     public static func withConnection<Result>(
         configuration: ClientConfiguration,
         server: String? = nil,
         timeoutMs: Int64 = 30_000,
+        clock: WallClock = .system,
         _ body: (IntegraConnection) async throws -> Result
     ) async throws -> Result {
         let machineConfiguration: ClientConnectionStateMachine.Configuration
@@ -52,18 +60,32 @@ public final class IntegraConnection {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try transport.addHandlers(to: channel, pinMismatch: pinMismatch)
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                        try channel.pipeline.syncOperations.addHandler(ReplyTimeoutHandler(timeout: .milliseconds(timeoutMs)))
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try Self.wrap(channel, transport: transport, pinMismatch: pinMismatch, timeoutMs: timeoutMs)
                     }
                 }
         } catch {
             throw IntegraClientError(kind: .connection, message: "cannot connect to \(address.host):\(address.port): \(error)")
         }
-        return try await channel.executeThenClose { inbound, outbound in
+        return try await Self.converse(over: channel, machineConfiguration: machineConfiguration, clock: clock, pinMismatch: pinMismatch, body)
+    }
+
+    /// Puts the client's handlers on a new channel (the transport, the frame decoder and the
+    /// reply timeout) and wraps it for async use. Runs on the channel's event loop.
+    static func wrap(_ channel: any Channel, transport: ClientTransport, pinMismatch: PinMismatchFlag, timeoutMs: Int64) throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try transport.addHandlers(to: channel, pinMismatch: pinMismatch)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+        try channel.pipeline.syncOperations.addHandler(ReplyTimeoutHandler(timeout: .milliseconds(timeoutMs)))
+        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+    }
+
+    /// Verifies the server's hello on a channel made by `wrap`, runs `body`, and closes it.
+    static func converse<Result>(
+        over channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, machineConfiguration: ClientConnectionStateMachine.Configuration, clock: WallClock,
+        pinMismatch: PinMismatchFlag, _ body: (IntegraConnection) async throws -> Result
+    ) async throws -> Result {
+        try await channel.executeThenClose { inbound, outbound in
             let connection = IntegraConnection(
-                machine: ClientConnectionStateMachine(configuration: machineConfiguration),
+                machine: ClientConnectionStateMachine(configuration: machineConfiguration), clock: clock,
                 inbound: inbound.makeAsyncIterator(), outbound: outbound)
             let hello: ByteBuffer
             do {
@@ -72,7 +94,7 @@ public final class IntegraConnection {
                 throw IntegraClientError(kind: .untrustedReply, message: "the server's TLS key does not match the pin in the client configuration (\(error.message))")
             }
             do throws(ProtocolError) {
-                try connection.machine.helloReceived(hello, nowMs: WallClock.nowMs())
+                try connection.machine.helloReceived(hello, nowMs: clock.nowMs())
             } catch {
                 throw IntegraClientError(kind: .untrustedReply, code: error.code.rawValue, message: error.message)
             }
@@ -89,7 +111,7 @@ public final class IntegraConnection {
             throw IntegraClientError(kind: .connection, message: "the connection is closed; connect again")
         }
         do {
-            return try self.machine.makeRequest(message, nowMs: WallClock.nowMs())
+            return try self.machine.makeRequest(message, nowMs: self.clock.nowMs())
         } catch {
             throw IntegraClientError(kind: .configuration, code: error.code.rawValue, message: "the request is too large to send")
         }
@@ -116,7 +138,7 @@ public final class IntegraConnection {
         }
         let frame: ByteBuffer
         do {
-            frame = try self.machine.makeLogin(username: username, password: password, deviceToken: deviceToken, nowMs: WallClock.nowMs())
+            frame = try self.machine.makeLogin(username: username, password: password, deviceToken: deviceToken, nowMs: self.clock.nowMs())
         } catch {
             throw IntegraClientError(kind: .configuration, code: error.code.rawValue, message: "the login is too large to send")
         }
@@ -232,7 +254,7 @@ public final class IntegraConnection {
         }
         let reply: ServerMessage
         do {
-            reply = try self.machine.replyReceived(replyFrame, nowMs: WallClock.nowMs())
+            reply = try self.machine.replyReceived(replyFrame, nowMs: self.clock.nowMs())
         } catch {
             throw IntegraClientError(kind: .untrustedReply, code: error.code.rawValue, message: error.message)
         }

@@ -1,8 +1,11 @@
 /// Collects write requests from many connections and commits them to the store in groups.
 ///
-/// While one commit is in flight, new requests queue; when it finishes, everything queued (up to
-/// `maximumBatchSize`) goes into the next store transaction. There is no artificial wait: under
-/// light load a batch holds one request, under heavy load batches grow and fsyncs are shared.
+/// `run()` is the committer's flush loop (a service of the deployment): while one commit is in
+/// flight, new requests queue; when it finishes, everything queued (up to `maximumBatchSize`)
+/// goes into the next store transaction. There is no artificial wait: under light load a batch
+/// holds one request, under heavy load batches grow and fsyncs are shared. After `stop()` (or
+/// when its task is cancelled) it commits what is queued and returns; requests submitted after
+/// that are refused.
 public actor GroupCommitter {
     private typealias Waiter = CheckedContinuation<WriteOutcome, Never>
 
@@ -11,8 +14,10 @@ public actor GroupCommitter {
     private let maximumPending: Int
     private let clock: @Sendable () -> Int64
     private var pending: [(request: WriteRequest, waiter: Waiter)] = []
-    private var isFlushing = false
-    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Wakes the flush loop when requests arrive (at most one wake-up is kept).
+    private let work: AsyncStream<Void>
+    private let workArrived: AsyncStream<Void>.Continuation
+    private var stopped = false
 
     /// - Parameters:
     ///   - maximumBatchSize: requests per store transaction.
@@ -24,26 +29,34 @@ public actor GroupCommitter {
         self.maximumBatchSize = maximumBatchSize
         self.maximumPending = maximumPending
         self.clock = clock
+        (self.work, self.workArrived) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Queues one request and returns its outcome once its group is durable (or rejected).
+    /// Refused as `overloaded` beyond `maximumPending` and once the flush loop has stopped.
     public func submit(_ request: WriteRequest) async -> WriteOutcome {
-        guard self.pending.count < self.maximumPending else {
+        guard self.pending.count < self.maximumPending, !self.stopped else {
             return .rejected(.overloaded)
         }
         return await withCheckedContinuation { (waiter: Waiter) in
             self.pending.append((request, waiter))
-            if !self.isFlushing {
-                self.isFlushing = true
-                Task { await self.flush() }
-            }
+            self.workArrived.yield()
         }
     }
 
-    /// Waits until every request submitted so far has been committed or rejected.
-    public func drain() async {
-        guard self.isFlushing else { return }
-        await withCheckedContinuation { self.drainWaiters.append($0) }
+    /// Commits queued requests in groups until `stop()` or until the task is cancelled; then
+    /// commits what is still queued and returns.
+    public func run() async {
+        for await _ in self.work {
+            await self.flush()
+        }
+        await self.flush()
+        self.stopped = true
+    }
+
+    /// Ends `run()` once what is queued now is committed.
+    public nonisolated func stop() {
+        self.workArrived.finish()
     }
 
     private func flush() async {
@@ -62,9 +75,5 @@ public actor GroupCommitter {
                 item.waiter.resume(returning: outcome)
             }
         }
-        self.isFlushing = false
-        let waiters = self.drainWaiters
-        self.drainWaiters = []
-        for waiter in waiters { waiter.resume() }
     }
 }

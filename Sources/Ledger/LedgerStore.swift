@@ -79,6 +79,12 @@ public protocol LedgerStore: Sendable {
     /// or get `deploymentMismatch`.
     func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError)
 
+    /// The store's own background work, until the calling task is cancelled (SQLite: copying
+    /// the WAL back into the database file off the commit path). A running deployment runs it as
+    /// one of its services and closes the store only after it returned; a store opened for one
+    /// command does without it. A store with no such work returns at once.
+    func maintain() async
+
     /// Releases connections. The store is unusable afterwards.
     func close() async
 }
@@ -92,6 +98,8 @@ public enum Setting: String, Sendable, CaseIterable {
 }
 
 extension LedgerStore {
+    public func maintain() async {}
+
     /// The current balance of a user's account in cents, or nil if there is no such user
     /// (unchecked: for tools and tests).
     public func balance(ofUserID userID: Int64) async throws(LedgerError) -> Int64? {

@@ -2,7 +2,7 @@ import Foundation
 public import IntegraLedger
 public import IntegraFiles
 public import IntegraStoreFactory
-import IntegraProtocol
+public import IntegraProtocol
 
 /// Operator actions that run beside (or without) a running server: opening the store,
 /// adding users and depositing money from the system account.
@@ -12,12 +12,14 @@ public enum Administration {
         try await StoreFactory.open(configuration.databaseLocation, connections: configuration.databaseConnections, keys: keys, access: access)
     }
 
-    /// Creates a customer with a bcrypt-hashed password.
-    public static func addUser(name: String, password: String, store: any LedgerStore, hasher: PasswordHasher, policy: PasswordPolicy) async throws -> UserRecord {
+    /// Creates a customer with a bcrypt-hashed password; `clock` stamps the entry.
+    public static func addUser(
+        name: String, password: String, store: any LedgerStore, hasher: PasswordHasher, policy: PasswordPolicy, clock: WallClock = .system
+    ) async throws -> UserRecord {
         let username = try Username(registering: name)
         try policy.validate(password)
         let hash = try await hasher.hash(password)
-        let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: username, passwordHash: hash))], nowMs: WallClock.nowMs())
+        let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: username, passwordHash: hash))], nowMs: clock.nowMs())
         switch outcome.first {
         case .userCreated(let user)?: return user
         case .rejected(let error)?: throw error
@@ -25,9 +27,12 @@ public enum Administration {
         }
     }
 
-    /// Moves money from the system account to a customer; recorded in the ledger as a deposit.
-    /// Refused while the deployment has open integrity alarms (`alarms`).
-    public static func deposit(to name: String, amount: String, maximumCents: Int64, transferID: String? = nil, store: any LedgerStore, alarms: IntegrityAlarms? = nil) async throws -> LedgerEntry {
+    /// Moves money from the system account to a customer; recorded in the ledger as a deposit,
+    /// stamped by `clock`. Refused while the deployment has open integrity alarms (`alarms`).
+    public static func deposit(
+        to name: String, amount: String, maximumCents: Int64, transferID: String? = nil, store: any LedgerStore, alarms: IntegrityAlarms? = nil,
+        clock: WallClock = .system
+    ) async throws -> LedgerEntry {
         if let alarms {
             try await alarms.refresh()
             guard !alarms.isRaised else { throw LedgerError.alarmRaised }
@@ -36,7 +41,7 @@ public enum Administration {
             transferID: try TransferID(transferID ?? "deposit-\(UUID().uuidString.lowercased())"),
             recipient: try Username(name),
             amount: try Amount.parse(amount, maximumCents: maximumCents))
-        let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .deposit(intent))], nowMs: WallClock.nowMs())
+        let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .deposit(intent))], nowMs: clock.nowMs())
         switch outcome.first {
         case .transferred(let receipt)?: return receipt.entry
         case .rejected(let error)?: throw error

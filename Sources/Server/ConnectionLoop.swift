@@ -39,7 +39,7 @@ struct ConnectionLoop {
     /// Serves the connection until the machine closes it or the peer goes away.
     mutating func run() async throws {
         defer { self.settleInFlight() }
-        var action = self.machine.connectionOpened(nowMs: WallClock.nowMs())
+        var action = self.machine.connectionOpened(nowMs: self.server.clock.nowMs())
         while let next = try await self.run(action) {
             action = next
         }
@@ -53,18 +53,20 @@ struct ConnectionLoop {
             if outbound.frame.readableBytes > 0 { try await self.outbound.write(outbound.frame) }
             if let report = outbound.report { self.server.record(report, address: self.address, peer: self.peer, logger: self.logger) }
             self.settleInFlight()
-            if let deadline = outbound.sessionDeadlineMs { SessionTimer.arm(on: self.channel, atMs: deadline) }
+            if let deadline = outbound.sessionDeadlineMs {
+                SessionTimer.arm(on: self.channel, inMs: deadline - self.server.clock.nowMs())
+            }
             if outbound.closesConnection { return nil }
             return try await self.nextInput()
         case .checkThrottle(let query):
-            return self.machine.throttleDecided(self.server.throttleVerdict(query, address: self.address), nowMs: WallClock.nowMs())
+            return self.machine.throttleDecided(self.server.throttleVerdict(query, address: self.address), nowMs: self.server.clock.nowMs())
         case .perform(let request, let context):
             if !self.inFlight {
                 self.inFlight = true
-                self.server.requestsInFlight.wrappingAdd(1, ordering: .acquiringAndReleasing)
+                self.server.requestsInFlight.add(1)
             }
             let result = await self.server.performer.perform(request, context: context, origin: self.address)
-            return self.machine.requestCompleted(result, nowMs: WallClock.nowMs())
+            return self.machine.requestCompleted(result, nowMs: self.server.clock.nowMs())
         case .close:
             return nil
         case .none:
@@ -79,13 +81,13 @@ struct ConnectionLoop {
             frame = try await self.inbound.next()
         } catch let error as ProtocolError {
             self.noteShutdown()
-            return self.machine.decodingFailed(error, nowMs: WallClock.nowMs())
+            return self.machine.decodingFailed(error, nowMs: self.server.clock.nowMs())
         } catch is SessionTimer.Expired {
-            return self.machine.timerFired(nowMs: WallClock.nowMs())
+            return self.machine.timerFired(nowMs: self.server.clock.nowMs())
         }
         guard let frame else { return nil }
         self.noteShutdown()
-        return self.machine.frameReceived(frame, nowMs: WallClock.nowMs())
+        return self.machine.frameReceived(frame, nowMs: self.server.clock.nowMs())
     }
 
     /// Tells the machine, once, that the server is shutting down.
@@ -98,7 +100,7 @@ struct ConnectionLoop {
     private mutating func settleInFlight() {
         guard self.inFlight else { return }
         self.inFlight = false
-        self.server.requestsInFlight.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        self.server.requestsInFlight.add(-1)
     }
 }
 
@@ -112,9 +114,10 @@ final class SessionTimer: ChannelInboundHandler {
 
     private var scheduled: Scheduled<Void>?
 
-    /// Arms the timer of `channel`'s pipeline for `deadlineMs` (milliseconds since the epoch).
-    static func arm(on channel: any Channel, atMs deadlineMs: Int64) {
-        let delayMs = max(0, deadlineMs - WallClock.nowMs())
+    /// Arms the timer of `channel`'s pipeline to fire in `delayMs` milliseconds (at once if it
+    /// is not positive), on the channel's event loop.
+    static func arm(on channel: any Channel, inMs delayMs: Int64) {
+        let delayMs = max(0, delayMs)
         channel.eventLoop.execute {
             guard let timer = try? channel.pipeline.syncOperations.handler(type: SessionTimer.self),
                   let context = try? channel.pipeline.syncOperations.context(handlerType: SessionTimer.self)

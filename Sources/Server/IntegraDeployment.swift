@@ -11,6 +11,9 @@ import NIOCore
 ///
 /// `start` is the quick start: on a new data directory it generates the keys, writes
 /// `client.json`, and (unless disabled) creates funded demo users whose passwords it reports once.
+/// `run` runs the deployment's long-lived parts as services of one `ServiceGroup`: the store's
+/// maintenance, the group committer, the background verifier, the checkpointer, the nonce pruner
+/// and the listener.
 public final class IntegraDeployment: Service, Sendable {
     public let server: IntegraServer
     public let store: any LedgerStore
@@ -18,8 +21,11 @@ public final class IntegraDeployment: Service, Sendable {
     public let configuration: ServerConfiguration
     /// The verified head, checkpoints, the background verifier and the alarms.
     public let monitor: IntegrityMonitor
-    private let committer: GroupCommitter
-    private let hasher: PasswordHasher
+    /// The bcrypt pool; shut down when `run` returns.
+    let hasher: PasswordHasher
+    /// The long-lived parts, shut down in reverse order: the listener first (it lets the requests
+    /// in flight finish), the group committer last (it commits what they queued).
+    private let services: ServiceGroup
 
     /// A demo user created on first start, with the password shown once.
     public struct DemoUser: Sendable {
@@ -31,14 +37,30 @@ public final class IntegraDeployment: Service, Sendable {
     public static let demoUserNames = ["alice", "bob", "carol"]
     public static let demoBalance = "1000.00"
 
-    private init(server: IntegraServer, store: any LedgerStore, keys: DeploymentKeys, configuration: ServerConfiguration, monitor: IntegrityMonitor, committer: GroupCommitter, hasher: PasswordHasher) {
+    private init(
+        server: IntegraServer, store: any LedgerStore, keys: DeploymentKeys, configuration: ServerConfiguration, monitor: IntegrityMonitor,
+        committer: GroupCommitter, hasher: PasswordHasher, logger: Logger
+    ) {
         self.server = server
         self.store = store
         self.keys = keys
         self.configuration = configuration
         self.monitor = monitor
-        self.committer = committer
         self.hasher = hasher
+        let pruner = NoncePruner(
+            store: store, replayWindowMs: configuration.replayWindowMs, intervalMs: configuration.noncePruneIntervalMs,
+            clock: configuration.clock, logger: logger)
+        self.services = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                // A store without background work returns at once; the others run on.
+                .init(service: StoreMaintenance(store: store), successTerminationBehavior: .ignore),
+                .init(service: GroupCommitService(committer: committer)),
+                .init(service: BackgroundVerifier(monitor: monitor)),
+                .init(service: PeriodicCheckpointer(monitor: monitor)),
+                .init(service: pruner),
+                .init(service: server),
+            ],
+            logger: logger))
     }
 
     /// Prepares the data directory and store, binds the socket and writes `client.json`.
@@ -73,7 +95,7 @@ public final class IntegraDeployment: Service, Sendable {
         schedule.fullVerifyIntervalMs = configuration.fullVerifyIntervalMs
         let monitor = IntegrityMonitor(
             store: store, seal: LedgerSeal(storageKey: keys.storageKey), identityKey: keys.identityKey, dataDirectory: configuration.dataDirectory,
-            alarms: alarms, schedule: schedule, clock: WallClock.nowMs, logger: logger)
+            alarms: alarms, schedule: schedule, clock: configuration.clock, logger: logger)
         await monitor.start()
         if alarms.isRaised {
             logger.critical("the deployment has open integrity alarms: no money moves and nothing is signed until an operator acknowledges them (`integra-server alarms`)")
@@ -81,7 +103,8 @@ public final class IntegraDeployment: Service, Sendable {
         let hasher = PasswordHasher(
             cost: configuration.bcryptCost, threads: configuration.passwordHashingThreads,
             maximumPending: configuration.maximumPendingPasswordJobs)
-        let committer = GroupCommitter(store: store, maximumBatchSize: configuration.groupCommitBatchSize, clock: WallClock.nowMs)
+        let clock = configuration.clock
+        let committer = GroupCommitter(store: store, maximumBatchSize: configuration.groupCommitBatchSize, clock: { clock.nowMs() })
         var demoUsers: [DemoUser] = []
         do {
             if created && configuration.createDemoUsers {
@@ -103,7 +126,10 @@ public final class IntegraDeployment: Service, Sendable {
                 "address": "\(address)", "transport": "\(tls == nil ? "plaintext" : "tls1.3")", "data": "\(configuration.dataDirectory)",
                 "store": "\(configuration.databaseLocation.redacted)",
             ])
-            return (IntegraDeployment(server: server, store: store, keys: keys, configuration: configuration, monitor: monitor, committer: committer, hasher: hasher), demoUsers)
+            let deployment = IntegraDeployment(
+                server: server, store: store, keys: keys, configuration: configuration, monitor: monitor, committer: committer, hasher: hasher,
+                logger: logger)
+            return (deployment, demoUsers)
         } catch {
             await hasher.shutdown()
             await store.close()
@@ -111,28 +137,26 @@ public final class IntegraDeployment: Service, Sendable {
         }
     }
 
-    /// Serves until `shutdown()` or a graceful shutdown of the service group; then waits for
-    /// pending commits and releases everything.
+    /// Runs the deployment's services until a graceful shutdown of the service group that runs
+    /// the deployment (SIGTERM, SIGINT) or `shutdown()`; then signs a last checkpoint and
+    /// releases everything.
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await self.monitor.run() }
-                try await self.server.run()
-                group.cancelAll()
-            }
-        } onGracefulShutdown: {
-            Task { await self.server.shutdown() }
+        var failure: (any Error)? = nil
+        do {
+            try await self.services.run()
+        } catch {
+            failure = error
         }
-        await self.committer.drain()
         await self.monitor.checkpoint()
         self.server.auditTrail.close()
         await self.hasher.shutdown()
         await self.store.close()
+        if let failure { throw failure }
     }
 
-    /// Stops accepting connections and ends `run()`.
+    /// Shuts the deployment down gracefully, as SIGTERM does; `run()` returns once it is done.
     public func shutdown() async {
-        await self.server.shutdown()
+        await self.services.triggerGracefulShutdown()
     }
 
     /// Echo mode's keys: fresh, in memory only, so its receipts never verify against a real
@@ -165,9 +189,10 @@ public final class IntegraDeployment: Service, Sendable {
         var users: [DemoUser] = []
         for name in Self.demoUserNames {
             let password = Administration.generatePassword()
-            _ = try await Administration.addUser(name: name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy)
+            _ = try await Administration.addUser(
+                name: name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy, clock: configuration.clock)
             _ = try await Administration.deposit(
-                to: name, amount: Self.demoBalance, maximumCents: Int64.max, transferID: "demo-\(name)", store: store)
+                to: name, amount: Self.demoBalance, maximumCents: Int64.max, transferID: "demo-\(name)", store: store, clock: configuration.clock)
             users.append(DemoUser(name: name, password: password, balance: Self.demoBalance))
         }
         return users

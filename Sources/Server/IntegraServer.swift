@@ -5,23 +5,28 @@ public import Logging
 public import NIOCore
 import NIOPosix
 import NIOSSL
+public import ServiceLifecycle
 import Synchronization
 
-/// The network server: accepts connections (TLS 1.3 unless configured for plaintext), runs one
-/// sequential frame loop per connection (state machine in, I/O out), enforces the connection,
-/// rate and login limits, keeps the audit trail, and prunes nonces in the background.
-public final class IntegraServer: Sendable {
+/// The network server, a service of the deployment: accepts connections (TLS 1.3 unless
+/// configured for plaintext), runs one sequential frame loop per connection (state machine in,
+/// I/O out), enforces the connection, rate and login limits and keeps the audit trail. On a
+/// graceful shutdown it stops accepting, lets the requests in flight finish, then closes every
+/// connection.
+public final class IntegraServer: Service, Sendable {
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     let service: LedgerService
     /// Answers requests: the ledger service, or the echo service in echo mode.
     let performer: any RequestPerformer
     let machineConfiguration: ServerConnectionStateMachine.Configuration
     private let configuration: ServerConfiguration
+    /// Where the server reads the time (`ServerConfiguration.clock`).
+    let clock: WallClock
     private let logger: Logger
-    private let openConnections = Atomic<Int>(0)
-    let requestsInFlight = Atomic<Int>(0)
-    /// Requests being performed or answered right now.
-    var requestsInFlightCount: Int { self.requestsInFlight.load(ordering: .acquiring) }
+    /// Connections open now, within the limits.
+    let openConnections = WaitableCount()
+    /// Requests being performed or answered right now; the shutdown waits for them.
+    let requestsInFlight = WaitableCount()
     let shuttingDown = Atomic<Bool>(false)
     private let addresses: AddressLimiter
     private let throttle: Mutex<LoginThrottle>
@@ -44,6 +49,7 @@ public final class IntegraServer: Sendable {
         self.machineConfiguration = ServerConnectionStateMachine.Configuration(
             clientKey: keys.clientKey, identityKey: keys.identityKey, replayWindowMs: configuration.replayWindowMs, limits: limits)
         self.configuration = configuration
+        self.clock = configuration.clock
         self.logger = logger
         self.addresses = AddressLimiter(maximumPerAddress: configuration.maximumConnectionsPerAddress)
         self.throttle = Mutex(LoginThrottle(policy: configuration.loginThrottle))
@@ -53,10 +59,6 @@ public final class IntegraServer: Sendable {
     /// Binds the listening socket (with address reuse, so a restart after a crash binds at once).
     /// `tls` nil serves plaintext. Call `run()` to serve.
     public static func bind(configuration: ServerConfiguration, keys: DeploymentKeys, tls: ServerTLS?, service: LedgerService, auditTrail: AuditTrail, logger: Logger) async throws -> IntegraServer {
-        let idleTimeout = TimeAmount.milliseconds(configuration.idleTimeoutMs)
-        let handshakeTimeout = TimeAmount.milliseconds(configuration.handshakeTimeoutMs)
-        let frameTimeout = TimeAmount.milliseconds(configuration.frameTimeoutMs)
-        let maximumFrameBytes = configuration.maximumFrameBytes
         let tlsContext = tls?.context
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -64,61 +66,80 @@ public final class IntegraServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    if let tlsContext {
-                        try pipeline.addHandler(NIOSSLServerHandler(context: tlsContext))
-                    }
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                    try pipeline.addHandler(IdleConnectionCloser())
-                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes, partialFrameTimeout: frameTimeout)))
-                    try pipeline.addHandler(HandshakeDeadline(timeout: handshakeTimeout))
-                    try pipeline.addHandler(SessionTimer())
+                    try Self.addConnectionHandlers(to: channel.pipeline.syncOperations, configuration: configuration, tlsContext: tlsContext)
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
         return IntegraServer(serverChannel: channel, service: service, keys: keys, configuration: configuration, auditTrail: auditTrail, logger: logger)
     }
 
-    /// Serves until `shutdown()` is called; then closes every connection.
+    /// The handlers of every accepted connection, in order: TLS (unless `tlsContext` is nil), the
+    /// idle timeout, the frame decoder with its partial-frame timeout, the handshake deadline and
+    /// the session timer. Their timers run on the connection's event loop.
+    static func addConnectionHandlers(to pipeline: ChannelPipeline.SynchronousOperations, configuration: ServerConfiguration, tlsContext: NIOSSLContext?) throws {
+        if let tlsContext {
+            try pipeline.addHandler(NIOSSLServerHandler(context: tlsContext))
+        }
+        try pipeline.addHandler(IdleConnectionCloser(timeout: .milliseconds(configuration.idleTimeoutMs)))
+        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(
+            maximumFrameBytes: configuration.maximumFrameBytes, partialFrameTimeout: .milliseconds(configuration.frameTimeoutMs))))
+        try pipeline.addHandler(HandshakeDeadline(timeout: .milliseconds(configuration.handshakeTimeoutMs)))
+        try pipeline.addHandler(SessionTimer())
+    }
+
+    /// Serves until a graceful shutdown (or cancellation): then stops accepting, lets the
+    /// requests in flight finish (their commits included, within `shutdownGraceMs`) and closes
+    /// every connection. Requests that arrive meanwhile get `server_busy` (retryable).
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await self.pruneNoncesPeriodically() }
-            try await self.serverChannel.executeThenClose { inbound in
-                for try await connection in inbound {
-                    let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-                    guard self.admit(address: address) else {
-                        group.addTask { try? await connection.executeThenClose { _, _ in } }
-                        continue
-                    }
-                    group.addTask {
-                        defer {
-                            self.openConnections.wrappingSubtract(1, ordering: .relaxed)
-                            self.addresses.release(address)
+            try await withTaskCancellationOrGracefulShutdownHandler {
+                try await self.serverChannel.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+                        guard self.admit(address: address) else {
+                            group.addTask { try? await connection.executeThenClose { _, _ in } }
+                            continue
                         }
-                        await self.serve(connection, address: address)
+                        group.addTask {
+                            defer {
+                                self.addresses.release(address)
+                                self.openConnections.add(-1)
+                            }
+                            await self.serve(connection, address: address)
+                        }
                     }
                 }
+            } onCancelOrGracefulShutdown: {
+                self.stopAccepting()
             }
-            // Accepting has stopped: let the requests in flight finish (their commits included),
-            // then close every connection.
             await self.drainRequests()
             group.cancelAll()
         }
     }
 
+    /// Stops accepting connections and tells open connections that the server is shutting down.
+    private func stopAccepting() {
+        self.shuttingDown.store(true, ordering: .releasing)
+        self.serverChannel.channel.close(promise: nil)
+    }
+
+    /// Waits until no request is in flight, or until the grace period is over.
     private func drainRequests() async {
-        let deadline = ContinuousClock.now + .milliseconds(self.configuration.shutdownGraceMs)
-        while self.requestsInFlight.load(ordering: .acquiring) > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
+        let graceMs = self.configuration.shutdownGraceMs
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.requestsInFlight.wait(until: { $0 == 0 }) }
+            group.addTask { try? await Task.sleep(for: .milliseconds(graceMs)) }
+            await group.next()
+            group.cancelAll()
         }
-        let left = self.requestsInFlight.load(ordering: .acquiring)
+        let left = self.requestsInFlight.value
         if left > 0 { self.logger.warning("shutdown: requests still in flight after the grace period", metadata: ["requests": "\(left)"]) }
     }
 
     /// Applies the connection limits, in total and per address. The caller closes a connection
     /// beyond them.
     private func admit(address: String) -> Bool {
-        let open = self.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        let open = self.openConnections.add(1)
         let reason: String
         if open > self.configuration.maximumConnections {
             reason = "connection limit reached (\(self.configuration.maximumConnections))"
@@ -127,17 +148,10 @@ public final class IntegraServer: Sendable {
         } else {
             return true
         }
-        self.openConnections.wrappingSubtract(1, ordering: .relaxed)
+        self.openConnections.add(-1)
         self.logger.warning("connection refused", metadata: ["peer": "\(address)", "reason": "\(reason)"])
-        self.auditTrail.rejected(code: "connection_refused", reason: reason, peer: address, nowMs: WallClock.nowMs())
+        self.auditTrail.rejected(code: "connection_refused", reason: reason, peer: address, nowMs: self.clock.nowMs())
         return false
-    }
-
-    /// Stops accepting connections; `run()` then lets requests in flight finish, closes the
-    /// connections and returns. Requests that arrive meanwhile get `server_busy` (retryable).
-    public func shutdown() async {
-        self.shuttingDown.store(true, ordering: .releasing)
-        try? await self.serverChannel.channel.close()
     }
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, address: String) async {
@@ -162,7 +176,7 @@ public final class IntegraServer: Sendable {
     /// The login throttle's verdict on a password check or a registration; a device token is
     /// honoured only if it is valid for the account the attempt names.
     func throttleVerdict(_ query: ThrottleQuery, address: String) -> ThrottleVerdict {
-        let nowMs = WallClock.nowMs()
+        let nowMs = self.clock.nowMs()
         switch query {
         case .registration:
             return self.throttle.withLock { $0.registrationAttempted(address: address, nowMs: nowMs) }
@@ -174,7 +188,7 @@ public final class IntegraServer: Sendable {
 
     /// Records how a throttled password check ended.
     func throttleCompleted(_ record: ServerConnectionStateMachine.ThrottleRecord, address: String) {
-        let nowMs = WallClock.nowMs()
+        let nowMs = self.clock.nowMs()
         switch record.query {
         case .registration:
             return
@@ -211,7 +225,7 @@ public final class IntegraServer: Sendable {
 
     /// Records what a connection reported: the audit trail and the throttle.
     func record(_ report: ServerConnectionStateMachine.Report, address: String, peer: String, logger: Logger) {
-        let nowMs = WallClock.nowMs()
+        let nowMs = self.clock.nowMs()
         if let throttle = report.throttle { self.throttleCompleted(throttle, address: address) }
         if let error = report.error {
             logger.notice("request rejected", metadata: ["code": "\(error.code.name)"])
@@ -231,42 +245,60 @@ public final class IntegraServer: Sendable {
             session.username
         }
     }
-
-    /// Forgets nonces no replay window ever configured on this deployment would let pass (the
-    /// widest one is kept in the store, so instances with different windows agree).
-    private func pruneNoncesPeriodically() async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: .milliseconds(self.configuration.noncePruneIntervalMs))
-            } catch {
-                return
-            }
-            do {
-                let widestMs = try await self.service.store.record(.maximumReplayWindowMs, self.configuration.replayWindowMs, onlyRaise: true)
-                let pruned = try await self.service.store.pruneNonces(olderThanMs: WallClock.nowMs() - widestMs - Self.clockSlackMs)
-                self.logger.debug("pruned nonces", metadata: ["count": "\(pruned)"])
-            } catch {
-                self.logger.warning("nonce pruning failed", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    /// Extra time nonces are kept beyond the widest window: the instants of the request and of
-    /// the pruning come from different clocks.
-    static let clockSlackMs: Int64 = 60_000
 }
 
-/// Closes a connection that has been silent for the idle timeout.
+/// Closes a connection from which nothing has been read for the idle timeout. It keeps time
+/// by its event loop's clock (`EventLoop.now`), which a test's embedded event loop advances.
 final class IdleConnectionCloser: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
+    private let timeout: TimeAmount
+    private var lastReadAt = NIODeadline.distantPast
+    private var scheduled: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.start(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.lastReadAt = context.eventLoop.now
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.scheduled?.cancel()
+        self.scheduled = nil
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard self.scheduled == nil else { return }
+        self.lastReadAt = context.eventLoop.now
+        self.check(context: context)
+    }
+
+    /// Closes the connection if it has been silent for the timeout; otherwise looks again when
+    /// it would have been.
+    private func check(context: ChannelHandlerContext) {
+        let deadline = self.lastReadAt + self.timeout
+        guard context.eventLoop.now < deadline else {
+            self.scheduled = nil
             context.close(promise: nil)
             return
         }
-        context.fireUserInboundEventTriggered(event)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.scheduled = context.eventLoop.scheduleTask(deadline: deadline) {
+            bound.value.0.check(context: bound.value.1)
+        }
     }
 }
 

@@ -42,7 +42,7 @@ public actor IntegrityMonitor {
     public nonisolated let alarms: IntegrityAlarms
     private let schedule: Schedule
     private let worker: IdleWorker
-    private let clock: @Sendable () -> Int64
+    private let clock: WallClock
     private let logger: Logger
 
     /// The last point of the chain verified entry by entry; nil while it can't be established (a
@@ -60,7 +60,7 @@ public actor IntegrityMonitor {
 
     public init(
         store: any LedgerStore, seal: LedgerSeal, identityKey: Curve25519.Signing.PrivateKey, dataDirectory: String,
-        alarms: IntegrityAlarms, schedule: Schedule = Schedule(), clock: @escaping @Sendable () -> Int64, logger: Logger
+        alarms: IntegrityAlarms, schedule: Schedule = Schedule(), clock: WallClock, logger: Logger
     ) {
         self.store = store
         self.seal = seal
@@ -187,7 +187,7 @@ public actor IntegrityMonitor {
                     return nil
                 }
             }
-            let checkpoint = try self.checkpointer.sign(point, nowMs: self.clock())
+            let checkpoint = try self.checkpointer.sign(point, nowMs: self.clock.nowMs())
             try await self.store.recordCheckpoint(checkpoint)
             try self.checkpointer.writeAnchor(checkpoint)
             self.anchor = checkpoint
@@ -206,7 +206,7 @@ public actor IntegrityMonitor {
         guard let point = await self.advance() else { throw LedgerError.alarmRaised }
         do {
             return try await self.checkpointer.proof(
-                position: position, store: self.store, seal: self.seal, verified: point, partyUserID: partyUserID, nowMs: self.clock())
+                position: position, store: self.store, seal: self.seal, verified: point, partyUserID: partyUserID, nowMs: self.clock.nowMs())
         } catch LedgerError.integrityAlarm(let violation) {
             await self.raise(violation)
             throw LedgerError.alarmRaised
@@ -222,7 +222,7 @@ public actor IntegrityMonitor {
         case .balanceChanged, .balanceMismatch, .userChanged, .userRolledBack:
             break
         }
-        await self.alarms.raise(violation, nowMs: self.clock())
+        await self.alarms.raise(violation, nowMs: self.clock.nowMs())
     }
 
     /// Re-reads the alarms; after an acknowledgement, everything is checked again from scratch
@@ -261,7 +261,7 @@ public actor IntegrityMonitor {
             for violation in findings { await self.raise(violation) }
             let elapsed = ContinuousClock.now - started
             self.lastFullVerification = FullVerification(
-                finishedAtMs: self.clock(), entriesChecked: verifier.entriesChecked, violations: findings.count,
+                finishedAtMs: self.clock.nowMs(), entriesChecked: verifier.entriesChecked, violations: findings.count,
                 seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             self.logger.notice("ledger verified", metadata: ["entries": "\(verifier.entriesChecked)", "violations": "\(findings.count)"])
         } catch {
@@ -269,30 +269,29 @@ public actor IntegrityMonitor {
         }
     }
 
-    /// Runs the schedule until cancelled.
-    public func run() async {
-        var sinceCheckpointMs: Int64 = 0
+    /// The background verifier's schedule (`BackgroundVerifier`), until cancelled: every
+    /// `checkIntervalMs` the alarms are re-read and the new entries verified, every
+    /// `fullVerifyIntervalMs` the whole ledger. Then the idle-priority thread is shut down.
+    public func verifyPeriodically() async {
         var sinceFullVerifyMs: Int64 = 0
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: .milliseconds(self.schedule.checkIntervalMs))
-            } catch {
-                break
-            }
-            sinceCheckpointMs += self.schedule.checkIntervalMs
+        while (try? await Task.sleep(for: .milliseconds(self.schedule.checkIntervalMs))) != nil {
             sinceFullVerifyMs += self.schedule.checkIntervalMs
             await self.refreshAlarms()
             await self.advance()
-            if sinceCheckpointMs >= self.schedule.checkpointIntervalMs {
-                sinceCheckpointMs = 0
-                await self.checkpoint()
-            }
             if let interval = self.schedule.fullVerifyIntervalMs, sinceFullVerifyMs >= interval {
                 sinceFullVerifyMs = 0
                 await self.verifyAll()
             }
         }
         await self.worker.shutdown()
+    }
+
+    /// The checkpointer's schedule (`PeriodicCheckpointer`), until cancelled: every
+    /// `checkpointIntervalMs` the verified head is signed if it moved.
+    public func checkpointPeriodically() async {
+        while (try? await Task.sleep(for: .milliseconds(self.schedule.checkpointIntervalMs))) != nil {
+            await self.checkpoint()
+        }
     }
 }
 

@@ -57,12 +57,12 @@ public final class LedgerService: Sendable {
                     senderCredentialVersion: session.credentialVersion)
                 // No money moves, and no receipt is signed, while an alarm is open.
                 guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
-                guard self.recipientProbes.allows(account: session.userID, address: origin, nowMs: WallClock.nowMs()) else {
+                guard self.recipientProbes.allows(account: session.userID, address: origin, nowMs: self.configuration.clock.nowMs()) else {
                     return .failed(ProtocolError(.rateLimited, "too many transfers to names that do not exist; slow down"))
                 }
                 let outcome = await self.committer.submit(WriteRequest(nonce: nonce, operation: .transfer(intent)))
                 if case .rejected(.unknownRecipient) = outcome {
-                    self.recipientProbes.recordUnknownRecipient(account: session.userID, address: origin, nowMs: WallClock.nowMs())
+                    self.recipientProbes.recordUnknownRecipient(account: session.userID, address: origin, nowMs: self.configuration.clock.nowMs())
                 }
                 guard case .transferred(let receipt) = outcome else { return try await self.unexpected(outcome) }
                 guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
@@ -136,7 +136,7 @@ public final class LedgerService: Sendable {
         let balance = try await self.checkedBalance(ofUserID: user.id, session: nil)
         await self.rehashIfNeeded(user, password: password, origin: origin)
         var random = SystemRandomSource()
-        let token = self.deviceTokens.issue(canonicalName: user.username.canonical, nowMs: WallClock.nowMs(), random: &random)
+        let token = self.deviceTokens.issue(canonicalName: user.username.canonical, nowMs: self.configuration.clock.nowMs(), random: &random)
         return .loginSucceeded(LoginGrant(
             identity: SessionIdentity(userID: user.id, username: user.username.canonical, credentialVersion: user.credentialVersion),
             balance: Amount.format(cents: balance), deviceToken: token))

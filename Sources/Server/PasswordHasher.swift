@@ -66,6 +66,19 @@ public final class PasswordHasher: Sendable {
         try? await self.threadPool.shutdownGracefully()
     }
 
+    /// Runs `body` with a new hasher and shuts the hasher down afterwards, also when `body` throws.
+    public static func withHasher<T>(cost: UInt8, threads: Int = 1, maximumPending: Int = 1, _ body: (PasswordHasher) async throws -> T) async throws -> T {
+        let hasher = PasswordHasher(cost: cost, threads: threads, maximumPending: maximumPending)
+        do {
+            let result = try await body(hasher)
+            await hasher.shutdown()
+            return result
+        } catch {
+            await hasher.shutdown()
+            throw error
+        }
+    }
+
     /// Queues `body` under `fairnessKey` and waits for it. Each job queued hands the pool one
     /// turn, and each turn runs the next job round-robin across keys: a key with many jobs
     /// waiting (one address flooding logins) does not delay the jobs of other keys behind it.

@@ -65,6 +65,10 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGraceMs: Int64 = 10_000
     /// Create demo users on a new data directory.
     public var createDemoUsers = true
+    /// Where the server reads the time of day: replay windows, session lifetimes, the login
+    /// throttle, device tokens, ledger entries, checkpoints and nonce pruning. Tests set a
+    /// manual clock; timers on the event loops (idle, handshake and frame timeouts) keep theirs.
+    public var clock: WallClock = .system
     /// Echo mode, a benchmark baseline: the same frames and checks, but requests are answered by
     /// `EchoService` without the store and without checking passwords. Never for customers.
     public var echo = false

@@ -90,7 +90,7 @@ struct Alarms: AsyncParsableCommand {
                     dataDirectory: configuration.dataDirectory, store: store, seal: try storeSeal(configuration), auditTrail: auditTrail, logger: logger)
                 let operatorName = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
                 do {
-                    return try await alarms.acknowledge(id: self.id, reason: self.reason, operatorName: operatorName, nowMs: WallClock.nowMs())
+                    return try await alarms.acknowledge(id: self.id, reason: self.reason, operatorName: operatorName, nowMs: WallClock.system.nowMs())
                 } catch let error as ConfigurationError {
                     throw UsageFailure(error.message)
                 }

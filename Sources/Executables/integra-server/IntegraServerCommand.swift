@@ -245,9 +245,9 @@ struct UserCommand: AsyncParsableCommand {
                 let recorded = try await store.setting(.bcryptCost).flatMap { UInt8(exactly: $0) }
                 configuration.bcryptCost = self.bcryptCost ?? recorded ?? configuration.bcryptCost
                 try configuration.validate()
-                let hasher = PasswordHasher(cost: configuration.bcryptCost, threads: 1, maximumPending: 1)
-                defer { Task { await hasher.shutdown() } }
-                return try await Administration.addUser(name: self.name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy)
+                return try await PasswordHasher.withHasher(cost: configuration.bcryptCost) { hasher in
+                    try await Administration.addUser(name: self.name, password: password, store: store, hasher: hasher, policy: configuration.passwordPolicy)
+                }
             }
             print("added user \(user.username)")
         }
@@ -278,7 +278,7 @@ struct Deposit: AsyncParsableCommand {
             do {
                 return try await Administration.deposit(to: self.name, amount: self.amount, maximumCents: Int64.max, transferID: self.id, store: store, alarms: alarms)
             } catch LedgerError.integrityAlarm(let violation) {
-                await alarms.raise(violation, nowMs: WallClock.nowMs())
+                await alarms.raise(violation, nowMs: WallClock.system.nowMs())
                 throw LedgerError.integrityAlarm(violation)
             }
         }

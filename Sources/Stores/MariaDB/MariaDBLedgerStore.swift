@@ -453,12 +453,19 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
     func run<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws(LedgerError) -> T {
         do {
             return try await self.pool.withConnection(body)
-        } catch let error as LedgerError {
-            throw error
-        } catch is MariaDBConnectionPool.Exhausted {
-            throw .storeUnavailable("all database connections are busy")
         } catch {
-            throw .storeUnavailable("\(error)")
+            throw Self.ledgerError(error)
+        }
+    }
+
+    /// The store's expected error for a failure of pooled work: a full queue of jobs waiting for
+    /// a connection is the server being busy (`overloaded`, answered `server_busy`), not the
+    /// database being unavailable.
+    static func ledgerError(_ error: any Error) -> LedgerError {
+        switch error {
+        case let error as LedgerError: error
+        case is MariaDBConnectionPool.Exhausted: .overloaded
+        default: .storeUnavailable("\(error)")
         }
     }
 }

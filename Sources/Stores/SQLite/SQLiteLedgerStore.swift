@@ -30,7 +30,9 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
     private let seal: LedgerSeal
     private let commitInFlight = Mutex(false)
     private let path: String
-    private let checkpointing = Mutex<Task<Void, Never>?>(nil)
+    /// The connection of the background WAL checkpoints (`maintain`), and where they log; nil
+    /// for a read-only store.
+    private let walCheckpointing = Mutex<(checkpointer: WALCheckpointer, logger: Logger)?>(nil)
     /// How often the WAL is copied back into the database file, off the commit path.
     private static let checkpointIntervalMs = 250
     /// The writer checkpoints by itself when the WAL reaches this many pages (32 MiB). Under
@@ -81,7 +83,7 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
             }
             let checkpointer = try await readerPool.runIfActive { try WALCheckpointer(path: path) }
             let store = SQLiteLedgerStore(writer: writer, threadPools: threadPools, path: path, seal: seal, verified: verified)
-            store.startCheckpointing(checkpointer, logger: logger)
+            store.walCheckpointing.withLock { $0 = (checkpointer, logger) }
             return store
         } catch let error as LedgerError {
             for pool in threadPools { try? await pool.shutdownGracefully() }
@@ -126,32 +128,25 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
     }
 
     /// Copies the WAL back into the database file every `checkpointIntervalMs` on a connection of
-    /// its own, so that no group commit waits for a long checkpoint (the writer's own automatic
-    /// checkpoint would otherwise copy and sync up to 32 MiB inside a commit). Passive checkpoints
-    /// never block the writer.
-    private func startCheckpointing(_ checkpointer: WALCheckpointer, logger: Logger) {
+    /// its own until the task is cancelled, so that no group commit waits for a long checkpoint
+    /// (the writer's own automatic checkpoint would otherwise copy and sync up to 32 MiB inside a
+    /// commit). Passive checkpoints never block the writer. The deployment runs it as a service.
+    public func maintain() async {
+        guard let (checkpointer, logger) = self.walCheckpointing.withLock({ $0 }) else { return }
         let pool = self.readerPool
-        let task = Task {
-            var failing = false
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(Self.checkpointIntervalMs))
-                do {
-                    try await pool.runIfActive { try checkpointer.run() }
-                    failing = false
-                } catch {
-                    if !failing && !Task.isCancelled { logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"]) }
-                    failing = true
-                }
+        var failing = false
+        while (try? await Task.sleep(for: .milliseconds(Self.checkpointIntervalMs))) != nil {
+            do {
+                try await pool.runIfActive { try checkpointer.run() }
+                failing = false
+            } catch {
+                if !failing && !Task.isCancelled { logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"]) }
+                failing = true
             }
         }
-        self.checkpointing.withLock { $0 = task }
     }
 
     public func close() async {
-        if let task = self.checkpointing.withLock({ $0.take() }) {
-            task.cancel()
-            await task.value
-        }
         await self.reads.close()
         await self.evidence.close()
         // After any write already queued on the writer's thread.
