@@ -4,6 +4,10 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // Release builds optimise across Integra's own modules: verify's per-entry path calls the
+    // domain module's seal and encoding, which would otherwise not be inlined or specialised
+    // (scripts/verify-bench, docs/PERFORMANCE.md).
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 /// What every test tier depends on: the modules it tests and what the tiers share.
