@@ -88,9 +88,10 @@ struct BankCheck: AsyncParsableCommand {
         }
     }
 
-    /// Attempts of one check before its last answer or error counts, half a second apart: the
-    /// check starts right after the last fault, when the server may still be reconnecting to a
-    /// restarted store and answering `store_unavailable`.
+    /// Attempts of one check before its last answer or error counts, half a second to three
+    /// seconds apart: the check starts right after the last fault, when the server may still be
+    /// reconnecting to a restarted store and answering `store_unavailable`, or its password queue
+    /// may be full (`server_busy`).
     private static let maximumAttempts = 60
 
     /// Runs `body` until its answer is definite: again after a retryable error, or an answer
@@ -103,7 +104,9 @@ struct BankCheck: AsyncParsableCommand {
                 guard retryIf(answer), attempt < Self.maximumAttempts else { return answer }
             } catch let error as IntegraClientError where error.isRetryable && attempt < Self.maximumAttempts {}
             attempt += 1
-            try await Task.sleep(for: .milliseconds(500))
+            // Longer waits, with jitter, after the first few: checks that ask together (logins
+            // refused as `server_busy` by a full password queue) then don't ask together again.
+            try await Task.sleep(for: .milliseconds(500 * min(attempt, 4) + Int.random(in: 0...500)))
         }
     }
 }
