@@ -263,28 +263,20 @@ struct RejectionBudget {
     static let inAllBurst = 2_000
     static let maximumTrackedAddresses = 10_000
 
-    private var addresses: [String: RequestRateLimiter] = [:]
+    private var addresses = KeyedRateLimiter<String>(
+        ratePerMinute: Self.perAddressPerMinute, burst: Self.perAddressBurst, maximumKeys: Self.maximumTrackedAddresses)
     private var inAll: RequestRateLimiter?
     private var suppressed: Int64 = 0
 
     /// Whether this rejection is recorded, and how many were left out before it (to report now).
     mutating func admit(address: String, nowMs: Int64) -> (admitted: Bool, suppressedBefore: Int64) {
-        if self.addresses[address] == nil && self.addresses.count >= Self.maximumTrackedAddresses {
-            self.addresses.removeAll(keepingCapacity: true)
-        }
-        var perAddress = self.addresses[address] ?? RequestRateLimiter(ratePerMinute: Self.perAddressPerMinute, burst: Self.perAddressBurst, nowMs: nowMs)
         var inAll = self.inAll ?? RequestRateLimiter(ratePerSecond: Self.inAllPerSecond, burst: Self.inAllBurst, nowMs: nowMs)
-        let admitted = perAddress.wouldAdmit(nowMs: nowMs) && inAll.wouldAdmit(nowMs: nowMs)
-        if admitted {
-            _ = perAddress.admit(nowMs: nowMs)
-            _ = inAll.admit(nowMs: nowMs)
-        }
-        self.addresses[address] = perAddress
-        self.inAll = inAll
-        guard admitted else {
+        defer { self.inAll = inAll }
+        guard self.addresses.wouldAdmit(address, nowMs: nowMs) && inAll.admit(nowMs: nowMs) else {
             self.suppressed += 1
             return (false, 0)
         }
+        self.addresses.admit(address, nowMs: nowMs)
         defer { self.suppressed = 0 }
         return (true, self.suppressed)
     }

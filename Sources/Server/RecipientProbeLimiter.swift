@@ -16,57 +16,32 @@ public final class RecipientProbeLimiter: Sendable {
         public init() {}
     }
 
-    private struct Tracked {
-        var limiter: RequestRateLimiter
-        var lastSeenMs: Int64
-    }
-
     private struct State {
-        var accounts: [Int64: Tracked] = [:]
-        var addresses: [String: Tracked] = [:]
+        var accounts: KeyedRateLimiter<Int64>
+        var addresses: KeyedRateLimiter<String>
     }
 
     public let policy: Policy
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public init(policy: Policy = Policy()) {
         precondition(policy.perAccountPerMinute >= 1 && policy.perAddressPerMinute >= 1 && policy.maximumTrackedKeys >= 2)
         self.policy = policy
+        self.state = Mutex(State(
+            accounts: KeyedRateLimiter(ratePerMinute: policy.perAccountPerMinute, burst: policy.perAccountPerMinute, maximumKeys: policy.maximumTrackedKeys / 2),
+            addresses: KeyedRateLimiter(ratePerMinute: policy.perAddressPerMinute, burst: policy.perAddressPerMinute, maximumKeys: policy.maximumTrackedKeys / 2)))
     }
 
     /// Whether the account, from this address, may still name a recipient that may not exist.
     public func allows(account: Int64, address: String, nowMs: Int64) -> Bool {
-        self.state.withLock { state in
-            let accountOK = state.accounts[account].map { tracked in
-                var limiter = tracked.limiter
-                return limiter.wouldAdmit(nowMs: nowMs)
-            } ?? true
-            let addressOK = state.addresses[address].map { tracked in
-                var limiter = tracked.limiter
-                return limiter.wouldAdmit(nowMs: nowMs)
-            } ?? true
-            return accountOK && addressOK
-        }
+        self.state.withLock { $0.accounts.wouldAdmit(account, nowMs: nowMs) && $0.addresses.wouldAdmit(address, nowMs: nowMs) }
     }
 
     /// Counts a transfer answered `unknown_recipient`.
     public func recordUnknownRecipient(account: Int64, address: String, nowMs: Int64) {
-        let policy = self.policy
         self.state.withLock { state in
-            Self.take(&state.accounts, key: account, perMinute: policy.perAccountPerMinute, limit: policy.maximumTrackedKeys / 2, nowMs: nowMs)
-            Self.take(&state.addresses, key: address, perMinute: policy.perAddressPerMinute, limit: policy.maximumTrackedKeys / 2, nowMs: nowMs)
+            state.accounts.admit(account, nowMs: nowMs)
+            state.addresses.admit(address, nowMs: nowMs)
         }
-    }
-
-    private static func take<Key: Hashable>(_ table: inout [Key: Tracked], key: Key, perMinute: Int, limit: Int, nowMs: Int64) {
-        if table[key] == nil && table.count >= limit {
-            // Forget the least recently seen tenth at once, so eviction stays rare.
-            let oldest = table.sorted { $0.value.lastSeenMs < $1.value.lastSeenMs }.prefix(max(1, limit / 10))
-            for (stale, _) in oldest { table[stale] = nil }
-        }
-        var tracked = table[key] ?? Tracked(limiter: RequestRateLimiter(ratePerMinute: perMinute, burst: perMinute, nowMs: nowMs), lastSeenMs: nowMs)
-        _ = tracked.limiter.admit(nowMs: nowMs)
-        tracked.lastSeenMs = nowMs
-        table[key] = tracked
     }
 }

@@ -81,7 +81,8 @@ public struct ServerTLS: Sendable {
         guard folder.st_mode & 0o022 == 0 || folder.st_mode & S_ISVTX != 0 else {
             throw ConfigurationError("other users may replace files in \(directory), the TLS key's directory; run `chmod go-w \(directory)`")
         }
-        guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
+        // A key is a few kilobytes; anything past a MiB is not one, and is not read whole.
+        guard status.st_size <= 1 << 20, let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
             throw ConfigurationError("cannot read the TLS key \(path)")
         }
         return Array(data)

@@ -28,8 +28,10 @@ final class WaitableCount: Sendable {
             state.value += delta
             guard !state.waiters.isEmpty else { return (state.value, []) }
             let value = state.value
-            let ready = state.waiters.filter { $0.condition(value) }
-            state.waiters.removeAll { $0.condition(value) }
+            // Each condition once: the ready waiters move to the end, and are taken from there.
+            let split = state.waiters.partition { $0.condition(value) }
+            let ready = Array(state.waiters[split...])
+            state.waiters.removeSubrange(split...)
             return (value, ready)
         }
         for waiter in ready { waiter.continuation.resume() }
