@@ -21,6 +21,9 @@ struct ConnectionLoop {
     private var toldShutdown = false
     /// A request is being performed or answered: it counts for the shutdown's grace period.
     private var inFlight = false
+    /// The password check the throttle counted and that has not been settled yet: settled when
+    /// its answer is recorded, or as not checked if the connection ends first.
+    private var countedAttempt: LoginThrottle.Attempt?
 
     init(
         server: IntegraServer, channel: any Channel, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
@@ -38,7 +41,10 @@ struct ConnectionLoop {
 
     /// Serves the connection until the machine closes it or the peer goes away.
     mutating func run() async throws {
-        defer { self.settleInFlight() }
+        defer {
+            self.settleInFlight()
+            self.settleUnansweredAttempt()
+        }
         var action = self.machine.connectionOpened(nowMs: self.server.clock.nowMs())
         while let next = try await self.run(action) {
             action = next
@@ -50,8 +56,13 @@ struct ConnectionLoop {
     private mutating func run(_ action: ServerConnectionStateMachine.Action) async throws -> ServerConnectionStateMachine.Action? {
         switch action {
         case .send(let outbound):
+            // What happened is recorded before the answer is written: a peer that goes away
+            // while its password is checked must not leave the check counted in the throttle.
+            // One request is answered at a time, so an answer settles the check counted for it.
+            if let report = outbound.report {
+                self.server.record(report, counted: self.countedAttempt.take(), peer: self.peer, logger: self.logger)
+            }
             if outbound.frame.readableBytes > 0 { try await self.outbound.write(outbound.frame) }
-            if let report = outbound.report { self.server.record(report, address: self.address, peer: self.peer, logger: self.logger) }
             self.settleInFlight()
             if let deadline = outbound.sessionDeadlineMs {
                 SessionTimer.arm(on: self.channel, inMs: deadline - self.server.clock.nowMs())
@@ -59,7 +70,10 @@ struct ConnectionLoop {
             if outbound.closesConnection { return nil }
             return try await self.nextInput()
         case .checkThrottle(let query):
-            return self.machine.throttleDecided(self.server.throttleVerdict(query, address: self.address), nowMs: self.server.clock.nowMs())
+            let (verdict, counted) = self.server.throttleVerdict(query, address: self.address)
+            self.settleUnansweredAttempt()
+            self.countedAttempt = counted
+            return self.machine.throttleDecided(verdict, nowMs: self.server.clock.nowMs())
         case .perform(let request, let context):
             if !self.inFlight {
                 self.inFlight = true
@@ -95,6 +109,13 @@ struct ConnectionLoop {
         guard !self.toldShutdown, self.server.shuttingDown.load(ordering: .acquiring) else { return }
         self.toldShutdown = true
         _ = self.machine.shutdownBegan()
+    }
+
+    /// Settles a counted password check whose answer was never recorded (the connection ended
+    /// first) as not checked, so it no longer counts as waiting.
+    private mutating func settleUnansweredAttempt() {
+        guard let counted = self.countedAttempt.take() else { return }
+        self.server.settleUnanswered(counted)
     }
 
     private mutating func settleInFlight() {

@@ -174,27 +174,17 @@ public final class IntegraServer: Service, Sendable {
     }
 
     /// The login throttle's verdict on a password check or a registration; a device token is
-    /// honoured only if it is valid for the account the attempt names.
-    func throttleVerdict(_ query: ThrottleQuery, address: String) -> ThrottleVerdict {
+    /// honoured only if it is valid for the account the attempt names. An allowed password check
+    /// comes with the attempt that was counted, which `record` settles when the check ends.
+    func throttleVerdict(_ query: ThrottleQuery, address: String) -> (verdict: ThrottleVerdict, counted: LoginThrottle.Attempt?) {
         let nowMs = self.clock.nowMs()
         switch query {
         case .registration:
-            return self.throttle.withLock { $0.registrationAttempted(address: address, nowMs: nowMs) }
+            return (self.throttle.withLock { $0.registrationAttempted(address: address, nowMs: nowMs) }, nil)
         case .login, .passwordCheck:
             let attempt = self.attempt(query, address: address, nowMs: nowMs)
-            return self.throttle.withLock { $0.attempted(attempt, nowMs: nowMs) }
-        }
-    }
-
-    /// Records how a throttled password check ended.
-    func throttleCompleted(_ record: ServerConnectionStateMachine.ThrottleRecord, address: String) {
-        let nowMs = self.clock.nowMs()
-        switch record.query {
-        case .registration:
-            return
-        case .login, .passwordCheck:
-            let attempt = self.attempt(record.query, address: address, nowMs: nowMs)
-            self.throttle.withLock { $0.completed(attempt, outcome: record.outcome, nowMs: nowMs) }
+            let verdict = self.throttle.withLock { $0.attempted(attempt, nowMs: nowMs) }
+            return (verdict, verdict == .allowed ? attempt : nil)
         }
     }
 
@@ -223,10 +213,21 @@ public final class IntegraServer: Service, Sendable {
         self.throttle.withLock { body($0) }
     }
 
-    /// Records what a connection reported: the audit trail and the throttle.
-    func record(_ report: ServerConnectionStateMachine.Report, address: String, peer: String, logger: Logger) {
+    /// Settles a counted password check that ended without an answer.
+    func settleUnanswered(_ counted: LoginThrottle.Attempt) {
         let nowMs = self.clock.nowMs()
-        if let throttle = report.throttle { self.throttleCompleted(throttle, address: address) }
+        self.throttle.withLock { $0.completed(counted, outcome: .notChecked, nowMs: nowMs) }
+    }
+
+    /// Records what a connection reported: the audit trail, and how the password check the
+    /// throttle counted for this request (`counted`) ended; an answer without a throttle
+    /// outcome (the server shutting down, an internal error) settles it as not checked.
+    func record(_ report: ServerConnectionStateMachine.Report, counted: LoginThrottle.Attempt?, peer: String, logger: Logger) {
+        let nowMs = self.clock.nowMs()
+        if let counted {
+            let outcome = report.throttle?.outcome ?? .notChecked
+            self.throttle.withLock { $0.completed(counted, outcome: outcome, nowMs: nowMs) }
+        }
         if let error = report.error {
             logger.notice("request rejected", metadata: ["code": "\(error.code.name)"])
             self.auditTrail.rejected(code: error.code.name, reason: error.message, peer: peer, user: report.request.map(Self.user(of:)), nowMs: nowMs)

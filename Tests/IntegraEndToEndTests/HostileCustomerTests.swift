@@ -115,6 +115,34 @@ import Testing
         }
     }
 
+    @Test func loginsAbandonedWhileTheirPasswordIsCheckedLeaveNoAccountLockedOut() async throws {
+        // A real bcrypt cost, so each check is still running when its connection closes, and a
+        // pending limit below the free failures, so the abandoned guesses themselves lock nothing.
+        try await withTestServer(configure: { $0.bcryptCost = 12; $0.loginThrottle.maximumPendingChecksPerAccount = 3 }) { server in
+            try await server.addCustomer("carol", cents: 0)
+            func counted() -> (waiting: Int, failed: Int) {
+                server.deployment.server.throttleState { ($0.accounts["carol"]?.inFlight ?? 0, $0.accounts["carol"]?.failuresInWindow ?? 0) }
+            }
+            func waitUntil(_ condition: () -> Bool) async throws {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            for index in 0..<3 {
+                try await server.withRawSession { session in
+                    let key = Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation.map { $0 }
+                    try await session.send(.login(username: "carol", password: "guess \(index)", ephemeralPublicKey: key, deviceToken: nil))
+                    // The server is checking this guess: close without waiting for the answer.
+                    try await waitUntil { counted().waiting + counted().failed == index + 1 }
+                }
+            }
+            try await waitUntil { counted().waiting == 0 }
+            #expect(counted().waiting == 0, "abandoned password checks still count as waiting")
+            #expect(counted().failed == 3, "each abandoned guess counts as a failure")
+            let login = try await server.withClient { try await $0.login(username: "carol", password: TestServer.password) }
+            #expect(login.username == "carol")
+        }
+    }
+
     @Test func wrongCurrentPasswordsCloseTheSessionAndCountInTheThrottle() async throws {
         try await withTestServer { server in
             try await server.addCustomer("alice", cents: 0)
