@@ -3,6 +3,14 @@ import IntegraProtocol
 import Logging
 import NIOCore
 
+extension Duration {
+    /// The duration in whole nanoseconds (saturating).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
 /// One connection's I/O. Every event (the connection opening, a frame, a frame the decoder
 /// refused, the throttle's verdict, a request's result, the server shutting down, the session
 /// timer) goes into the connection's `ServerConnectionStateMachine`, and `run(_:)` carries out
@@ -21,6 +29,10 @@ struct ConnectionLoop {
     private var toldShutdown = false
     /// A request is being performed or answered: it counts for the shutdown's grace period.
     private var inFlight = false
+    /// When the frame being answered arrived, for the request's latency.
+    private var frameArrived: ContinuousClock.Instant?
+    /// Whether the connection has a logged-in session (counted in the server's open sessions).
+    private var hasSession = false
 
     init(
         server: IntegraServer, channel: any Channel, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
@@ -38,7 +50,10 @@ struct ConnectionLoop {
 
     /// Serves the connection until the machine closes it or the peer goes away.
     mutating func run() async throws {
-        defer { self.settleInFlight() }
+        defer {
+            self.settleInFlight()
+            self.sessionEnded()
+        }
         var action = self.machine.connectionOpened(nowMs: WallClock.nowMs())
         while let next = try await self.run(action) {
             action = next
@@ -51,9 +66,17 @@ struct ConnectionLoop {
         switch action {
         case .send(let outbound):
             if outbound.frame.readableBytes > 0 { try await self.outbound.write(outbound.frame) }
-            if let report = outbound.report { self.server.record(report, address: self.address, peer: self.peer, logger: self.logger) }
+            if let report = outbound.report {
+                let duration = self.frameArrived.map { ($0.duration(to: .now)).nanoseconds }
+                self.server.record(report, address: self.address, peer: self.peer, durationNanoseconds: duration, logger: self.logger)
+                self.noteSession(report)
+            }
+            self.frameArrived = nil
             self.settleInFlight()
-            if let deadline = outbound.sessionDeadlineMs { SessionTimer.arm(on: self.channel, atMs: deadline) }
+            if let deadline = outbound.sessionDeadlineMs {
+                self.sessionBegan()
+                SessionTimer.arm(on: self.channel, atMs: deadline)
+            }
             if outbound.closesConnection { return nil }
             return try await self.nextInput()
         case .checkThrottle(let query):
@@ -84,6 +107,7 @@ struct ConnectionLoop {
             return self.machine.timerFired(nowMs: WallClock.nowMs())
         }
         guard let frame else { return nil }
+        self.frameArrived = .now
         self.noteShutdown()
         return self.machine.frameReceived(frame, nowMs: WallClock.nowMs())
     }
@@ -93,6 +117,24 @@ struct ConnectionLoop {
         guard !self.toldShutdown, self.server.shuttingDown.load(ordering: .acquiring) else { return }
         self.toldShutdown = true
         _ = self.machine.shutdownBegan()
+    }
+
+    private mutating func sessionBegan() {
+        guard !self.hasSession else { return }
+        self.hasSession = true
+        self.server.sessionsOpen.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    private mutating func sessionEnded() {
+        guard self.hasSession else { return }
+        self.hasSession = false
+        self.server.sessionsOpen.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// A logout, or a session that reached its lifetime, ends the session.
+    private mutating func noteSession(_ report: ServerConnectionStateMachine.Report) {
+        if case .logout? = report.request, report.error == nil { self.sessionEnded() }
+        if report.error?.code == .sessionEnded { self.sessionEnded() }
     }
 
     private mutating func settleInFlight() {

@@ -23,6 +23,10 @@ public final class IntegraServer: Sendable {
     /// Requests being performed or answered right now.
     var requestsInFlightCount: Int { self.requestsInFlight.load(ordering: .acquiring) }
     let shuttingDown = Atomic<Bool>(false)
+    /// Connections with a logged-in session.
+    let sessionsOpen = Atomic<Int>(0)
+    /// Where the server records what it does.
+    public let metrics: ServerMetrics
     private let addresses: AddressLimiter
     private let throttle: Mutex<LoginThrottle>
     public let auditTrail: AuditTrail
@@ -30,8 +34,9 @@ public final class IntegraServer: Sendable {
     /// The address the server listens on (with the real port when port 0 was asked for).
     public let localAddress: SocketAddress
 
-    private init(serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, service: LedgerService, keys: DeploymentKeys, configuration: ServerConfiguration, auditTrail: AuditTrail, logger: Logger) {
+    private init(serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, service: LedgerService, keys: DeploymentKeys, configuration: ServerConfiguration, auditTrail: AuditTrail, metrics: ServerMetrics, logger: Logger) {
         self.serverChannel = serverChannel
+        self.metrics = metrics
         guard let localAddress = serverChannel.channel.localAddress else { preconditionFailure("a bound channel has a local address") }
         self.localAddress = localAddress
         self.service = service
@@ -52,7 +57,7 @@ public final class IntegraServer: Sendable {
 
     /// Binds the listening socket (with address reuse, so a restart after a crash binds at once).
     /// `tls` nil serves plaintext. Call `run()` to serve.
-    public static func bind(configuration: ServerConfiguration, keys: DeploymentKeys, tls: ServerTLS?, service: LedgerService, auditTrail: AuditTrail, logger: Logger) async throws -> IntegraServer {
+    public static func bind(configuration: ServerConfiguration, keys: DeploymentKeys, tls: ServerTLS?, service: LedgerService, auditTrail: AuditTrail, metrics: ServerMetrics = .disabled, logger: Logger) async throws -> IntegraServer {
         let idleTimeout = TimeAmount.milliseconds(configuration.idleTimeoutMs)
         let handshakeTimeout = TimeAmount.milliseconds(configuration.handshakeTimeoutMs)
         let frameTimeout = TimeAmount.milliseconds(configuration.frameTimeoutMs)
@@ -76,7 +81,7 @@ public final class IntegraServer: Sendable {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        return IntegraServer(serverChannel: channel, service: service, keys: keys, configuration: configuration, auditTrail: auditTrail, logger: logger)
+        return IntegraServer(serverChannel: channel, service: service, keys: keys, configuration: configuration, auditTrail: auditTrail, metrics: metrics, logger: logger)
     }
 
     /// Serves until `shutdown()` is called; then closes every connection.
@@ -132,6 +137,14 @@ public final class IntegraServer: Sendable {
         self.auditTrail.rejected(code: "connection_refused", reason: reason, peer: address, nowMs: WallClock.nowMs())
         return false
     }
+
+    /// Connections open now, and those with a logged-in session.
+    public var connectionCounts: (open: Int, sessions: Int) {
+        (self.openConnections.load(ordering: .relaxed), self.sessionsOpen.load(ordering: .relaxed))
+    }
+
+    /// Whether `shutdown()` was called.
+    public var isShuttingDown: Bool { self.shuttingDown.load(ordering: .acquiring) }
 
     /// Stops accepting connections; `run()` then lets requests in flight finish, closes the
     /// connections and returns. Requests that arrive meanwhile get `server_busy` (retryable).
@@ -210,8 +223,9 @@ public final class IntegraServer: Sendable {
     }
 
     /// Records what a connection reported: the audit trail and the throttle.
-    func record(_ report: ServerConnectionStateMachine.Report, address: String, peer: String, logger: Logger) {
+    func record(_ report: ServerConnectionStateMachine.Report, address: String, peer: String, durationNanoseconds: Int64? = nil, logger: Logger) {
         let nowMs = WallClock.nowMs()
+        self.metrics.answered(report, durationNanoseconds: durationNanoseconds)
         if let throttle = report.throttle { self.throttleCompleted(throttle, address: address) }
         if let error = report.error {
             logger.notice("request rejected", metadata: ["code": "\(error.code.name)"])
