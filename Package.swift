@@ -33,6 +33,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // Wire format, keys and the pure connection state machines. No I/O.
@@ -91,6 +94,7 @@ let package = Package(
                 "IntegraLedger",
                 .target(name: "CMariaDB", condition: .when(traits: ["MariaDB"])),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/Stores/MariaDB",
             swiftSettings: swiftSettings
@@ -126,8 +130,33 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/Server",
+            swiftSettings: swiftSettings
+        ),
+        // The operator's admin listener: /metrics (Prometheus text), /health/live, /health/ready,
+        // the operator's page and its /api/status. Its pure parts (status snapshot, rolling
+        // windows, token check) are tested without sockets.
+        .target(
+            name: "IntegraAdmin",
+            dependencies: [
+                "IntegraServer",
+                "IntegraLedger",
+                "IntegraStoreFactory",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Admin",
+            resources: [.copy("Page")],
             swiftSettings: swiftSettings
         ),
         // The client library used by the CLI, the tests and the load generator.
@@ -149,6 +178,7 @@ let package = Package(
             name: "IntegraServerCLI",
             dependencies: [
                 "IntegraServer",
+                "IntegraAdmin",
                 "IntegraStoreFactory",
                 "IntegraMariaDBStore",
                 "IntegraFiles",
@@ -158,6 +188,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/Executables/integra-server",
             swiftSettings: swiftSettings
@@ -257,8 +288,12 @@ let package = Package(
                 "IntegraFiles",
                 "IntegraStoreFactory",
                 "IntegraServer",
+                "IntegraAdmin",
                 "IntegraClient",
                 "IntegraFuzzHarness",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 "IntegraBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
