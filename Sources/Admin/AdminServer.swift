@@ -68,16 +68,16 @@ public final class AdminServer: Service, Sendable {
                 let address = channel.localAddress
                 self.settleBound(address, finished: false)
                 self.logger.notice("admin listener ready", metadata: [
-                    "address": "\(address?.description ?? "?")", "transport": "\(self.configuration.usesTLS ? "https" : "http")",
+                    "address": "\(self.configuration.host):\(address?.port ?? self.configuration.port)",
+                    "transport": "\(self.configuration.usesTLS ? "https" : "http")",
                 ])
             },
             logger: self.logger)
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await self.sample() }
-                try await application.run()
-                group.cancelAll()
-            }
+        // The application's own service group follows this one's graceful shutdown.
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.sample() }
+            try await application.run()
+            group.cancelAll()
         }
     }
 
