@@ -48,6 +48,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // Wire format, keys and the pure connection state machines. No I/O.
@@ -120,6 +123,7 @@ let package = Package(
                 "IntegraVerifier",
                 .target(name: "CMariaDB", condition: .when(traits: ["MariaDB"])),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/Stores/MariaDB",
             swiftSettings: swiftSettings
@@ -156,8 +160,33 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/Server",
+            swiftSettings: swiftSettings
+        ),
+        // The operator's admin listener: /metrics (Prometheus text), /health/live, /health/ready,
+        // the operator's page and its /api/status. Its pure parts (status snapshot, rolling
+        // windows, token check) are tested without sockets.
+        .target(
+            name: "IntegraAdmin",
+            dependencies: [
+                "IntegraServer",
+                "IntegraLedger",
+                "IntegraStoreFactory",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Admin",
+            resources: [.copy("Page")],
             swiftSettings: swiftSettings
         ),
         // The client library used by the CLI, the tests and the load generator.
@@ -179,6 +208,7 @@ let package = Package(
             name: "IntegraServerCLI",
             dependencies: [
                 "IntegraServer",
+                "IntegraAdmin",
                 "IntegraStoreFactory",
                 "IntegraMariaDBStore",
                 "IntegraFiles",
@@ -189,6 +219,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/Executables/integra-server",
             swiftSettings: swiftSettings
@@ -293,6 +324,7 @@ let package = Package(
                 "IntegraFiles",
                 "IntegraStoreFactory",
                 "IntegraServer",
+                "IntegraAdmin",
                 "IntegraClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -311,9 +343,13 @@ let package = Package(
         .testTarget(
             name: "IntegraUnitTests",
             dependencies: testTierDependencies + [
+                "IntegraAdmin",
                 "IntegraFiles",
                 "IntegraMariaDBStore",
                 "IntegraFuzzHarness",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 "IntegraBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -342,6 +378,8 @@ let package = Package(
         .testTarget(
             name: "IntegraEndToEndTests",
             dependencies: testTierDependencies + [
+                "IntegraAdmin",
+                .product(name: "Logging", package: "swift-log"),
                 "IntegraFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -17,9 +17,10 @@ public struct LocalServer: Sendable {
     public static func start(binary: String, dataDirectory: String, database: String?, echo: Bool, bcryptCost: UInt8, timeoutMs: Int64 = 60_000) async throws -> LocalServer {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         // The per-session request rate limit is lifted: the bench measures capacity, and one
-        // closed-loop session may go faster than a customer ever would.
+        // closed-loop session may go faster than a customer ever would. Metrics are on, as in
+        // production: the admin listener takes a free loopback port.
         var arguments = ["run", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--no-demo-users", "--log-level", "warning",
-                         "--requests-per-second", "1000000", "--bcrypt-cost", "\(bcryptCost)"]
+                         "--requests-per-second", "1000000", "--bcrypt-cost", "\(bcryptCost)", "--admin-listen", "127.0.0.1:0"]
         if let database { arguments += ["--database", database] }
         if echo { arguments.append("--echo") }
         let logPath = "\(dataDirectory)/server.log"

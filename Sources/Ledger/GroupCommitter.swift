@@ -18,13 +18,20 @@ public actor GroupCommitter {
     private let work: AsyncStream<Void>
     private let workArrived: AsyncStream<Void>.Continuation
     private var stopped = false
+    /// Told about every store transaction: its batch size, its duration in nanoseconds, and
+    /// whether it failed (metrics).
+    private let observer: @Sendable (_ batchSize: Int, _ nanoseconds: Int64, _ failed: Bool) -> Void
 
     /// - Parameters:
     ///   - maximumBatchSize: requests per store transaction.
     ///   - maximumPending: requests allowed to wait; beyond it new requests are shed as `overloaded`.
     ///   - clock: milliseconds since the Unix epoch, stamped on committed entries.
-    public init(store: any LedgerStore, maximumBatchSize: Int = 512, maximumPending: Int = 20_000, clock: @escaping @Sendable () -> Int64) {
+    public init(
+        store: any LedgerStore, maximumBatchSize: Int = 512, maximumPending: Int = 20_000, clock: @escaping @Sendable () -> Int64,
+        observer: @escaping @Sendable (_ batchSize: Int, _ nanoseconds: Int64, _ failed: Bool) -> Void = { _, _, _ in }
+    ) {
         precondition(maximumBatchSize >= 1 && maximumPending >= maximumBatchSize)
+        self.observer = observer
         self.store = store
         self.maximumBatchSize = maximumBatchSize
         self.maximumPending = maximumPending
@@ -59,17 +66,25 @@ public actor GroupCommitter {
         self.workArrived.finish()
     }
 
+    private static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
     private func flush() async {
         while !self.pending.isEmpty {
             let count = min(self.pending.count, self.maximumBatchSize)
             let batch = Array(self.pending.prefix(count))
             self.pending.removeFirst(count)
             let outcomes: [WriteOutcome]
+            let started = ContinuousClock.now
             do {
                 outcomes = try await self.store.commit(batch.map(\.request), nowMs: self.clock())
                 precondition(outcomes.count == batch.count, "a store returns one outcome per request")
+                self.observer(batch.count, Self.nanoseconds(since: started), false)
             } catch {
                 outcomes = Array(repeating: .rejected(error), count: batch.count)
+                self.observer(batch.count, Self.nanoseconds(since: started), true)
             }
             for (item, outcome) in zip(batch, outcomes) {
                 item.waiter.resume(returning: outcome)

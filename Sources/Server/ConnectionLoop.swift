@@ -3,6 +3,14 @@ import IntegraProtocol
 import Logging
 import NIOCore
 
+extension Duration {
+    /// The duration in whole nanoseconds (saturating).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
 /// One connection's I/O. Every event (the connection opening, a frame, a frame the decoder
 /// refused, the throttle's verdict, a request's result, the server shutting down, the session
 /// timer) goes into the connection's `ServerConnectionStateMachine`, and `run(_:)` carries out
@@ -24,6 +32,10 @@ struct ConnectionLoop {
     /// The password check the throttle counted and that has not been settled yet: settled when
     /// its answer is recorded, or as not checked if the connection ends first.
     private var countedAttempt: LoginThrottle.Attempt?
+    /// When the frame being answered arrived, for the request's latency.
+    private var frameArrived: ContinuousClock.Instant?
+    /// Whether the connection has a logged-in session (counted in the server's open sessions).
+    private var hasSession = false
 
     init(
         server: IntegraServer, channel: any Channel, inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
@@ -44,6 +56,7 @@ struct ConnectionLoop {
         defer {
             self.settleInFlight()
             self.settleUnansweredAttempt()
+            self.sessionEnded()
         }
         var action = self.machine.connectionOpened(nowMs: self.server.clock.nowMs())
         while let next = try await self.run(action) {
@@ -60,11 +73,15 @@ struct ConnectionLoop {
             // while its password is checked must not leave the check counted in the throttle.
             // One request is answered at a time, so an answer settles the check counted for it.
             if let report = outbound.report {
-                self.server.record(report, counted: self.countedAttempt.take(), peer: self.peer, logger: self.logger)
+                let duration = self.frameArrived.map { ($0.duration(to: .now)).nanoseconds }
+                self.server.record(report, counted: self.countedAttempt.take(), peer: self.peer, durationNanoseconds: duration, logger: self.logger)
+                self.noteSession(report)
             }
+            self.frameArrived = nil
             if outbound.frame.readableBytes > 0 { try await self.outbound.write(outbound.frame) }
             self.settleInFlight()
             if let deadline = outbound.sessionDeadlineMs {
+                self.sessionBegan()
                 SessionTimer.arm(on: self.channel, inMs: deadline - self.server.clock.nowMs())
             }
             if outbound.closesConnection { return nil }
@@ -100,6 +117,7 @@ struct ConnectionLoop {
             return self.machine.timerFired(nowMs: self.server.clock.nowMs())
         }
         guard let frame else { return nil }
+        self.frameArrived = .now
         self.noteShutdown()
         return self.machine.frameReceived(frame, nowMs: self.server.clock.nowMs())
     }
@@ -116,6 +134,24 @@ struct ConnectionLoop {
     private mutating func settleUnansweredAttempt() {
         guard let counted = self.countedAttempt.take() else { return }
         self.server.settleUnanswered(counted)
+    }
+
+    private mutating func sessionBegan() {
+        guard !self.hasSession else { return }
+        self.hasSession = true
+        self.server.sessionsOpen.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    private mutating func sessionEnded() {
+        guard self.hasSession else { return }
+        self.hasSession = false
+        self.server.sessionsOpen.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// A logout, or a session that reached its lifetime, ends the session.
+    private mutating func noteSession(_ report: ServerConnectionStateMachine.Report) {
+        if case .logout? = report.request, report.error == nil { self.sessionEnded() }
+        if report.error?.code == .sessionEnded { self.sessionEnded() }
     }
 
     private mutating func settleInFlight() {

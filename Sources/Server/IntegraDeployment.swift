@@ -65,7 +65,7 @@ public final class IntegraDeployment: Service, Sendable {
 
     /// Prepares the data directory and store, binds the socket and writes `client.json`.
     /// Returns the deployment and the demo users created now (empty after the first start).
-    public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> (IntegraDeployment, [DemoUser]) {
+    public static func start(configuration: ServerConfiguration, metrics: ServerMetrics = .disabled, logger: Logger) async throws -> (IntegraDeployment, [DemoUser]) {
         try configuration.validate()
         Self.raiseOpenFileLimit(toAtLeast: configuration.maximumConnections + 256, logger: logger)
         let (keys, created) = configuration.echo ? (try Self.echoKeys(configuration), false) : try DeploymentKeys.loadOrCreate(in: configuration.dataDirectory)
@@ -102,21 +102,24 @@ public final class IntegraDeployment: Service, Sendable {
         }
         let hasher = PasswordHasher(
             cost: configuration.bcryptCost, threads: configuration.passwordHashingThreads,
-            maximumPending: configuration.maximumPendingPasswordJobs)
+            maximumPending: configuration.maximumPendingPasswordJobs, metrics: metrics)
         let clock = configuration.clock
-        let committer = GroupCommitter(store: store, maximumBatchSize: configuration.groupCommitBatchSize, clock: { clock.nowMs() })
+        let committer = GroupCommitter(
+            store: store, maximumBatchSize: configuration.groupCommitBatchSize, clock: { clock.nowMs() },
+            observer: { metrics.groupCommitted(batchSize: $0, nanoseconds: $1, failed: $2) })
         var demoUsers: [DemoUser] = []
         do {
             if created && configuration.createDemoUsers {
                 demoUsers = try await Self.createDemoUsers(store: store, hasher: hasher, configuration: configuration)
             }
             let service = LedgerService(
-                store: store, committer: committer, hasher: hasher, keys: keys, monitor: monitor, configuration: configuration, logger: logger)
+                store: store, committer: committer, hasher: hasher, keys: keys, monitor: monitor, configuration: configuration, metrics: metrics,
+                logger: logger)
             let tls = configuration.plaintext ? nil : try ServerTLS.load(configuration)
             if configuration.plaintext {
                 logger.critical("PLAINTEXT MODE: no TLS. Frames stay integrity-checked, but passwords and amounts are readable on the wire. For loopback debugging only; never serve customers like this.")
             }
-            let server = try await IntegraServer.bind(configuration: configuration, keys: keys, tls: tls, service: service, auditTrail: auditTrail, logger: logger)
+            let server = try await IntegraServer.bind(configuration: configuration, keys: keys, tls: tls, service: service, auditTrail: auditTrail, metrics: metrics, logger: logger)
             let port = server.localAddress.port ?? configuration.port
             let address = configuration.host.contains(":") ? "[\(configuration.host)]:\(port)" : "\(configuration.host):\(port)"
             try keys.writeClientConfiguration(
@@ -153,6 +156,9 @@ public final class IntegraDeployment: Service, Sendable {
         await self.store.close()
         if let failure { throw failure }
     }
+
+    /// Password jobs queued or running on the bcrypt pool.
+    var passwordJobs: Int { self.hasher.pendingJobs }
 
     /// Shuts the deployment down gracefully, as SIGTERM does; `run()` returns once it is done.
     public func shutdown() async {

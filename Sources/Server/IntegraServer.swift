@@ -28,6 +28,10 @@ public final class IntegraServer: Service, Sendable {
     /// Requests being performed or answered right now; the shutdown waits for them.
     let requestsInFlight = WaitableCount()
     let shuttingDown = Atomic<Bool>(false)
+    /// Connections with a logged-in session.
+    let sessionsOpen = Atomic<Int>(0)
+    /// Where the server records what it does.
+    public let metrics: ServerMetrics
     private let addresses: AddressLimiter
     private let throttle: Mutex<LoginThrottle>
     public let auditTrail: AuditTrail
@@ -35,8 +39,9 @@ public final class IntegraServer: Service, Sendable {
     /// The address the server listens on (with the real port when port 0 was asked for).
     public let localAddress: SocketAddress
 
-    private init(serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, service: LedgerService, keys: DeploymentKeys, configuration: ServerConfiguration, auditTrail: AuditTrail, logger: Logger) {
+    private init(serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, service: LedgerService, keys: DeploymentKeys, configuration: ServerConfiguration, auditTrail: AuditTrail, metrics: ServerMetrics, logger: Logger) {
         self.serverChannel = serverChannel
+        self.metrics = metrics
         guard let localAddress = serverChannel.channel.localAddress else { preconditionFailure("a bound channel has a local address") }
         self.localAddress = localAddress
         self.service = service
@@ -58,7 +63,7 @@ public final class IntegraServer: Service, Sendable {
 
     /// Binds the listening socket (with address reuse, so a restart after a crash binds at once).
     /// `tls` nil serves plaintext. Call `run()` to serve.
-    public static func bind(configuration: ServerConfiguration, keys: DeploymentKeys, tls: ServerTLS?, service: LedgerService, auditTrail: AuditTrail, logger: Logger) async throws -> IntegraServer {
+    public static func bind(configuration: ServerConfiguration, keys: DeploymentKeys, tls: ServerTLS?, service: LedgerService, auditTrail: AuditTrail, metrics: ServerMetrics = .disabled, logger: Logger) async throws -> IntegraServer {
         let tlsContext = tls?.context
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -70,7 +75,7 @@ public final class IntegraServer: Service, Sendable {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        return IntegraServer(serverChannel: channel, service: service, keys: keys, configuration: configuration, auditTrail: auditTrail, logger: logger)
+        return IntegraServer(serverChannel: channel, service: service, keys: keys, configuration: configuration, auditTrail: auditTrail, metrics: metrics, logger: logger)
     }
 
     /// The handlers of every accepted connection, in order: TLS (unless `tlsContext` is nil), the
@@ -154,6 +159,14 @@ public final class IntegraServer: Service, Sendable {
         return false
     }
 
+    /// Whether a graceful shutdown has begun.
+    public var isShuttingDown: Bool { self.shuttingDown.load(ordering: .acquiring) }
+
+    /// Connections open now, and those with a logged-in session.
+    public var connectionCounts: (open: Int, sessions: Int) {
+        (self.openConnections.value, self.sessionsOpen.load(ordering: .relaxed))
+    }
+
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, address: String) async {
         let peer = connection.channel.remoteAddress.map { remote in
             let host = remote.ipAddress.map { remote.protocol == .inet6 ? "[\($0)]" : $0 } ?? "unknown"
@@ -222,8 +235,9 @@ public final class IntegraServer: Service, Sendable {
     /// Records what a connection reported: the audit trail, and how the password check the
     /// throttle counted for this request (`counted`) ended; an answer without a throttle
     /// outcome (the server shutting down, an internal error) settles it as not checked.
-    func record(_ report: ServerConnectionStateMachine.Report, counted: LoginThrottle.Attempt?, peer: String, logger: Logger) {
+    func record(_ report: ServerConnectionStateMachine.Report, counted: LoginThrottle.Attempt?, peer: String, durationNanoseconds: Int64? = nil, logger: Logger) {
         let nowMs = self.clock.nowMs()
+        self.metrics.answered(report, durationNanoseconds: durationNanoseconds)
         if let counted {
             let outcome = report.throttle?.outcome ?? .notChecked
             self.throttle.withLock { $0.completed(counted, outcome: outcome, nowMs: nowMs) }

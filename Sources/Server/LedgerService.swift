@@ -21,11 +21,13 @@ public final class LedgerService: Sendable {
     /// The server's budget of transfers to names that do not exist, per account and address.
     public let recipientProbes: RecipientProbeLimiter
     private let logger: Logger
+    private let metrics: ServerMetrics
 
     public init(
         store: any LedgerStore, committer: GroupCommitter, hasher: PasswordHasher, keys: DeploymentKeys, monitor: IntegrityMonitor,
-        configuration: ServerConfiguration, logger: Logger
+        configuration: ServerConfiguration, metrics: ServerMetrics = .disabled, logger: Logger
     ) {
+        self.metrics = metrics
         self.identityKey = keys.identityKey
         self.seal = LedgerSeal(storageKey: keys.storageKey)
         self.deviceTokens = DeviceTokens(storageKey: keys.storageKey)
@@ -86,6 +88,7 @@ public final class LedgerService: Sendable {
         } catch let error as LedgerError {
             switch error {
             case .storeUnavailable(let detail):
+                self.metrics.storeFailed()
                 self.logger.error("store unavailable", metadata: ["error": "\(detail)"])
             case .integrityAlarm(let violation):
                 await self.monitor.raise(violation)

@@ -25,10 +25,12 @@ public final class PasswordHasher: Sendable {
     /// A hash of a random password at the same cost, verified when the user does not exist so an
     /// unknown name takes as long as a wrong password.
     private let decoyHash: String
+    private let metrics: ServerMetrics
 
-    public init(cost: UInt8, threads: Int, maximumPending: Int) {
+    public init(cost: UInt8, threads: Int, maximumPending: Int, metrics: ServerMetrics = .disabled) {
         precondition(cost >= 4 && cost <= 31 && threads >= 1 && maximumPending >= 1)
         self.cost = cost
+        self.metrics = metrics
         self.maximumPending = maximumPending
         self.threadPool = NIOThreadPool(numberOfThreads: threads)
         self.threadPool.start()
@@ -62,6 +64,9 @@ public final class PasswordHasher: Sendable {
         return UInt8(parts[1])
     }
 
+    /// Jobs queued or running now (the bcrypt queue's depth).
+    public var pendingJobs: Int { max(0, self.pending.load(ordering: .relaxed)) }
+
     public func shutdown() async {
         try? await self.threadPool.shutdownGracefully()
     }
@@ -86,9 +91,14 @@ public final class PasswordHasher: Sendable {
         let queued = self.pending.wrappingAdd(1, ordering: .relaxed).newValue
         defer { self.pending.wrappingSubtract(1, ordering: .relaxed) }
         guard queued <= self.maximumPending else { throw Busy() }
+        let queuedAt = ContinuousClock.now
+        let metrics = self.metrics
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let job = FairQueue.Job(
-                run: { continuation.resume(returning: body()) },
+                run: {
+                    metrics.bcryptWaited(nanoseconds: queuedAt.duration(to: .now).nanoseconds)
+                    continuation.resume(returning: body())
+                },
                 cancel: { continuation.resume(throwing: Busy()) })
             self.queue.withLock { $0.enqueue(job, key: fairnessKey) }
             self.threadPool.submit { state in

@@ -17,6 +17,12 @@ public struct ServerTLS: Sendable {
     static let certificateFile = "tls-certificate.pem"
     static let keyFile = "tls-key.pem"
 
+    /// The files of the certificate and key `load` serves: the operator's, or the data directory's.
+    public static func paths(_ configuration: ServerConfiguration) -> (certificate: String, key: String) {
+        (configuration.tlsCertificatePath ?? "\(configuration.dataDirectory)/\(Self.certificateFile)",
+         configuration.tlsKeyPath ?? "\(configuration.dataDirectory)/\(Self.keyFile)")
+    }
+
     /// Loads the configured certificate and key, or those of the data directory, creating a
     /// self-signed pair there if none exists.
     public static func load(_ configuration: ServerConfiguration) throws(ConfigurationError) -> ServerTLS {

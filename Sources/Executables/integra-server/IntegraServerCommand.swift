@@ -1,5 +1,7 @@
 public import ArgumentParser
 import Foundation
+import CoreMetrics
+import IntegraAdmin
 import IntegraFiles
 import IntegraLedger
 import IntegraVerifier
@@ -146,6 +148,15 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: ArgumentHelp("Log lines as text, or as one JSON object per line (time, level, label, message, metadata).", valueName: "text|json"))
+    var logFormat: LogFormat = .text
+
+    @Option(name: .long, help: ArgumentHelp("Admin listener (metrics, health checks, the operator's page), HOST:PORT, or off. Anything but a loopback address needs --admin-token-file, and serves TLS with the server's certificate.", valueName: "address"))
+    var adminListen = AdminConfiguration.defaultListen
+
+    @Option(name: .long, help: ArgumentHelp("File (mode 0600) holding the bearer token the admin listener requires on every request but the page's own files.", valueName: "file"))
+    var adminTokenFile: String?
+
     @Flag(name: .long, help: "Benchmark baseline only: same frames and checks, but no ledger, no password check; every login succeeds. Needs an empty data directory; its keys live in memory only.")
     var echo = false
 
@@ -157,14 +168,23 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        let format = self.logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "integra.server")
         umask(0o077)
         var configuration = ServerConfiguration()
+        let admin: AdminConfiguration?
         do {
             try self.store.apply(to: &configuration)
             let address = try ServerAddress.parse(self.listen)
@@ -196,10 +216,21 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
+        do {
+            admin = try self.adminConfiguration(configuration)
+        } catch {
+            throw UsageFailure("\(error)")
+        }
         if self.echo {
             logger.warning("echo mode: requests are answered without the store and without checking passwords; for benchmarks only")
         }
-        let (deployment, demoUsers) = try await CommandFailure.wrap { try await IntegraDeployment.start(configuration: configuration, logger: logger) }
+        // With an admin listener, metrics go to its Prometheus registry (the process's metrics
+        // system too, for the stores' own counters); without one, nowhere.
+        let exporter = admin.map { _ in MetricsExporter() }
+        if let exporter { MetricsSystem.bootstrap(exporter.factory) }
+        let (deployment, demoUsers) = try await CommandFailure.wrap {
+            try await IntegraDeployment.start(configuration: configuration, metrics: exporter?.serverMetrics ?? .disabled, logger: logger)
+        }
         if !demoUsers.isEmpty {
             print("Integra is ready. Demo users (passwords are shown only this once):")
             for user in demoUsers {
@@ -211,10 +242,49 @@ struct Run: AsyncParsableCommand {
         }
         // SIGTERM and SIGINT shut down gracefully: stop accepting, let requests in flight
         // finish, flush the group commit, sign a last checkpoint, exit 0.
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [deployment], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await services.run()
+        // The admin listener is shut down after the deployment, so it reports "shutting down"
+        // while requests drain.
+        var services: [any Service] = [deployment]
+        if let admin, let exporter {
+            services.insert(AdminServer(
+                configuration: admin, exporter: exporter, activity: exporter.serverMetrics.activity,
+                logger: Logger(label: "integra.admin"), state: { await deployment.operationalState() }), at: 0)
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         logger.notice("stopped")
+    }
+}
+
+/// `--log-format`.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+extension Run {
+    /// The admin listener's configuration, or nil for `--admin-listen off`.
+    func adminConfiguration(_ server: ServerConfiguration) throws -> AdminConfiguration? {
+        guard self.adminListen != "off" else {
+            guard self.adminTokenFile == nil else { throw AdminConfigurationError("--admin-token-file needs an admin listener; remove --admin-listen off") }
+            return nil
+        }
+        let address: (host: String, port: Int)
+        do {
+            address = try ServerAddress.parse(self.adminListen)
+        } catch {
+            throw AdminConfigurationError("--admin-listen: \(error)")
+        }
+        var admin = AdminConfiguration(host: address.host, port: address.port)
+        if let file = self.adminTokenFile { admin.token = try AdminConfiguration.readToken(path: file) }
+        if !admin.isLoopback {
+            guard !server.plaintext else {
+                throw AdminConfigurationError("--admin-listen \(address.host) is not a loopback address: the admin listener serves TLS with the server's certificate, which --plaintext has not")
+            }
+            (admin.tlsCertificatePath, admin.tlsKeyPath) = ServerTLS.paths(server)
+        }
+        try admin.validate()
+        return admin
     }
 }
 

@@ -1,4 +1,5 @@
 #if MariaDB
+import CoreMetrics
 import NIOPosix
 import Synchronization
 
@@ -13,6 +14,8 @@ final class MariaDBConnectionPool: Sendable {
         var idle: [MariaDBConnection] = []
         var busy = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Connections dropped after MariaDB went away and not yet replaced.
+        var lost = 0
     }
 
     private let configuration: MariaDBConfiguration
@@ -20,6 +23,8 @@ final class MariaDBConnectionPool: Sendable {
     private let maximumWaiters: Int
     private let threadPool: NIOThreadPool
     private let state = Mutex(State())
+    /// Connections opened to replace lost ones (`integra_store_reconnects_total`).
+    private let reconnects = Counter(label: "integra_store_reconnects_total")
 
     init(configuration: MariaDBConfiguration, size: Int, maximumWaiters: Int = 10_000) {
         precondition(size >= 1)
@@ -37,12 +42,13 @@ final class MariaDBConnectionPool: Sendable {
         defer { self.releaseSlot() }
         let configuration = self.configuration
         return try await self.threadPool.runIfActive {
-            let connection = try self.state.withLock { $0.idle.popLast() } ?? MariaDBConnection(configuration)
+            let connection = try self.state.withLock { $0.idle.popLast() } ?? self.open(configuration)
             do {
                 let result = try body(connection)
                 self.state.withLock { $0.idle.append(connection) }
                 return result
             } catch let error as MariaDBError where error.isConnectionLost {
+                self.state.withLock { $0.lost += 1 }
                 throw error
             } catch {
                 self.state.withLock { $0.idle.append(connection) }
@@ -62,6 +68,18 @@ final class MariaDBConnectionPool: Sendable {
         return try await self.threadPool.runIfActive { [configuration] in
             try body(try MariaDBConnection(configuration))
         }
+    }
+
+    /// Opens a connection; one that replaces a lost connection counts as a reconnect.
+    private func open(_ configuration: MariaDBConfiguration) throws -> MariaDBConnection {
+        let connection = try MariaDBConnection(configuration)
+        let replaced = self.state.withLock { state -> Bool in
+            guard state.lost > 0 else { return false }
+            state.lost -= 1
+            return true
+        }
+        if replaced { self.reconnects.increment() }
+        return connection
     }
 
     func shutdown() async {
