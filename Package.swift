@@ -12,6 +12,7 @@ let swiftSettings: [SwiftSetting] = [
 
 /// What every test tier depends on: the modules it tests and what the tiers share.
 let testTierDependencies: [Target.Dependency] = [
+    "IntegraTransparency",
     "IntegraProtocol",
     "IntegraLedger",
     "IntegraStoreFactory",
@@ -54,9 +55,20 @@ let package = Package(
     ],
     targets: [
         // Wire format, keys and the pure connection state machines. No I/O.
+        // The transparency log's pure parts: the RFC 9162 Merkle tree (appending, proof plans,
+        // verifiers) and C2SP signed notes, checkpoints and cosignatures. No I/O.
+        .target(
+            name: "IntegraTransparency",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Transparency",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "IntegraProtocol",
             dependencies: [
+                "IntegraTransparency",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -78,6 +90,7 @@ let package = Package(
         .target(
             name: "IntegraLedger",
             dependencies: [
+                "IntegraTransparency",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Ledger",
@@ -99,6 +112,7 @@ let package = Package(
         .target(
             name: "IntegraSQLiteStore",
             dependencies: [
+                "IntegraTransparency",
                 "IntegraLedger",
                 "IntegraVerifier",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
@@ -119,6 +133,7 @@ let package = Package(
         .target(
             name: "IntegraMariaDBStore",
             dependencies: [
+                "IntegraTransparency",
                 "IntegraLedger",
                 "IntegraVerifier",
                 .target(name: "CMariaDB", condition: .when(traits: ["MariaDB"])),

@@ -15,6 +15,8 @@ public struct IntegrityViolation: Error, Hashable, Sendable, Codable, CustomStri
         case ledgerRolledBack = "ledger-rolled-back"
         /// `checkpoint.json` is missing, empty or unreadable although checkpoints were signed.
         case anchorUnreadable = "anchor-unreadable"
+        /// The stored Merkle tree or its signed heads do not match the entries.
+        case treeMismatch = "tree-mismatch"
     }
 
     public let kind: Kind

@@ -1,3 +1,4 @@
+public import IntegraTransparency
 /// Where users, accounts, ledger entries and seen nonces live. SQLite and MariaDB implement it.
 ///
 /// All changes go through `commit`, which applies many requests in one store transaction
@@ -70,6 +71,20 @@ public protocol LedgerStore: Sendable {
 
     /// Every user row (the system account included) with its seal.
     func sealedUsers() async throws(LedgerError) -> [SealedUser]
+
+    /// The tree this store last committed or verified, with its signed head; nil before the
+    /// first group commit or after `forgetVerifiedRows`.
+    func verifiedTree() async -> VerifiedTree?
+
+    /// The stored signed tree head with the largest tree size (unchecked).
+    func latestTreeHead() async throws(LedgerError) -> SignedTreeHead?
+
+    /// Stored signed tree heads above `afterTreeSize`, smallest first, at most `limit` (verify).
+    func treeHeads(afterTreeSize: UInt64, limit: Int) async throws(LedgerError) -> [SignedTreeHead]
+
+    /// Stored tree nodes by id; missing ones are left out (unchecked: a proof made from them is
+    /// checked against a signed root before use). At most `MerkleTree.maximumProofNodeCount` ids.
+    func treeNodes(_ ids: [MerkleNodeID]) async throws(LedgerError) -> [MerkleNodeID: [UInt8]]
 
     /// The schema version the store is at (the same numbers for every store).
     func schemaVersion() async throws(LedgerError) -> Int64

@@ -1,3 +1,4 @@
+public import IntegraTransparency
 /// A user's row as the server needs it for login and transfers.
 public struct UserRecord: Hashable, Sendable {
     public let id: Int64
@@ -222,11 +223,15 @@ public struct TransferReceipt: Hashable, Sendable {
     public let isRetry: Bool
     /// The entry's link in the ledger's hash chain.
     public let chainHash: [UInt8]
+    /// The entry's inclusion in the head the store signed for its group (or, for a retry, the
+    /// latest head); nil only from a store that keeps no tree.
+    public var inclusion: TreeInclusion?
 
-    public init(entry: LedgerEntry, isRetry: Bool, chainHash: [UInt8]) {
+    public init(entry: LedgerEntry, isRetry: Bool, chainHash: [UInt8], inclusion: TreeInclusion? = nil) {
         self.entry = entry
         self.isRetry = isRetry
         self.chainHash = chainHash
+        self.inclusion = inclusion
     }
 }
 

@@ -1,3 +1,4 @@
+public import IntegraTransparency
 import Synchronization
 
 /// What a store has checked (or written itself) and may trust again while the stored bytes are
@@ -26,6 +27,8 @@ public final class VerifiedRowCache: Sendable {
         var generation: UInt64 = 0
         /// The first position a full verification found no entry at, below the ledger's end.
         var firstMissingPosition: Int64?
+        /// The tree's right edge over the verified entries, and the last head signed over it.
+        var tree: VerifiedTree?
     }
 
     private let state = Mutex(State())
@@ -124,6 +127,17 @@ public final class VerifiedRowCache: Sendable {
         self.state.withLock { $0.head = head }
     }
 
+    /// The tree's right edge and latest signed head, as the store last committed or verified
+    /// them; nil until then (the store then checks the stored ones against a signed head).
+    public var tree: VerifiedTree? {
+        self.state.withLock { $0.tree }
+    }
+
+    /// Moves the verified tree (after a commit, or after checking entries written elsewhere).
+    public func remember(tree: VerifiedTree) {
+        self.state.withLock { $0.tree = tree }
+    }
+
     /// Forgets everything (after an operator acknowledged an alarm about the ledger's history).
     public func forgetAll() {
         self.state.withLock { $0 = State() }
@@ -137,6 +151,8 @@ public struct VerifiedRowsStaging: Sendable {
     public var head: LedgerIntegrity.ChainPoint?
     /// Entry positions of accounts: the parties of new entries, accounts checked whole.
     public var latestPositions: [(userID: Int64, position: Int64)] = []
+    /// The tree after the transaction.
+    public var tree: VerifiedTree?
 
     public init() {}
 
@@ -150,5 +166,20 @@ public struct VerifiedRowsStaging: Sendable {
         cache.remember(accounts: self.accounts)
         cache.remember(latestPositions: self.latestPositions)
         if let head = self.head { cache.remember(head: head) }
+        if let tree = self.tree { cache.remember(tree: tree) }
+    }
+}
+
+/// The tree over entries that were verified (or written by this store): its right edge, enough
+/// to append without reading stored nodes, and the latest head signed over it (for a group
+/// that appends nothing, such as a retry).
+public struct VerifiedTree: Hashable, Sendable {
+    public let frontier: MerkleFrontier
+    public let head: SignedTreeHead
+
+    public init(frontier: MerkleFrontier, head: SignedTreeHead) {
+        precondition(frontier.treeSize == head.treeSize, "a verified tree's head is over its frontier")
+        self.frontier = frontier
+        self.head = head
     }
 }

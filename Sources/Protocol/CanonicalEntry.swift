@@ -113,4 +113,13 @@ public struct CanonicalEntry: Hashable, Sendable {
             return text
         }
     }
+
+    /// Whether this is the transfer `receipt` confirms, field by field.
+    public func shows(_ receipt: TransferConfirmation) -> Bool {
+        self.kind == Self.transferKind && UInt64(exactly: self.position) == receipt.position && self.transferID == receipt.transferID
+            && self.from == receipt.sender && self.to == receipt.recipient
+            && Self.format(cents: self.amountCents) == receipt.amount
+            && Self.format(cents: self.fromBalanceAfterCents) == receipt.balanceAfter
+            && self.createdAtMs == receipt.createdAtMs
+    }
 }

@@ -49,14 +49,7 @@ public struct InclusionProof: Hashable, Sendable {
     /// Whether the entry the proof shows is the receipt's, field by field, and hashes to the
     /// receipt's signed chain hash (after the previous chain hash the proof gives).
     public func showsEntry(of receipt: TransferConfirmation) -> Bool {
-        guard let entry = CanonicalEntry(encoding: self.entry), self.previousChainHash.count == 32,
-              entry.kind == CanonicalEntry.transferKind,
-              UInt64(exactly: entry.position) == receipt.position, entry.transferID == receipt.transferID,
-              entry.from == receipt.sender, entry.to == receipt.recipient,
-              CanonicalEntry.format(cents: entry.amountCents) == receipt.amount,
-              CanonicalEntry.format(cents: entry.fromBalanceAfterCents) == receipt.balanceAfter,
-              entry.createdAtMs == receipt.createdAtMs
-        else { return false }
+        guard let entry = CanonicalEntry(encoding: self.entry), self.previousChainHash.count == 32, entry.shows(receipt) else { return false }
         var link = SHA256()
         link.update(data: self.previousChainHash)
         link.update(data: Array(SHA256.hash(data: self.entry)))

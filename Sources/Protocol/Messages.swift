@@ -32,6 +32,10 @@ public enum FieldLimits {
     public static let errorMessageBytes = 1024
     public static let publicKeyBytes = 32
     public static let signatureBytes = 64
+    /// A signed tree head: a checkpoint note with its signatures (cosignatures included).
+    public static let treeHeadBytes = 8_192
+    /// Hashes in one inclusion or consistency proof (RFC 9162: at most 64 and 65).
+    public static let proofHashes = 65
     /// A device token, as the server issues it and the client presents it.
     public static let deviceTokenBytes = 256
     /// The most entries one history page may hold.
@@ -157,12 +161,28 @@ public struct TransferConfirmation: Hashable, Sendable {
     public var isRetry: Bool
     /// The entry's link in the ledger's hash chain (32 bytes).
     public var chainHash: [UInt8]
-    /// The server's Ed25519 signature over `Receipt.signaturePayload` (64 bytes): the receipt.
+    /// A receipt of an earlier server: its Ed25519 signature over `Receipt.signaturePayload`
+    /// (64 bytes). Empty in a receipt proven by the transparency log (`treeHead`).
     public var signature: [UInt8]
+    /// The entry as the ledger holds it, its canonical encoding: the log's leaf.
+    public var entry: [UInt8]
+    /// The tree head the server signed for the group the entry was committed in (or, for a
+    /// retry, its latest head), as a C2SP signed note.
+    public var treeHead: [UInt8]
+    /// The entry's inclusion proof in that head: the RFC 9162 audit path, leaf index
+    /// `position - 1`.
+    public var inclusionPath: [[UInt8]]
 
-    public init(transferID: String, position: UInt64, sender: String, recipient: String, amount: String, balanceAfter: String, createdAtMs: Int64, isRetry: Bool, chainHash: [UInt8] = Array(repeating: 0, count: 32), signature: [UInt8] = Array(repeating: 0, count: 64)) {
+    public init(
+        transferID: String, position: UInt64, sender: String, recipient: String, amount: String, balanceAfter: String, createdAtMs: Int64,
+        isRetry: Bool, chainHash: [UInt8] = Array(repeating: 0, count: 32), signature: [UInt8] = [], entry: [UInt8] = [], treeHead: [UInt8] = [],
+        inclusionPath: [[UInt8]] = []
+    ) {
         self.chainHash = chainHash
         self.signature = signature
+        self.entry = entry
+        self.treeHead = treeHead
+        self.inclusionPath = inclusionPath
         self.transferID = transferID
         self.position = position
         self.sender = sender
@@ -270,7 +290,12 @@ public enum ServerMessage: Hashable, Sendable {
             writer.integer(7, confirmation.createdAtMs)
             writer.integer(8, confirmation.isRetry ? UInt8(1) : UInt8(0))
             writer.bytes(9, confirmation.chainHash)
-            writer.bytes(10, confirmation.signature)
+            if !confirmation.signature.isEmpty { writer.bytes(10, confirmation.signature) }
+            if !confirmation.treeHead.isEmpty {
+                writer.bytes(11, confirmation.entry)
+                writer.bytes(12, confirmation.treeHead)
+                writer.bytes(13, confirmation.inclusionPath.joined())
+            }
         case .balanceReport(let username, let balance):
             writer.string(1, username)
             writer.string(2, balance)
@@ -341,7 +366,10 @@ public enum ServerMessage: Hashable, Sendable {
                 createdAtMs: try fields.integer(7, as: Int64.self),
                 isRetry: retry == 1,
                 chainHash: try fields.bytes(9, count: 32),
-                signature: try fields.bytes(10, count: FieldLimits.signatureBytes)))
+                signature: try fields.optionalSlice(10, maximumBytes: FieldLimits.signatureBytes).map { Array($0.readableBytesView) } ?? [],
+                entry: try fields.optionalSlice(11, maximumBytes: CanonicalEntry.maximumEncodedBytes).map { Array($0.readableBytesView) } ?? [],
+                treeHead: try fields.optionalSlice(12, maximumBytes: FieldLimits.treeHeadBytes).map { Array($0.readableBytesView) } ?? [],
+                inclusionPath: try Self.hashes(try fields.optionalSlice(13, maximumBytes: FieldLimits.proofHashes * 32), field: 13)))
         case .balanceReport:
             message = .balanceReport(
                 username: try fields.string(1, maximumBytes: FieldLimits.usernameBytes),
@@ -373,6 +401,14 @@ public enum ServerMessage: Hashable, Sendable {
         }
         try fields.finish()
         return message
+    }
+
+    /// 32-byte hashes, concatenated.
+    private static func hashes(_ slice: ByteBuffer?, field: UInt8) throws(ProtocolError) -> [[UInt8]] {
+        guard let slice else { return [] }
+        guard slice.readableBytes % 32 == 0 else { throw ProtocolError(.malformedMessage, "field \(field) must hold 32-byte hashes") }
+        let bytes = Array(slice.readableBytesView)
+        return stride(from: 0, to: bytes.count, by: 32).map { Array(bytes[$0..<($0 + 32)]) }
     }
 
     private static func decodeHistoryEntries(_ list: ByteBuffer) throws(ProtocolError) -> [HistoryEntry] {

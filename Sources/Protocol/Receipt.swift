@@ -1,4 +1,5 @@
 public import Crypto
+public import IntegraTransparency
 
 /// A transfer receipt: the server's signature over what it committed, checkable offline by
 /// anyone holding the server's public identity key (every customer's `client.json` has it).
@@ -34,8 +35,25 @@ public enum Receipt {
         return signed
     }
 
-    /// Whether the receipt was signed by `identity`.
+    /// Whether the receipt is the server's: its entry is in a tree head `identity` signed, and
+    /// says what the receipt says; or, for a receipt of an earlier server, its signature.
     public static func isValid(_ confirmation: TransferConfirmation, identity: Curve25519.Signing.PublicKey) -> Bool {
-        confirmation.chainHash.count == 32 && identity.isValidSignature(confirmation.signature, for: Self.signaturePayload(confirmation))
+        guard !confirmation.treeHead.isEmpty else {
+            return confirmation.chainHash.count == 32 && identity.isValidSignature(confirmation.signature, for: Self.signaturePayload(confirmation))
+        }
+        return Self.provenHead(confirmation, identity: identity) != nil
+    }
+
+    /// The signed head a tree-proven receipt's entry is included in, or nil: the head must carry
+    /// `identity`'s signature, the entry must be leaf `position - 1` of it by the audit path,
+    /// and the entry must be the receipt's transfer, field by field.
+    public static func provenHead(_ confirmation: TransferConfirmation, identity: Curve25519.Signing.PublicKey) -> TreeCheckpoint? {
+        guard confirmation.position >= 1,
+              let checkpoint = try? TreeCheckpoint.opening(confirmation.treeHead, logVerifier: TreeHeadKey.verifier(identity: identity)),
+              let entry = CanonicalEntry(encoding: confirmation.entry), entry.shows(confirmation),
+              TreeInclusion(head: SignedTreeHead(treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAtMs: 0, note: confirmation.treeHead),
+                            leafIndex: confirmation.position - 1, path: confirmation.inclusionPath).proves(leaf: confirmation.entry)
+        else { return nil }
+        return checkpoint
     }
 }

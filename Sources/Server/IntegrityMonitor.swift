@@ -217,7 +217,7 @@ public actor IntegrityMonitor {
     /// finding is about the ledger's history.
     public func raise(_ violation: IntegrityViolation) async {
         switch violation.kind {
-        case .ledgerRolledBack, .historyRewritten, .entriesMissing, .entryChanged, .entryNotSealed, .anchorUnreadable, .checkpointInvalid:
+        case .ledgerRolledBack, .historyRewritten, .entriesMissing, .entryChanged, .entryNotSealed, .anchorUnreadable, .checkpointInvalid, .treeMismatch:
             self.verified = nil
         case .balanceChanged, .balanceMismatch, .userChanged, .userRolledBack:
             break
@@ -321,7 +321,7 @@ extension IntegrityMonitor {
                     continue
                 }
                 if user.violation != nil { kept.append(violation) }
-            case .entryChanged, .entryNotSealed, .entriesMissing, .checkpointInvalid, .historyRewritten, .ledgerRolledBack, .anchorUnreadable:
+            case .entryChanged, .entryNotSealed, .entriesMissing, .checkpointInvalid, .historyRewritten, .ledgerRolledBack, .anchorUnreadable, .treeMismatch:
                 kept.append(violation)
             }
         }

@@ -68,7 +68,13 @@ public final class LedgerService: Sendable {
                 }
                 guard case .transferred(let receipt) = outcome else { return try await self.unexpected(outcome) }
                 guard !self.monitor.alarms.isRaised else { throw LedgerError.alarmRaised }
-                return .reply(.transferred(try Receipt.sign(Self.confirmation(receipt), with: self.identityKey)))
+                // The receipt is the entry, the head signed for its group and its path to that
+                // head; one that the stored tree could not prove is never handed out.
+                guard let confirmation = Self.confirmation(receipt) else {
+                    throw await self.alarm(IntegrityViolation(
+                        kind: .treeMismatch, message: "the stored tree does not prove entry \(receipt.entry.position) in the latest signed head"))
+                }
+                return .reply(.transferred(confirmation))
             // Reads record no nonce: a frame's MAC covers its connection's id and its sequence
             // number, so it can't be replayed on another connection or again on its own
             // (docs/PROTOCOL.md, section 6). Only requests that change something record one, in
@@ -219,13 +225,16 @@ public final class LedgerService: Sendable {
         throw error
     }
 
-    static func confirmation(_ receipt: TransferReceipt) -> TransferConfirmation {
+    /// The receipt of a committed transfer, proven by the transparency log; nil without a proof.
+    static func confirmation(_ receipt: TransferReceipt) -> TransferConfirmation? {
+        guard let inclusion = receipt.inclusion else { return nil }
         let entry = receipt.entry
         return TransferConfirmation(
             transferID: entry.transferID.value, position: UInt64(entry.position),
             sender: entry.from.canonical, recipient: entry.to.canonical, amount: entry.amount.description,
             balanceAfter: Amount.format(cents: entry.fromBalanceAfterCents), createdAtMs: entry.createdAtMs,
-            isRetry: receipt.isRetry, chainHash: receipt.chainHash)
+            isRetry: receipt.isRetry, chainHash: receipt.chainHash, entry: LedgerSeal.encoding(of: entry),
+            treeHead: inclusion.head.note, inclusionPath: inclusion.path)
     }
 
     /// A money entry as the customer sees it; nil for a password change (not money: history

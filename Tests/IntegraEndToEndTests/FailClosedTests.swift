@@ -211,7 +211,7 @@ import Testing
 
     // MARK: Rollback and the anchor
 
-    static let restoredTables = ["entries", "accounts", "users", "checkpoints"]
+    static let restoredTables = ["entries", "accounts", "users", "checkpoints", "tree_nodes", "tree_heads"]
 
     /// Copies the tables that hold money, as a backup would (the server is stopped).
     static func backUp(_ server: TestServer) async throws {
@@ -227,10 +227,10 @@ import Testing
         // MariaDB must keep the system account's id 0 as it is, not take it for "a new id".
         var statements = server.database == nil ? [] : ["SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"]
         if server.database != nil { tables.append("ledger_head") }
-        for table in ["entries", "checkpoints", "accounts", "ledger_head", "users"] where tables.contains(table) {
+        for table in ["entries", "checkpoints", "tree_nodes", "tree_heads", "accounts", "ledger_head", "users"] where tables.contains(table) {
             statements.append("DELETE FROM \(table)")
         }
-        for table in ["users", "accounts", "entries", "checkpoints", "ledger_head"] where tables.contains(table) {
+        for table in ["users", "accounts", "entries", "checkpoints", "tree_nodes", "tree_heads", "ledger_head"] where tables.contains(table) {
             statements.append("INSERT INTO \(table) SELECT * FROM backup_\(table)")
         }
         try await Tampering.tamper(server, statements)

@@ -102,7 +102,7 @@ private let accessDenied: UInt32 = 1045
         location.database = "integra_tls" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
         try MariaDBConnection(TestStore.configuration(location, database: try Self.server().database))
             .execute("CREATE DATABASE \(location.database) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)) { store in
+        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 2)) { store in
             let outcome = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: try Username("tls"), passwordHash: "!"))], nowMs: 1)
             guard case .userCreated? = outcome.first else { throw TestFailure("\(outcome)") }
             #expect(try await store.schemaVersion() == MariaDBSchema.migrations.last?.version)
@@ -113,7 +113,7 @@ private let accessDenied: UInt32 = 1045
         var location = try Self.server()
         location.tls = .verifyCA(certificateAuthorityPath: try Self.certificateAuthority("other-ca.pem"))
         do {
-            let store = try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 1)
+            let store = try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 1)
             await store.close()
             Issue.record("a store opened over a connection whose certificate does not verify")
         } catch {

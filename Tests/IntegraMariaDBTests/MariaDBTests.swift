@@ -120,8 +120,8 @@ import Testing
 
     @Test func noncesAreSharedBetweenStoreInstances() async throws {
         let location = try TestStore.freshMariaDB()
-        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)) { one in
-            try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2)) { two async throws in
+        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 2)) { one in
+            try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 2)) { two async throws in
                 let nonce = NonceRecord(bytes: Array(repeating: 9, count: 16), timestampMs: 1_000)
                 #expect(try await one.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.nonceRecorded])
                 #expect(try await two.commit([WriteRequest(nonce: nonce, operation: .recordNonce)], nowMs: 1) == [.rejected(.replayedNonce)])
@@ -133,10 +133,10 @@ import Testing
     /// `integra_app` only the run-time ones: SELECT, INSERT, UPDATE, DELETE.
     @Test func aUserWithRunTimeGrantsOnlyServesAMigratedLedgerButCannotMigrate() async throws {
         let location = try TestStore.freshMariaDB()
-        await (try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 1)).close()
+        await (try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 1)).close()
         var runTime = location
         runTime.user = "integra_app"
-        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(runTime), seal: testSeal, poolSize: 2)) { store in
+        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(runTime), seal: testSeal, signer: testSigner, poolSize: 2)) { store in
             let created = try await store.commit([WriteRequest(nonce: nil, operation: .createUser(username: try Username("app"), passwordHash: "!"))], nowMs: 1)
             guard case .userCreated? = created.first else { throw TestFailure("\(created)") }
             let nonce = NonceRecord(bytes: Array(repeating: 7, count: 16), timestampMs: 10)
@@ -147,7 +147,7 @@ import Testing
         var fresh = try TestStore.freshMariaDB()
         fresh.user = "integra_app"
         do {
-            await (try await MariaDBLedgerStore.open(TestStore.configuration(fresh), seal: testSeal, poolSize: 1)).close()
+            await (try await MariaDBLedgerStore.open(TestStore.configuration(fresh), seal: testSeal, signer: testSigner, poolSize: 1)).close()
             Issue.record("a user without CREATE migrated a new database")
         } catch {
             guard case .storeUnavailable(let detail) = error else { throw error }

@@ -41,9 +41,13 @@ import Testing
     }
 
     static func checkUpgraded(_ store: any LedgerStore) async throws {
-        #expect(try await store.schemaVersion() == 7)
+        #expect(try await store.schemaVersion() == 8)
         let entry = try #require(try await store.sealedEntries(afterPosition: 0, limit: 10).first)
         #expect(entry.chainHash == Self.depositChainHash, "the chain is kept byte for byte")
+        // The tree is built over the entries written before it existed, and its head signed.
+        let head = try #require(try await store.latestTreeHead())
+        let reference = try await ReferenceMerkleTree.rootHash(of: store)
+        #expect(head.treeSize == reference.treeSize && head.rootHash == reference.rootHash && head.isSigned(by: testSigner.verifier))
         let found = try await LedgerVerifier.run(store: store, seal: Self.seal).violations
         #expect(found.map(\.kind) == [.userChanged] && found.first?.userID == 2, "only bob's row, tampered before the upgrade: \(found)")
         // Password changes now go into the chain.
@@ -59,7 +63,7 @@ import Testing
     @Test func sqliteVersion5DeploymentUpgradesWithoutLaunderingATamperedRow() async throws {
         try await withTemporaryDirectory { directory in
             let path = try SchemaFixture.sqlite(in: directory, atVersion: 5, then: Self.version5Rows())
-            try await withClosing(try await SQLiteLedgerStore.open(path: path, seal: Self.seal), Self.checkUpgraded)
+            try await withClosing(try await SQLiteLedgerStore.open(path: path, seal: Self.seal, signer: testSigner), Self.checkUpgraded)
         }
     }
 
@@ -70,7 +74,7 @@ import Testing
         let location = try SchemaFixture.mariaDB(
             atVersion: 5,
             then: Self.version5Rows() + ["UPDATE ledger_head SET position = 1, chain_hash = x'\(Self.depositChainHash.hexString)' WHERE id = 1"] + interrupted)
-        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: Self.seal, poolSize: 2), Self.checkUpgraded)
+        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: Self.seal, signer: testSigner, poolSize: 2), Self.checkUpgraded)
     }
     #endif
 }

@@ -15,7 +15,7 @@ import Testing
     static let newNonce = NonceRecord(bytes: Array(repeating: 0xCD, count: 16), timestampMs: 6_000)
 
     static func checkUpgraded(_ store: any LedgerStore) async throws {
-        #expect(try await store.schemaVersion() == 7)
+        #expect(try await store.schemaVersion() == 8)
         let outcomes = try await store.commit([
             WriteRequest(nonce: Self.oldNonce, operation: .recordNonce),
             WriteRequest(nonce: Self.newNonce, operation: .recordNonce),
@@ -28,14 +28,14 @@ import Testing
     @Test func sqliteNoncesRecordedBeforeTheUpgradeStayRefused() async throws {
         try await withTemporaryDirectory { directory in
             let path = try SchemaFixture.sqlite(in: directory, atVersion: 4, then: ["INSERT INTO nonces (nonce, expires_at_ms) VALUES (x'\(String(repeating: "ab", count: 16))', 5000)"])
-            try await withClosing(try await SQLiteLedgerStore.open(path: path, seal: testSeal), Self.checkUpgraded)
+            try await withClosing(try await SQLiteLedgerStore.open(path: path, seal: testSeal, signer: testSigner), Self.checkUpgraded)
         }
     }
 
     #if MariaDB
     @Test func mariaDBNoncesRecordedBeforeTheUpgradeStayRefused() async throws {
         let location = try SchemaFixture.mariaDB(atVersion: 4, then: ["INSERT INTO nonces (nonce, expires_at_ms) VALUES (x'\(String(repeating: "ab", count: 16))', 5000)"])
-        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 2), Self.checkUpgraded)
+        try await withClosing(try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 2), Self.checkUpgraded)
     }
     #endif
 }

@@ -176,7 +176,7 @@ import Testing
             try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
             try await store.bindDeployment(fingerprint: Array(repeating: 1, count: 32))
             await #expect(throws: LedgerError.deploymentMismatch) { try await store.bindDeployment(fingerprint: Array(repeating: 2, count: 32)) }
-            #expect(try await store.schemaVersion() == 7)
+            #expect(try await store.schemaVersion() == 8)
         }
     }
 
@@ -237,8 +237,8 @@ import Testing
 
     @Test func schemaIsMigratedToTheLatestVersion() async throws {
         try await withTemporaryDirectory { directory in
-            try await withClosing(try await SQLiteLedgerStore.open(path: directory.path + "/s.sqlite", seal: testSeal)) { store async throws in
-                #expect(try await store.schemaVersion() == 7)
+            try await withClosing(try await SQLiteLedgerStore.open(path: directory.path + "/s.sqlite", seal: testSeal, signer: testSigner)) { store async throws in
+                #expect(try await store.schemaVersion() == 8)
             }
         }
     }

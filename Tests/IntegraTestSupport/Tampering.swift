@@ -1,5 +1,6 @@
 import Foundation
 package import IntegraLedger
+package import IntegraTransparency
 import IntegraVerifier
 import IntegraProtocol
 @testable import IntegraServer
@@ -120,6 +121,12 @@ package final class CountingStore: LedgerStore {
     package func recordCheckpoint(_ checkpoint: LedgerCheckpoint) async throws(LedgerError) { try await self.base.recordCheckpoint(checkpoint) }
     package func checkpoints() async throws(LedgerError) -> [LedgerCheckpoint] { try await self.base.checkpoints() }
     package func sealedUsers() async throws(LedgerError) -> [SealedUser] { try await self.base.sealedUsers() }
+    package func verifiedTree() async -> VerifiedTree? { await self.base.verifiedTree() }
+    package func latestTreeHead() async throws(LedgerError) -> SignedTreeHead? { try await self.base.latestTreeHead() }
+    package func treeHeads(afterTreeSize: UInt64, limit: Int) async throws(LedgerError) -> [SignedTreeHead] {
+        try await self.base.treeHeads(afterTreeSize: afterTreeSize, limit: limit)
+    }
+    package func treeNodes(_ ids: [MerkleNodeID]) async throws(LedgerError) -> [MerkleNodeID: [UInt8]] { try await self.base.treeNodes(ids) }
     package func bindDeployment(fingerprint: [UInt8]) async throws(LedgerError) { try await self.base.bindDeployment(fingerprint: fingerprint) }
     package func close() async { await self.base.close() }
 }

@@ -97,13 +97,13 @@ package struct StoreUnderTest: CustomStringConvertible, Sendable {
     package let open: @Sendable () async throws -> any LedgerStore
 
     static func sqlite(path: String) -> StoreUnderTest {
-        StoreUnderTest(description: "sqlite") { try await SQLiteLedgerStore.open(path: path, seal: testSeal) }
+        StoreUnderTest(description: "sqlite") { try await SQLiteLedgerStore.open(path: path, seal: testSeal, signer: testSigner) }
     }
 
     #if MariaDB
     static func mariadb(_ location: MariaDBConfiguration) -> StoreUnderTest {
         StoreUnderTest(description: "mariadb") {
-            try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, poolSize: 4)
+            try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 4)
         }
     }
     #endif
@@ -123,3 +123,6 @@ package func withClosing<T>(_ store: any LedgerStore, _ body: (any LedgerStore) 
 
 /// The row seal the store tests use.
 package let testSeal = LedgerSeal(storageKey: SymmetricKey(data: Array(repeating: UInt8(5), count: 32)))
+
+/// The tree head signer the store tests use.
+package let testSigner = TreeHeadSigner(identityKey: try! Curve25519.Signing.PrivateKey(rawRepresentation: Array(repeating: UInt8(7), count: 32)))

@@ -1,6 +1,7 @@
 import IntegraProtocol
 import IntegraFuzzHarness
 import IntegraLedger
+import IntegraTransparency
 import Testing
 
 /// Checks the RFC 9162 tree, its stored-node model, the appender, the proof plans and the

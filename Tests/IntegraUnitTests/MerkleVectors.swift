@@ -1,5 +1,6 @@
 import Foundation
 import IntegraLedger
+import IntegraTransparency
 import IntegraProtocol
 import IntegraTestSupport
 

@@ -2,6 +2,7 @@ import IntegraProtocol
 import Crypto
 import IntegraFuzzHarness
 @testable import IntegraLedger
+@testable import IntegraTransparency
 import Testing
 
 /// Checks C2SP signed notes, checkpoints, verifier keys and cosignatures byte for byte against

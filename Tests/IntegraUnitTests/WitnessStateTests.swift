@@ -1,5 +1,6 @@
 import Crypto
 @testable import IntegraLedger
+@testable import IntegraTransparency
 import Testing
 
 /// A witness cosigns only what the log signed and what extends the last checkpoint it cosigned;

@@ -22,7 +22,8 @@ public enum StoreFactory {
     /// key, and checks that the store belongs to this deployment. `connections` is the MariaDB
     /// connection pool's size.
     public static func open(_ location: DatabaseLocation, connections: Int, keys: DeploymentKeys, access: Access = .create) async throws -> any LedgerStore {
-        let store = try await Self.openUnbound(location, connections: connections, seal: LedgerSeal(storageKey: keys.storageKey), access: access)
+        let signer = access == .readOnly ? nil : TreeHeadSigner(identityKey: keys.identityKey)
+        let store = try await Self.openUnbound(location, connections: connections, seal: LedgerSeal(storageKey: keys.storageKey), signer: signer, access: access)
         do {
             try await store.bindDeployment(fingerprint: keys.fingerprint)
         } catch {
@@ -32,19 +33,19 @@ public enum StoreFactory {
         return store
     }
 
-    private static func openUnbound(_ location: DatabaseLocation, connections: Int, seal: LedgerSeal, access: Access) async throws -> any LedgerStore {
+    private static func openUnbound(_ location: DatabaseLocation, connections: Int, seal: LedgerSeal, signer: TreeHeadSigner?, access: Access) async throws -> any LedgerStore {
         switch location {
         case .sqlite(let path):
             switch access {
             case .create:
-                return try await SQLiteLedgerStore.open(path: path, seal: seal)
+                return try await SQLiteLedgerStore.open(path: path, seal: seal, signer: signer)
             case .existing, .readOnly:
                 guard DataDirectory.entryExists(path) else { throw StoreMissing(location: "sqlite:\(path)") }
-                return try await SQLiteLedgerStore.open(path: path, seal: seal, mode: access == .readOnly ? .readOnly : .readWrite)
+                return try await SQLiteLedgerStore.open(path: path, seal: seal, signer: signer, mode: access == .readOnly ? .readOnly : .readWrite)
             }
         case .mariadb(let configuration):
             #if MariaDB
-            return try await MariaDBLedgerStore.open(configuration, seal: seal, poolSize: connections, readOnly: access == .readOnly)
+            return try await MariaDBLedgerStore.open(configuration, seal: seal, signer: signer, poolSize: connections, readOnly: access == .readOnly)
             #else
             throw ConfigurationError("this build has no MariaDB store; build with `swift build --traits MariaDB`")
             #endif

@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 public import IntegraLedger
+public import IntegraTransparency
 public import IntegraVerifier
 
 /// The MariaDB store: InnoDB, utf8mb4, prepared statements, a pool of blocking libmariadb
@@ -16,22 +17,30 @@ public import IntegraVerifier
 public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
     private let pool: MariaDBConnectionPool
     private let seal: LedgerSeal
+    /// Signs the tree head of every group that appends entries; nil when read-only.
+    private let signer: TreeHeadSigner?
     /// Rows and head this instance verified or wrote (another instance's writes are checked).
     private let verified = VerifiedRowCache()
     private let readOnly: Bool
     private static let rowsPerStatement = MariaDBEvidence.rowsPerStatement
     private static let maximumAttempts = 5
 
-    private init(pool: MariaDBConnectionPool, seal: LedgerSeal, readOnly: Bool) {
+    private init(pool: MariaDBConnectionPool, seal: LedgerSeal, signer: TreeHeadSigner?, readOnly: Bool) {
         self.seal = seal
+        self.signer = signer
         self.pool = pool
         self.readOnly = readOnly
     }
 
     /// Connects and brings the schema up to date (serialised across instances by a named lock);
     /// `readOnly` instead requires the latest schema and never writes.
-    public static func open(_ configuration: MariaDBConfiguration, seal: LedgerSeal, poolSize: Int = 8, readOnly: Bool = false) async throws(LedgerError) -> MariaDBLedgerStore {
-        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal, readOnly: readOnly)
+    /// A writable store signs a tree head per group with `signer` (required to write) and, on
+    /// opening, builds the tree over entries written before the tree existed.
+    public static func open(
+        _ configuration: MariaDBConfiguration, seal: LedgerSeal, signer: TreeHeadSigner? = nil, poolSize: Int = 8, readOnly: Bool = false
+    ) async throws(LedgerError) -> MariaDBLedgerStore {
+        precondition(readOnly || signer != nil, "a writable store needs the tree head signer")
+        let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal, signer: signer, readOnly: readOnly)
         do throws(LedgerError) {
             if readOnly {
                 let version = try await store.run { connection in try Self.appliedVersion(connection) ?? 0 }
@@ -41,6 +50,7 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
                 }
             } else {
                 try await store.runMigration { connection in try Self.migrate(connection, seal: seal) }
+                if let signer { try await store.buildTree(signer: signer) }
             }
         } catch {
             await store.close()
@@ -162,7 +172,8 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
                 do {
                     let known = self.verified.knownPositions()
                     try connection.execute("START TRANSACTION")
-                    var transaction = MariaDBTransaction(seal: self.seal, verified: self.verified, known: known, connection: connection)
+                    guard let signer = self.signer else { throw LedgerError.storeUnavailable("the store is open read-only") }
+                    var transaction = MariaDBTransaction(seal: self.seal, signer: signer, verified: self.verified, known: known, connection: connection)
                     let outcomes = try transaction.apply(requests, nowMs: nowMs)
                     try connection.execute("COMMIT")
                     transaction.staged.publish(to: self.verified)
@@ -405,6 +416,48 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
                     credentialVersion: try rows.int64(row, 3), mac: rows.rows[row][4],
                     keys: UserKeys(lookupName: try rows.optionalText(row, 5), skeleton: try rows.optionalText(row, 6), kind: try rows.int64(row, 7)))
             }
+        }
+    }
+
+    public func verifiedTree() async -> VerifiedTree? {
+        self.verified.tree
+    }
+
+    public func latestTreeHead() async throws(LedgerError) -> SignedTreeHead? {
+        try await self.run { connection in try MariaDBTreeRows.latestHead(connection) }
+    }
+
+    public func treeHeads(afterTreeSize: UInt64, limit: Int) async throws(LedgerError) -> [SignedTreeHead] {
+        try await self.run { connection in try MariaDBTreeRows.heads(afterTreeSize: afterTreeSize, limit: limit, connection) }
+    }
+
+    public func treeNodes(_ ids: [MerkleNodeID]) async throws(LedgerError) -> [MerkleNodeID: [UInt8]] {
+        precondition(ids.count <= MerkleTree.maximumProofNodeCount)
+        return try await self.run { connection in try MariaDBTreeRows.nodes(ids, connection) }
+    }
+
+    /// Builds the tree over entries that have no leaf yet, one run per transaction (under the
+    /// ledger head's lock, so instances starting together take turns), and signs its head.
+    private func buildTree(signer: TreeHeadSigner) async throws(LedgerError) {
+        let seal = self.seal
+        while true {
+            let done = try await self.run { connection in
+                try connection.execute("START TRANSACTION")
+                do {
+                    let run = try TreeBackfill.run(
+                        MariaDBTreeRows.backfillRows(connection), signer: signer, seal: seal, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+                    try connection.execute("COMMIT")
+                    return run.done
+                } catch LedgerError.integrityAlarm {
+                    // An entry that fails its check gets no leaf (see the SQLite store).
+                    try? connection.execute("ROLLBACK")
+                    return true
+                } catch {
+                    try? connection.execute("ROLLBACK")
+                    throw error
+                }
+            }
+            if done { return }
         }
     }
 

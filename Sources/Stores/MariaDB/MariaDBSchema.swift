@@ -110,6 +110,12 @@ enum MariaDBSchema {
             "ALTER TABLE nonces ADD INDEX IF NOT EXISTS nonces_nonce (nonce)",
             "CREATE TABLE IF NOT EXISTS settings (name VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY, value BIGINT NOT NULL) \(tableOptions)",
         ]),
+        // The transparency log (see the SQLite schema); the store builds the tree of existing
+        // entries right after this, a run at a time.
+        Migration(version: 8, statements: [
+            "CREATE TABLE IF NOT EXISTS tree_nodes (level TINYINT NOT NULL, idx BIGINT NOT NULL, hash BINARY(32) NOT NULL, PRIMARY KEY (level, idx)) \(tableOptions)",
+            "CREATE TABLE IF NOT EXISTS tree_heads (tree_size BIGINT NOT NULL PRIMARY KEY, root_hash BINARY(32) NOT NULL, created_at_ms BIGINT NOT NULL, note VARBINARY(16384) NOT NULL) \(tableOptions)",
+        ]),
     ]
 }
 #endif

@@ -8,6 +8,7 @@ import IntegraLedger
 /// the store once COMMIT succeeded.
 struct MariaDBTransaction {
     private let seal: LedgerSeal
+    private let signer: TreeHeadSigner
     private let verified: VerifiedRowCache
     /// Latest positions as known before the transaction began.
     private let known: VerifiedRowCache.KnownPositions
@@ -16,8 +17,9 @@ struct MariaDBTransaction {
     private(set) var staged = VerifiedRowsStaging()
     private static let rowsPerStatement = MariaDBEvidence.rowsPerStatement
 
-    init(seal: LedgerSeal, verified: VerifiedRowCache, known: VerifiedRowCache.KnownPositions, connection: MariaDBConnection) {
+    init(seal: LedgerSeal, signer: TreeHeadSigner, verified: VerifiedRowCache, known: VerifiedRowCache.KnownPositions, connection: MariaDBConnection) {
         self.seal = seal
+        self.signer = signer
         self.verified = verified
         self.known = known
         self.connection = connection
@@ -144,9 +146,35 @@ struct MariaDBTransaction {
             }
         }
         try self.loadExistingEntries(reads.transferKeys, into: &snapshot)
-        snapshot.headViolation = try self.check(head: head)
-        let plan = LedgerBatchPlanner.plan(movements, snapshot: snapshot, nowMs: nowMs)
+        var written: [LedgerEntry]? = nil
+        snapshot.headViolation = try self.check(head: head, writtenElsewhere: &written)
+        var tree: VerifiedTree? = nil
+        if snapshot.headViolation == nil {
+            let connection = self.connection
+            switch try LedgerTreeCheck.verifiedTree(
+                cached: self.verified.tree, headPosition: head.position, verifier: self.signer.verifier, entriesSinceCached: written,
+                latestStoredHead: { try MariaDBTreeRows.latestHead(connection) }, storedNodes: { try MariaDBTreeRows.nodes($0, connection) })
+            {
+            case .success(let verifiedTree): tree = verifiedTree
+            case .failure(let violation): snapshot.headViolation = violation
+            }
+        }
+        var plan = LedgerBatchPlanner.plan(movements, snapshot: snapshot, nowMs: nowMs)
         try self.write(plan)
+        // A plan is only made over a verified head, and so over a verified tree.
+        guard let tree else { return plan }
+        var batch: TreeBatch? = nil
+        if !plan.newEntries.isEmpty {
+            let grown = try LedgerTree.append(plan.newEntries, to: tree.frontier, signer: self.signer, nowMs: nowMs)
+            try MariaDBTreeRows.write(grown.nodes, self.connection)
+            try MariaDBTreeRows.write(grown.head, self.connection)
+            self.staged.tree = VerifiedTree(frontier: grown.frontier, head: grown.head)
+            batch = grown
+        } else {
+            self.staged.tree = tree
+        }
+        let connection = self.connection
+        plan.outcomes = try LedgerTree.proving(plan.outcomes, batch: batch, latest: tree.head) { try MariaDBTreeRows.nodes($0, connection) }
         return plan
     }
 
@@ -184,12 +212,21 @@ struct MariaDBTransaction {
 
     /// Nil when the locked head is the one this instance committed or verified last, or extends
     /// it with genuine entries (written by another instance); otherwise the rollback or rewrite.
-    private mutating func check(head: LedgerIntegrity.ChainPoint) throws -> IntegrityViolation? {
+    /// `writtenElsewhere` gets the entries it checked after the verified head, if any.
+    private mutating func check(head: LedgerIntegrity.ChainPoint, writtenElsewhere: inout [LedgerEntry]?) throws -> IntegrityViolation? {
         let connection = self.connection
+        var checked: [LedgerEntry] = []
         let violation = try LedgerIntegrity.checkHead(
             head, verified: self.verified.head, seal: self.seal,
             headEntry: { position in try MariaDBEvidence.entries(at: [position], connection: connection)[position] },
-            entries: { after, through in try MariaDBEvidence.entries(after: after, through: through, limit: 10_000, connection: connection) })
+            entries: { after, through in
+                let run = try MariaDBEvidence.entries(after: after, through: through, limit: 10_000, connection: connection)
+                checked += run.map(\.entry)
+                return run
+            })
+        if let verifiedHead = self.verified.head, self.verified.tree?.frontier.treeSize == UInt64(max(0, verifiedHead.position)) {
+            writtenElsewhere = checked
+        }
         if violation == nil { self.staged.head = head }
         return violation
     }

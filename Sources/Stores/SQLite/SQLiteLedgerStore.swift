@@ -1,5 +1,6 @@
 import Foundation
 public import IntegraLedger
+public import IntegraTransparency
 public import IntegraVerifier
 public import Logging
 import NIOPosix
@@ -64,7 +65,12 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
 
     /// Opens (creating if needed) the database file and brings its schema up to date; read-only,
     /// opens an existing file at the latest schema version and never writes to it.
-    public static func open(path: String, seal: LedgerSeal, mode: Mode = .readWrite, logger: Logger = Logger(label: "integra.sqlite")) async throws(LedgerError) -> SQLiteLedgerStore {
+    /// A writable store signs a tree head per group with `signer` (required to write); on
+    /// opening, it builds the tree over entries written before the tree existed, logging its
+    /// progress.
+    public static func open(
+        path: String, seal: LedgerSeal, signer: TreeHeadSigner? = nil, mode: Mode = .readWrite, logger: Logger = Logger(label: "integra.sqlite")
+    ) async throws(LedgerError) -> SQLiteLedgerStore {
         let writerPool = NIOThreadPool(numberOfThreads: 1)
         let readerPool = NIOThreadPool(numberOfThreads: 2)
         let threadPools = [writerPool, readerPool]
@@ -74,11 +80,15 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
                 try await readerPool.runIfActive { try Self.checkReadOnly(path: path) }
                 return SQLiteLedgerStore(writer: nil, threadPools: threadPools, path: path, seal: seal, verified: VerifiedRowCache())
             }
+            guard let signer else { preconditionFailure("a writable store needs the tree head signer") }
             let verified = VerifiedRowCache()
             let writer = try await writerPool.runIfActive {
                 try Self.migrate(path: path, seal: seal)
-                let writer = try SQLiteWriteConnection(path: path, seal: seal, verified: verified, busyTimeoutMs: Self.busyTimeoutMs)
+                let writer = try SQLiteWriteConnection(path: path, seal: seal, signer: signer, verified: verified, busyTimeoutMs: Self.busyTimeoutMs)
                 try writer.setWALAutocheckpoint(pages: Self.walAutocheckpointPages)
+                try writer.buildTree(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) { built, total in
+                    logger.notice("building the ledger's Merkle tree", metadata: ["entries": "\(built)/\(total)"])
+                }
                 return writer
             }
             let checkpointer = try await readerPool.runIfActive { try WALCheckpointer(path: path) }
@@ -269,6 +279,23 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
 
     public func sealedUsers() async throws(LedgerError) -> [SealedUser] {
         try await self.reads.run { (reader) throws(LedgerError) in try reader.sealedUsers() }
+    }
+
+    public func verifiedTree() async -> VerifiedTree? {
+        self.verified.tree
+    }
+
+    public func latestTreeHead() async throws(LedgerError) -> SignedTreeHead? {
+        try await self.reads.run { (reader) throws(LedgerError) in try reader.latestTreeHead() }
+    }
+
+    public func treeHeads(afterTreeSize: UInt64, limit: Int) async throws(LedgerError) -> [SignedTreeHead] {
+        try await self.reads.run { (reader) throws(LedgerError) in try reader.treeHeads(afterTreeSize: afterTreeSize, limit: limit) }
+    }
+
+    public func treeNodes(_ ids: [MerkleNodeID]) async throws(LedgerError) -> [MerkleNodeID: [UInt8]] {
+        precondition(ids.count <= MerkleTree.maximumProofNodeCount)
+        return try await self.reads.run { (reader) throws(LedgerError) in try reader.treeNodes(ids) }
     }
 }
 

@@ -1,3 +1,4 @@
+import IntegraTransparency
 import IntegraLedger
 
 /// The store's plain reads: the schema version, settings, totals, the deployment's fingerprint,
@@ -101,5 +102,35 @@ final class SQLiteReadConnection {
                 keys: UserKeys(lookupName: row.convertedText(5), skeleton: row.convertedText(6), kind: try row.convertedInt64(7, "kind"))))
         }
         return users
+    }
+
+    /// Signed tree heads with a tree size above `afterTreeSize`, smallest first.
+    func treeHeads(afterTreeSize: UInt64, limit: Int) throws(LedgerError) -> [SignedTreeHead] {
+        var heads: [SignedTreeHead] = []
+        try self.connection.run(
+            "SELECT tree_size, root_hash, created_at_ms, note FROM tree_heads WHERE tree_size > ?1 ORDER BY tree_size LIMIT ?2",
+            .integer(Int64(bitPattern: afterTreeSize)), .integer(Int64(limit))
+        ) { (row) throws(LedgerError) in heads.append(try SQLiteTreeRows.head(row)) }
+        return heads
+    }
+
+    /// The stored head with the largest tree size.
+    func latestTreeHead() throws(LedgerError) -> SignedTreeHead? {
+        var head: SignedTreeHead?
+        try self.connection.run("SELECT tree_size, root_hash, created_at_ms, note FROM tree_heads ORDER BY tree_size DESC LIMIT 1") { (row) throws(LedgerError) in
+            head = try SQLiteTreeRows.head(row)
+        }
+        return head
+    }
+
+    /// Stored nodes by id (those missing are left out).
+    func treeNodes(_ ids: [MerkleNodeID]) throws(LedgerError) -> [MerkleNodeID: [UInt8]] {
+        var nodes: [MerkleNodeID: [UInt8]] = [:]
+        for id in ids {
+            try self.connection.run(
+                "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2", .integer(Int64(id.level)), .integer(Int64(bitPattern: id.index))
+            ) { row in if let hash = row.blob(0) { nodes[id] = hash } }
+        }
+        return nodes
     }
 }

@@ -134,6 +134,15 @@ enum SQLiteSchema {
             "CREATE INDEX nonces_nonce ON nonces(nonce)",
             "CREATE TABLE settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
         ]),
+        // The transparency log: the ledger as an RFC 9162 Merkle tree. `tree_nodes` holds the
+        // hash of every perfect subtree, (level, index) over leaves [index * 2^level, (index + 1)
+        // * 2^level), leaf i being the entry at position i + 1; `tree_heads` holds one signed
+        // head (a C2SP checkpoint note) per group commit. The store builds the tree of existing
+        // entries right after this, a run at a time (`TreeBackfill`).
+        Migration(version: 8, statements: [
+            "CREATE TABLE tree_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
+            "CREATE TABLE tree_heads (tree_size INTEGER PRIMARY KEY, root_hash BLOB NOT NULL, created_at_ms INTEGER NOT NULL, note BLOB NOT NULL)",
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last!.version }

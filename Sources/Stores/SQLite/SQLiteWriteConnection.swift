@@ -10,12 +10,14 @@ import IntegraLedger
 final class SQLiteWriteConnection: @unchecked Sendable {
     /// The store's one writing connection, used only on the writer's thread.
     let connection: SQLiteConnection
-    private let seal: LedgerSeal
-    private let verified: VerifiedRowCache
-    private let evidence: SQLiteEvidence
-    private let begin: SQLiteStatement
-    private let commit: SQLiteStatement
-    private let rollback: SQLiteStatement
+    let seal: LedgerSeal
+    /// Signs the tree head of every group that appends entries.
+    let signer: TreeHeadSigner
+    let verified: VerifiedRowCache
+    let evidence: SQLiteEvidence
+    let begin: SQLiteStatement
+    let commit: SQLiteStatement
+    let rollback: SQLiteStatement
     private let insertNonce: SQLiteStatement
     private let selectEarlierNonce: SQLiteStatement
     private let selectUserForRehash: SQLiteStatement
@@ -29,8 +31,12 @@ final class SQLiteWriteConnection: @unchecked Sendable {
     private let selectHead: SQLiteStatement
     private let insertEntry: SQLiteStatement
     private let updateAccount: SQLiteStatement
+    let insertTreeNode: SQLiteStatement
+    let insertTreeHead: SQLiteStatement
+    let selectLatestTreeHead: SQLiteStatement
+    let selectTreeNode: SQLiteStatement
 
-    init(path: String, seal: LedgerSeal, verified: VerifiedRowCache, busyTimeoutMs: Int32) throws(LedgerError) {
+    init(path: String, seal: LedgerSeal, signer: TreeHeadSigner, verified: VerifiedRowCache, busyTimeoutMs: Int32) throws(LedgerError) {
         let connection = try SQLiteConnection(path: path, busyTimeoutMs: busyTimeoutMs)
         // The same settings as the connection that migrates (see `SQLiteLedgerStore.migrate`).
         try connection.execute("PRAGMA foreign_keys = ON")
@@ -38,6 +44,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         try connection.execute("PRAGMA synchronous = FULL")
         self.connection = connection
         self.seal = seal
+        self.signer = signer
         self.verified = verified
         self.evidence = try SQLiteEvidence(connection: connection, verified: verified)
         self.begin = try connection.prepare("BEGIN IMMEDIATE")
@@ -67,6 +74,11 @@ final class SQLiteWriteConnection: @unchecked Sendable {
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
             """)
         self.updateAccount = try connection.prepare("UPDATE accounts SET balance_cents = ?1, mac = ?2 WHERE user_id = ?3")
+        // Nodes never change once written; a row planted ahead of the tree is overwritten.
+        self.insertTreeNode = try connection.prepare("INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")
+        self.insertTreeHead = try connection.prepare("INSERT OR REPLACE INTO tree_heads (tree_size, root_hash, created_at_ms, note) VALUES (?1, ?2, ?3, ?4)")
+        self.selectLatestTreeHead = try connection.prepare("SELECT tree_size, root_hash, created_at_ms, note FROM tree_heads ORDER BY tree_size DESC LIMIT 1")
+        self.selectTreeNode = try connection.prepare("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")
     }
 
     func setWALAutocheckpoint(pages: Int) throws(LedgerError) {
@@ -206,8 +218,16 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         let head = try self.head()
         snapshot.nextPosition = head.position + 1
         snapshot.headHash = head.chainHash.count == LedgerSeal.hashByteCount ? head.chainHash : LedgerSeal.genesisHash
-        snapshot.headViolation = try self.check(head: head)
-        let plan = LedgerBatchPlanner.plan(movements, snapshot: snapshot, nowMs: nowMs)
+        var written: [LedgerEntry]? = nil
+        snapshot.headViolation = try self.check(head: head, writtenElsewhere: &written)
+        var tree: VerifiedTree? = nil
+        if snapshot.headViolation == nil {
+            switch try self.verifiedTree(at: head, entriesSinceCached: written) {
+            case .success(let verifiedTree): tree = verifiedTree
+            case .failure(let violation): snapshot.headViolation = violation
+            }
+        }
+        var plan = LedgerBatchPlanner.plan(movements, snapshot: snapshot, nowMs: nowMs)
         for (entry, chainHash) in zip(plan.newEntries, plan.chainHashes) {
             try self.execute(
                 self.insertEntry,
@@ -231,6 +251,18 @@ final class SQLiteWriteConnection: @unchecked Sendable {
         if let last = plan.newEntries.last, let hash = plan.chainHashes.last {
             self.staged.head = LedgerIntegrity.ChainPoint(position: last.position, chainHash: hash)
         }
+        // A plan is only made over a verified head, and so over a verified tree.
+        guard let tree else { return plan }
+        var batch: TreeBatch? = nil
+        if !plan.newEntries.isEmpty {
+            let grown = try LedgerTree.append(plan.newEntries, to: tree.frontier, signer: self.signer, nowMs: nowMs)
+            try self.write(grown)
+            self.staged.tree = VerifiedTree(frontier: grown.frontier, head: grown.head)
+            batch = grown
+        } else {
+            self.staged.tree = tree
+        }
+        plan.outcomes = try LedgerTree.proving(plan.outcomes, batch: batch, latest: tree.head) { (ids) throws(LedgerError) in try self.treeNodes(ids) }
         return plan
     }
 
@@ -245,17 +277,26 @@ final class SQLiteWriteConnection: @unchecked Sendable {
 
     /// Nil when the head is the one this store committed or verified last, or extends it with
     /// genuine entries (written by another process); otherwise the rollback or rewrite found.
-    private func check(head: LedgerIntegrity.ChainPoint) throws(LedgerError) -> IntegrityViolation? {
+    /// `writtenElsewhere` gets the entries it checked after the verified head, if any.
+    private func check(head: LedgerIntegrity.ChainPoint, writtenElsewhere: inout [LedgerEntry]?) throws(LedgerError) -> IntegrityViolation? {
+        var checked: [LedgerEntry]? = nil
         let violation = try LedgerIntegrity.checkHead(
             head, verified: self.verified.head, seal: self.seal,
             headEntry: { (position) throws(LedgerError) in try self.evidence.entry(at: position) },
-            entries: { (after, through) throws(LedgerError) in try self.evidence.entries(after: after, through: through) })
+            entries: { (after, through) throws(LedgerError) in
+                let run = try self.evidence.entries(after: after, through: through)
+                checked = (checked ?? []) + run.map(\.entry)
+                return run
+            })
+        if self.verified.head != nil && self.verified.tree?.frontier.treeSize == UInt64(max(0, self.verified.head?.position ?? 0)) {
+            writtenElsewhere = checked ?? []
+        }
         if violation == nil { self.staged.head = head }
         return violation
     }
 
     /// The last entry's position and chain hash (the genesis point for an empty ledger).
-    private func head() throws(LedgerError) -> LedgerIntegrity.ChainPoint {
+    func head() throws(LedgerError) -> LedgerIntegrity.ChainPoint {
         defer { self.selectHead.reset() }
         guard try self.selectHead.step() else { return .genesis }
         return LedgerIntegrity.ChainPoint(position: try self.selectHead.int64(0, "position"), chainHash: self.selectHead.blob(1) ?? [])
@@ -263,7 +304,7 @@ final class SQLiteWriteConnection: @unchecked Sendable {
 
     /// Runs a statement for its effect; returns the rows it changed.
     @discardableResult
-    private func execute(_ statement: SQLiteStatement, _ values: SQLiteValue...) throws(LedgerError) -> Int {
+    func execute(_ statement: SQLiteStatement, _ values: SQLiteValue...) throws(LedgerError) -> Int {
         defer { statement.reset() }
         for (offset, value) in values.enumerated() {
             try statement.bind(at: Int32(offset + 1), value)

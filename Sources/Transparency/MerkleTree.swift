@@ -16,6 +16,10 @@ public enum MerkleTree {
     /// The root of the empty tree, `SHA-256()` (RFC 9162 §2.1.1: MTH({}) = HASH()).
     public static let emptyRootHash: [UInt8] = Array(SHA256.hash(data: [UInt8]()))
 
+    /// The most stored nodes one inclusion or consistency proof reads: every proof hash is a
+    /// node or a fold of at most 64 nodes, and proofs have at most 65 hashes.
+    public static let maximumProofNodeCount = 65 * 64
+
     private static let leafPrefix: [UInt8] = [0x00]
     private static let nodePrefix: [UInt8] = [0x01]
 

@@ -1,0 +1,111 @@
+import IntegraTransparency
+import IntegraLedger
+
+/// The tree's part of the writer: stored nodes and heads, the verified tree a group appends to,
+/// and the backfill of a ledger written before the tree existed.
+extension SQLiteWriteConnection {
+    /// The verified tree at `head` (see `LedgerTreeCheck`); `entriesSinceCached` are the
+    /// entries the head check verified after the store's last known tree, if any.
+    func verifiedTree(at head: LedgerIntegrity.ChainPoint, entriesSinceCached: [LedgerEntry]?) throws(LedgerError) -> Result<VerifiedTree, IntegrityViolation> {
+        try LedgerTreeCheck.verifiedTree(
+            cached: self.verified.tree, headPosition: head.position, verifier: self.signer.verifier, entriesSinceCached: entriesSinceCached,
+            latestStoredHead: { () throws(LedgerError) in try self.latestTreeHead() },
+            storedNodes: { (ids) throws(LedgerError) in try self.treeNodes(ids) })
+    }
+
+    /// Writes a group's nodes and signed head.
+    func write(_ batch: TreeBatch) throws(LedgerError) {
+        for node in batch.nodes {
+            try self.execute(self.insertTreeNode, .integer(Int64(node.id.level)), .integer(Int64(bitPattern: node.id.index)), .blob(node.hash))
+        }
+        try self.write(batch.head)
+    }
+
+
+    func write(_ head: SignedTreeHead) throws(LedgerError) {
+        try self.execute(
+            self.insertTreeHead, .integer(Int64(bitPattern: head.treeSize)), .blob(head.rootHash), .integer(head.createdAtMs), .blob(head.note))
+    }
+
+    /// The stored head with the largest tree size.
+    func latestTreeHead() throws(LedgerError) -> SignedTreeHead? {
+        defer { self.selectLatestTreeHead.reset() }
+        guard try self.selectLatestTreeHead.step() else { return nil }
+        return try SQLiteTreeRows.head(self.selectLatestTreeHead)
+    }
+
+    /// Stored nodes by id (those missing are left out).
+    func treeNodes(_ ids: [MerkleNodeID]) throws(LedgerError) -> [MerkleNodeID: [UInt8]] {
+        var nodes: [MerkleNodeID: [UInt8]] = [:]
+        for id in ids {
+            defer { self.selectTreeNode.reset() }
+            try self.selectTreeNode.bind(.integer(Int64(id.level)), .integer(Int64(bitPattern: id.index)))
+            if try self.selectTreeNode.step(), let hash = self.selectTreeNode.blob(0) { nodes[id] = hash }
+        }
+        return nodes
+    }
+
+    /// Builds the tree over entries that have no leaf yet, one run per transaction, and signs
+    /// the head once it covers every entry; `progress` is told the tree size and the ledger's
+    /// size after each run.
+    func buildTree(nowMs: Int64, progress: (UInt64, Int64) -> Void) throws(LedgerError) {
+        let rows = TreeBackfill.Rows(
+            headPosition: { try self.head().position },
+            leafCount: {
+                var count: UInt64 = 0
+                try self.connection.run("SELECT MAX(idx) FROM tree_nodes WHERE level = 0") { row in
+                    count = row.optionalConvertedInt64(0).map { UInt64($0) + 1 } ?? 0
+                }
+                return count
+            },
+            latestHead: { try self.latestTreeHead() },
+            nodes: { try self.treeNodes($0) },
+            entries: { after, limit in
+                var entries: [SealedEntry] = []
+                try self.connection.run(
+                    "SELECT \(SQLiteEvidence.entryColumns) \(SQLiteEvidence.entryJoin) WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
+                    .integer(after), .integer(Int64(limit))
+                ) { (row) throws(LedgerError) in entries.append(try SQLiteEvidence.sealedEntry(row, converting: true)) }
+                return entries
+            },
+            chainHash: { try self.evidence.chainHash(at: $0) },
+            writeNodes: { nodes in
+                for node in nodes {
+                    try self.execute(self.insertTreeNode, .integer(Int64(node.id.level)), .integer(Int64(bitPattern: node.id.index)), .blob(node.hash))
+                }
+            },
+            writeHead: { try self.write($0) })
+        var firstRun = true
+        while true {
+            try self.execute(self.begin)
+            do {
+                let run = try TreeBackfill.run(rows, signer: self.signer, seal: self.seal, nowMs: nowMs)
+                try self.execute(self.commit)
+                // A tree that was complete already is not news.
+                if !(firstRun && run.done) { progress(run.treeSize, run.entries) }
+                firstRun = false
+                if run.done { return }
+            } catch LedgerError.integrityAlarm {
+                // An entry that fails its check gets no leaf: the tree stays short of the
+                // ledger, so nothing is appended or signed until an operator has looked
+                // (`verify` names the entry).
+                _ = try? self.execute(self.rollback)
+                return
+            } catch {
+                _ = try? self.execute(self.rollback)
+                if let error = error as? LedgerError { throw error }
+                throw .storeUnavailable("database error while building the tree: \(error)")
+            }
+        }
+    }
+}
+
+/// Reading tree rows.
+enum SQLiteTreeRows {
+    /// `tree_size, root_hash, created_at_ms, note`.
+    static func head(_ row: SQLiteStatement) throws(LedgerError) -> SignedTreeHead {
+        SignedTreeHead(
+            treeSize: UInt64(bitPattern: try row.int64(0, "tree_size")), rootHash: row.blob(1) ?? [],
+            createdAtMs: try row.int64(2, "created_at_ms"), note: row.blob(3) ?? [])
+    }
+}

@@ -1,0 +1,105 @@
+import Crypto
+import Foundation
+import IntegraClient
+@testable import IntegraLedger
+import IntegraProtocol
+@testable import IntegraServer
+import IntegraTransparency
+import NIOCore
+import Testing
+
+/// A receipt is the entry, the head the server signed for its group and the audit path to it;
+/// a client checks it offline with the server's identity key alone.
+@Suite struct TreeReceiptTests {
+    static let identity = Curve25519.Signing.PrivateKey()
+
+    /// Receipts of a group of `count` transfers appended after `before` earlier entries.
+    static func receipts(before: Int, count: Int, identity: Curve25519.Signing.PrivateKey = Self.identity) throws -> [TransferConfirmation] {
+        let signer = TreeHeadSigner(identityKey: identity)
+        func entry(_ position: Int) -> LedgerEntry {
+            LedgerEntry(
+                position: Int64(position), kind: .transfer, transferID: try! TransferID("t\(position)"), fromUserID: 1, from: try! Username("alice"),
+                toUserID: 2, to: try! Username("bob"), amount: Amount(cents: 100 + Int64(position)), fromBalanceAfterCents: 5_000,
+                toBalanceAfterCents: 7_000, createdAtMs: 1_700_000_000_000)
+        }
+        let earlier = try MerkleFrontier().appending(leafHashes: (1...max(1, before)).prefix(before).map { LedgerTree.leafHash(of: entry($0)) }).frontier
+        let group = (before + 1...before + count).map(entry)
+        let batch = try LedgerTree.append(group, to: earlier, signer: signer, nowMs: 1)
+        return group.map { entry in
+            LedgerService.confirmation(TransferReceipt(
+                entry: entry, isRetry: false, chainHash: Array(repeating: 9, count: 32), inclusion: batch.inclusionProof(position: entry.position)))!
+        }
+    }
+
+    @Test(arguments: [(0, 1), (0, 7), (5, 3), (1_000, 17)])
+    func everyReceiptOfAGroupVerifiesAgainstTheOneHeadSignedForIt(before: Int, count: Int) throws {
+        let receipts = try Self.receipts(before: before, count: count)
+        #expect(Set(receipts.map(\.treeHead)).count == 1, "one signed head for the group")
+        for receipt in receipts {
+            #expect(receipt.signature.isEmpty, "no signature per receipt")
+            #expect(Receipt.isValid(receipt, identity: Self.identity.publicKey))
+            #expect(Receipt.provenHead(receipt, identity: Self.identity.publicKey)?.treeSize == UInt64(before + count))
+        }
+    }
+
+    @Test func aReceiptChangedAnywhereOrSignedByAnotherKeyIsRefused() throws {
+        let receipt = try #require(try Self.receipts(before: 10, count: 4).last)
+        var amount = receipt
+        amount.amount = "1000.00"
+        var recipient = receipt
+        recipient.recipient = "mallory"
+        var path = receipt
+        path.inclusionPath[0][0] ^= 1
+        var position = receipt
+        position.position -= 1
+        var entry = receipt
+        entry.entry[entry.entry.count - 1] ^= 1
+        var head = receipt
+        head.treeHead[10] ^= 1
+        for forged in [amount, recipient, path, position, entry, head] {
+            #expect(!Receipt.isValid(forged, identity: Self.identity.publicKey))
+        }
+        let other = try #require(try Self.receipts(before: 10, count: 4, identity: Curve25519.Signing.PrivateKey()).last)
+        #expect(!Receipt.isValid(other, identity: Self.identity.publicKey), "a head signed by another key")
+    }
+
+    @Test func aReceiptOfAnEarlierServerStillVerifiesByItsSignature() throws {
+        let legacy = TransferConfirmation(
+            transferID: "t1", position: 1, sender: "alice", recipient: "bob", amount: "1.00", balanceAfter: "9.00", createdAtMs: 1, isRetry: false,
+            chainHash: Array(repeating: 3, count: 32))
+        let signed = try Receipt.sign(legacy, with: Self.identity)
+        #expect(Receipt.isValid(signed, identity: Self.identity.publicKey))
+        var changed = signed
+        changed.amount = "2.00"
+        #expect(!Receipt.isValid(changed, identity: Self.identity.publicKey))
+    }
+
+    @Test func aTreeReceiptSurvivesTheWire() throws {
+        let receipt = try #require(try Self.receipts(before: 3, count: 2).first)
+        var writer = FieldWriter(buffer: ByteBuffer())
+        ServerMessage.transferred(receipt).encodeBody(into: &writer)
+        let decoded = try ServerMessage.decode(type: MessageType.transferred.rawValue, body: writer.buffer)
+        #expect(decoded == .transferred(receipt))
+    }
+
+    @Test func aTreeReceiptKeptOnDiskStillVerifiesAndAnOldFileStillReads() throws {
+        let receipt = try #require(try Self.receipts(before: 3, count: 2).first)
+        let file = ReceiptFile(receipt)
+        #expect(file.version == 2 && file.signature == nil)
+        let reread = try JSONDecoder().decode(ReceiptFile.self, from: try file.encoded())
+        let confirmation = try #require(reread.confirmation)
+        #expect(Receipt.isValid(confirmation, identity: Self.identity.publicKey))
+        var tampered = reread
+        tampered.amount = "999.00"
+        #expect(!Receipt.isValid(try #require(tampered.confirmation), identity: Self.identity.publicKey))
+        // A version 1 file, as earlier clients wrote it.
+        let legacy = try Receipt.sign(TransferConfirmation(
+            transferID: "t1", position: 1, sender: "alice", recipient: "bob", amount: "1.00", balanceAfter: "9.00", createdAtMs: 1, isRetry: false,
+            chainHash: Array(repeating: 3, count: 32)), with: Self.identity)
+        let oldJSON = """
+            {"amount":"1.00","balanceAfter":"9.00","chainHash":"\(legacy.chainHash.map { String(format: "%02x", $0) }.joined())","createdAtMs":1,            "position":1,"recipient":"bob","sender":"alice","signature":"\(legacy.signature.map { String(format: "%02x", $0) }.joined())",            "transferID":"t1","version":1}
+            """
+        let old = try JSONDecoder().decode(ReceiptFile.self, from: Data(oldJSON.utf8))
+        #expect(Receipt.isValid(try #require(old.confirmation), identity: Self.identity.publicKey))
+    }
+}
