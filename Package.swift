@@ -33,6 +33,8 @@ let package = Package(
         .executable(name: "integra-bank", targets: ["IntegraBank"]),
         .executable(name: "integra-ledger-fill", targets: ["IntegraLedgerFill"]),
         .executable(name: "integra-fuzz", targets: ["IntegraFuzz"]),
+        .executable(name: "integra-witness", targets: ["IntegraWitnessCLI"]),
+        .library(name: "IntegraWitness", targets: ["IntegraWitness"]),
     ],
     traits: [
         .trait(name: "MariaDB", description: "The MariaDB store, through MariaDB's own client library (libmariadb-dev)."),
@@ -204,6 +206,24 @@ let package = Package(
             resources: [.copy("Page")],
             swiftSettings: swiftSettings
         ),
+        // The witness (c2sp.org/tlog-witness): cosigns a log's checkpoints only while each extends
+        // the last one it cosigned, records that checkpoint before answering and keeps the
+        // evidence when the log shows two histories; and `WitnessClient`, which a log pushes with.
+        .target(
+            name: "IntegraWitness",
+            dependencies: [
+                "IntegraTransparency",
+                "IntegraFiles",
+                "IntegraProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Witness",
+            swiftSettings: swiftSettings
+        ),
         // The client library used by the CLI, the tests and the load generator.
         .target(
             name: "IntegraClient",
@@ -249,6 +269,21 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Executables/integra",
+            swiftSettings: swiftSettings
+        ),
+        // `integra-witness`: init, vkey, run and status of a witness that a customer or regulator runs.
+        .executableTarget(
+            name: "IntegraWitnessCLI",
+            dependencies: [
+                "IntegraWitness",
+                "IntegraFiles",
+                "IntegraLedger",
+                "IntegraProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Executables/integra-witness",
             swiftSettings: swiftSettings
         ),
         // `integra-bank`: the bank workload and invariant check of scripts/fault-test.
@@ -353,7 +388,8 @@ let package = Package(
         ),
         // Unit tier: pure code in memory. Codecs, state machines, the connection timers on an
         // embedded event loop, the ledger's domain, Merkle trees and signed notes, names, the
-        // login throttle, the protocol and Merkle vectors, fuzz regressions, the client's files.
+        // login throttle, the protocol and Merkle vectors, fuzz regressions, the client's files,
+        // the witness's request and answer formats and its key file.
         // No socket, no store, no server.
         .testTarget(
             name: "IntegraUnitTests",
@@ -362,6 +398,7 @@ let package = Package(
                 "IntegraFiles",
                 "IntegraMariaDBStore",
                 "IntegraFuzzHarness",
+                "IntegraWitness",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
@@ -389,11 +426,13 @@ let package = Package(
         ),
         // End-to-end tier: real servers over TLS and TCP on loopback, driven by the client
         // library and by raw frames: the customer's conversation, hostile input and customers,
-        // attacks on a running deployment (fail closed), concurrency, TLS, shutdown, echo mode.
+        // attacks on a running deployment (fail closed), concurrency, TLS, shutdown, echo mode,
+        // a witness cosigning a log's checkpoints over HTTP.
         .testTarget(
             name: "IntegraEndToEndTests",
             dependencies: testTierDependencies + [
                 "IntegraAdmin",
+                "IntegraWitness",
                 .product(name: "Logging", package: "swift-log"),
                 "IntegraFiles",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,5 @@
 import Crypto
-@testable import IntegraLedger
+@testable import IntegraTransparency
 @testable import IntegraTransparency
 import Testing
 
