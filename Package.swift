@@ -163,6 +163,8 @@ let package = Package(
         .target(
             name: "IntegraServer",
             dependencies: [
+                "IntegraTransparency",
+                "IntegraWitness",
                 "IntegraProtocol",
                 "IntegraLedger",
                 "IntegraVerifier",

@@ -20,6 +20,7 @@ reuse them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -58,6 +59,7 @@ BALANCE = 0x05
 HISTORY = 0x06
 CHANGE_PASSWORD = 0x07
 PROOF = 0x08
+TREE_PROOF = 0x09
 HELLO = 0x81
 REGISTERED = 0x82
 LOGGED_IN = 0x83
@@ -67,6 +69,7 @@ BALANCE_REPORT = 0x86
 HISTORY_PAGE = 0x87
 PASSWORD_CHANGED = 0x88
 INCLUSION_PROOF = 0x89
+TREE_PROOFS = 0x8A
 ERROR = 0xFF
 
 # History entry kinds (field 2 of a history entry).
@@ -280,6 +283,53 @@ def inclusion_proof_body(p: dict) -> bytes:
             + field(7, bytes.fromhex(p["entry"])) + field(8, bytes.fromhex(p["previous_chain_hash"])))
 
 
+def tree_proof_body(position: int | None, from_tree_size: int | None) -> bytes:
+    return (u64_field(1, position) if position is not None else b"") + (u64_field(2, from_tree_size) if from_tree_size is not None else b"")
+
+
+def tree_proofs_body(p: dict) -> bytes:
+    """Fields left out when empty: entry, inclusion path, from_tree_size (0), consistency path."""
+    body = field(1, p["tree_head"].encode("utf-8"))
+    if p["entry"]:
+        body += field(2, bytes.fromhex(p["entry"]))
+    if p["inclusion_path"]:
+        body += field(3, b"".join(bytes.fromhex(h) for h in p["inclusion_path"]))
+    if p["from_tree_size"]:
+        body += u64_field(4, p["from_tree_size"])
+    if p["consistency_path"]:
+        body += field(5, b"".join(bytes.fromhex(h) for h in p["consistency_path"]))
+    return body
+
+
+# The transparency log (docs/LEDGER-INTEGRITY.md): RFC 9162 hashes, and the C2SP checkpoint the
+# identity key signs, under the origin "integra/" + hex(SHA-256(identity public key)[:8]).
+
+def leaf_hash(encoding: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + encoding).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def tree_origin(identity_public: bytes) -> str:
+    return "integra/" + hashlib.sha256(identity_public).digest()[:8].hex()
+
+
+def signed_tree_head(identity: Ed25519PrivateKey, identity_public: bytes, size: int, root: bytes) -> str:
+    origin = tree_origin(identity_public)
+    text = f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+    key_id = hashlib.sha256(origin.encode() + b"\n" + b"\x01" + identity_public).digest()[:4]
+    signature = identity.sign(text.encode())
+    return text + "\n" + f"\u2014 {origin} {base64.b64encode(key_id + signature).decode()}\n"
+
+
+def split_hashes(raw: bytes, field_number: int) -> list[str]:
+    if len(raw) % 32:
+        raise ValueError(f"field {field_number} must hold 32-byte hashes")
+    return [raw[i:i + 32].hex() for i in range(0, len(raw), 32)]
+
+
 def entry_encoding(e: dict) -> bytes:
     """The canonical encoding of a ledger entry (docs/LEDGER-INTEGRITY.md)."""
     def text(value: str) -> bytes:
@@ -395,6 +445,13 @@ def decode_body(message_type: int, body: bytes) -> dict:
                "checkpoint_position": r.integer(3, ">Q"), "checkpoint_chain_hash": r.fixed_bytes(4, 32).hex(),
                "checkpoint_created_at_ms": r.integer(5, ">q"), "checkpoint_signature": r.fixed_bytes(6, SIGNATURE_BYTES).hex(),
                "entry": r.raw(7, 4096).hex(), "previous_chain_hash": r.fixed_bytes(8, 32).hex()}
+    elif message_type == TREE_PROOF:
+        out = {"position": r.optional_integer(1, ">Q"), "from_tree_size": r.optional_integer(2, ">Q")}
+    elif message_type == TREE_PROOFS:
+        out = {"tree_head": r.raw(1, 8192).decode("utf-8"), "entry": (r.optional_hex(2, 1, 4096) or ""),
+               "inclusion_path": split_hashes(bytes.fromhex(r.optional_hex(3, 32, 65 * 32) or ""), 3),
+               "from_tree_size": r.optional_integer(4, ">Q") or 0,
+               "consistency_path": split_hashes(bytes.fromhex(r.optional_hex(5, 32, 65 * 32) or ""), 5)}
     elif message_type == CHANGE_PASSWORD:
         out = {"current_password": r.string(1, PASSWORD_BYTES), "new_password": r.string(2, PASSWORD_BYTES)}
     elif message_type == HELLO:
@@ -734,6 +791,15 @@ def build_vectors() -> dict:
     proof["entry"] = entry_encoding(transfer_entry).hex()
     proof["previous_chain_hash"] = chain_1.hex()
     send("inclusion_proof", S, INCLUSION_PROOF, inclusion_proof_body(proof), proof, 2)
+
+    # The transparency log: the server's current signed tree head over entries 1 and 2, the
+    # inclusion proof of entry 2 in it, and the consistency proof from the tree of entry 1.
+    send("tree_proof", C, TREE_PROOF, tree_proof_body(2, 1), {"position": 2, "from_tree_size": 1}, 1_000)
+    leaf_1, leaf_2 = leaf_hash(entry_encoding(deposit_entry)), leaf_hash(entry_encoding(transfer_entry))
+    root_2 = node_hash(leaf_1, leaf_2)
+    tree_proofs = {"tree_head": signed_tree_head(identity, identity_public, 2, root_2), "entry": entry_encoding(transfer_entry).hex(),
+                   "inclusion_path": [leaf_1.hex()], "from_tree_size": 1, "consistency_path": [leaf_2.hex()]}
+    send("tree_proofs", S, TREE_PROOFS, tree_proofs_body(tree_proofs), tree_proofs, 2)
 
     send("change_password", C, CHANGE_PASSWORD, change_password_body(PASSWORD, NEW_PASSWORD),
          {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, 10_000)

@@ -1,6 +1,8 @@
 public import Crypto
+import Foundation
 import IntegraLedger
 public import IntegraProtocol
+public import IntegraTransparency
 public import NIOCore
 import NIOPosix
 
@@ -216,6 +218,64 @@ public final class IntegraConnection {
             throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the ledger no longer contains this receipt's entry as signed")
         }
         return proof
+    }
+
+    /// The server's current tree head, checked against the pinned identity key and, when the
+    /// client saw a head before (`earlier`), proven to extend it. Nil for a ledger with no entry
+    /// yet (when the client saw none). A head that does not extend `earlier` is refused, naming
+    /// both: the ledger was rolled back or forked after this client saw it.
+    /// With a witness policy, the head must carry at least `threshold` cosignatures by the
+    /// witnesses named.
+    public func treeHead(
+        extending earlier: TreeCheckpoint?, identity: Curve25519.Signing.PublicKey, witnesses: (verifiers: [NoteVerifier], threshold: Int) = ([], 0)
+    ) async throws -> (checkpoint: TreeCheckpoint, note: [UInt8])? {
+        let reply: ServerMessage
+        do {
+            reply = try await self.exchange(self.frame(.treeProof(position: nil, fromTreeSize: earlier?.treeSize)))
+        } catch let error as IntegraClientError where error.code == ErrorCode.entryNotFound.rawValue {
+            guard let earlier else { return nil }
+            throw Self.notExtending(earlier, shown: nil)
+        }
+        guard case .treeProofs(let proofs) = reply else { throw Self.unexpected(reply) }
+        guard let head = proofs.verifiedHead(identity: identity) else {
+            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the tree head is not signed by the pinned server")
+        }
+        if let earlier, !proofs.proves(head, extends: earlier) { throw Self.notExtending(earlier, shown: head) }
+        let cosigned = proofs.cosignatureCount(by: witnesses.verifiers)
+        guard cosigned >= witnesses.threshold else {
+            throw IntegraClientError(
+                kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue,
+                message: "the tree head of \(head.treeSize) entries carries \(cosigned) of the \(witnesses.threshold) witness cosignatures this client requires")
+        }
+        return (head, proofs.treeHead)
+    }
+
+    /// Asks the server to prove that a receipt's entry is in its current tree head (and, for a
+    /// receipt proven in an earlier head, that the current head extends that one); checks every
+    /// proof against the receipt and the pinned identity. Returns the current head.
+    public func auditInTree(_ receipt: TransferConfirmation, identity: Curve25519.Signing.PublicKey) async throws -> TreeCheckpoint {
+        guard Receipt.isValid(receipt, identity: identity) else {
+            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the receipt itself is not signed by the pinned server")
+        }
+        let receiptHead = Receipt.provenHead(receipt, identity: identity)
+        let reply = try await self.exchange(self.frame(.treeProof(position: receipt.position, fromTreeSize: receiptHead?.treeSize)))
+        guard case .treeProofs(let proofs) = reply else { throw Self.unexpected(reply) }
+        guard let head = proofs.verifiedHead(identity: identity) else {
+            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the tree head is not signed by the pinned server")
+        }
+        guard let entry = CanonicalEntry(encoding: proofs.entry), entry.shows(receipt), proofs.provesEntry(at: receipt.position, in: head) else {
+            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the ledger's current tree does not contain this receipt's entry as signed")
+        }
+        if let receiptHead, !proofs.proves(head, extends: receiptHead) { throw Self.notExtending(receiptHead, shown: head) }
+        return head
+    }
+
+    static func notExtending(_ earlier: TreeCheckpoint, shown: TreeCheckpoint?) -> IntegraClientError {
+        let saw = "\(earlier.treeSize) entries, root \(Data(earlier.rootHash).base64EncodedString())"
+        let now = shown.map { "\($0.treeSize) entries, root \(Data($0.rootHash).base64EncodedString())" } ?? "no tree at all"
+        return IntegraClientError(
+            kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue,
+            message: "the ledger does not extend the tree head seen before (\(saw)); the server shows \(now): it was rolled back or forked")
     }
 
     /// Ends the session; the server closes the connection.

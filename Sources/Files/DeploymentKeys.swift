@@ -85,11 +85,17 @@ public struct DeploymentKeys: Sendable {
 
     /// Writes `client.json` for customers' clients: address, client key, server identity, and
     /// the TLS key pin (nil: plaintext).
-    public func writeClientConfiguration(in directory: String, server: String, replayWindowSeconds: Int, tlsPublicKeySHA256: [UInt8]?) throws(ConfigurationError) {
-        let configuration = ClientConfiguration(
+    public func writeClientConfiguration(
+        in directory: String, server: String, replayWindowSeconds: Int, tlsPublicKeySHA256: [UInt8]?, witnesses: [String] = [], witnessThreshold: Int = 0
+    ) throws(ConfigurationError) {
+        var configuration = ClientConfiguration(
             server: server, clientKey: self.clientKey, serverIdentityKey: self.identityKey.publicKey,
             replayWindowSeconds: replayWindowSeconds, transport: tlsPublicKeySHA256 == nil ? .plaintext : .tls,
             tlsPublicKeySHA256: tlsPublicKeySHA256?.hexString)
+        if !witnesses.isEmpty {
+            configuration.witnesses = witnesses
+            configuration.witnessThreshold = witnessThreshold
+        }
         try configuration.write(to: "\(directory)/client.json")
     }
 

@@ -1,5 +1,6 @@
 public import Crypto
 import Foundation
+public import IntegraTransparency
 
 /// What a client needs to talk to one Integra deployment: where it is, the deployment's client
 /// key and the server's pinned Ed25519 identity. The server writes it to `client.json` in its data
@@ -27,6 +28,12 @@ public struct ClientConfiguration: Codable, Hashable, Sendable {
     public var transport: Transport
     /// SHA-256 (hex) of the DER SubjectPublicKeyInfo of the server's TLS certificate. Required for TLS.
     public var tlsPublicKeySHA256: String?
+    /// Witnesses whose cosignatures the client counts on the tree heads it is shown, as C2SP
+    /// verifier keys (`integra-witness vkey`); optional.
+    public var witnesses: [String]?
+    /// How many of `witnesses` must have cosigned a head before the client accepts it (0 or
+    /// absent: none).
+    public var witnessThreshold: Int?
 
     public static let currentVersion = 2
 
@@ -53,7 +60,23 @@ public struct ClientConfiguration: Codable, Hashable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version, server, clientKey, serverIdentityKey, replayWindowSeconds, transport, tlsPublicKeySHA256
+        case version, server, clientKey, serverIdentityKey, replayWindowSeconds, transport, tlsPublicKeySHA256, witnesses, witnessThreshold
+    }
+
+    /// The witnesses' cosignature verifiers and how many must have cosigned a head; checked.
+    public func witnessPolicy() throws(ConfigurationError) -> (verifiers: [NoteVerifier], threshold: Int) {
+        var verifiers: [NoteVerifier] = []
+        for key in self.witnesses ?? [] {
+            guard let verifier = try? NoteVerifier(verifierKey: key), verifier.signatureType == .timestampedEd25519Cosignature else {
+                throw ConfigurationError("witnesses: \(key) is not a witness's verifier key (integra-witness vkey prints one)")
+            }
+            verifiers.append(verifier)
+        }
+        let threshold = self.witnessThreshold ?? 0
+        guard threshold >= 0, threshold <= verifiers.count else {
+            throw ConfigurationError("witnessThreshold must be 0 to the number of witnesses (\(verifiers.count))")
+        }
+        return (verifiers, threshold)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -68,6 +91,8 @@ public struct ClientConfiguration: Codable, Hashable, Sendable {
         self.replayWindowSeconds = try container.decode(Int.self, forKey: .replayWindowSeconds)
         self.transport = try container.decode(Transport.self, forKey: .transport)
         self.tlsPublicKeySHA256 = try container.decodeIfPresent(String.self, forKey: .tlsPublicKeySHA256)
+        self.witnesses = try container.decodeIfPresent([String].self, forKey: .witnesses)
+        self.witnessThreshold = try container.decodeIfPresent(Int.self, forKey: .witnessThreshold)
     }
 
     /// The keys in the form the client state machine uses.

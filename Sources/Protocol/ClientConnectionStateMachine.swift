@@ -122,6 +122,7 @@ public struct ClientConnectionStateMachine: Sendable {
         case .history: expected = .historyPage
         case .changePassword: expected = .passwordChanged
         case .proof: expected = .inclusionProof
+        case .treeProof: expected = .treeProofs
         case .login: preconditionFailure("use makeLogin")
         }
         switch self.state {

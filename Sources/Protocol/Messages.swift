@@ -10,6 +10,7 @@ public enum MessageType: UInt8, Hashable, Sendable, CaseIterable {
     case history = 0x06
     case changePassword = 0x07
     case proof = 0x08
+    case treeProof = 0x09
 
     case hello = 0x81
     case registered = 0x82
@@ -20,6 +21,7 @@ public enum MessageType: UInt8, Hashable, Sendable, CaseIterable {
     case historyPage = 0x87
     case passwordChanged = 0x88
     case inclusionProof = 0x89
+    case treeProofs = 0x8A
     case error = 0xFF
 }
 
@@ -55,10 +57,14 @@ public enum ClientMessage: Hashable, Sendable {
     case changePassword(currentPassword: String, newPassword: String)
     /// Asks for a proof that the entry at `position` is in the ledger.
     case proof(position: UInt64)
+    /// Asks for the current signed tree head, with the inclusion proof of the entry at
+    /// `position` (one the customer is party to) and the consistency proof from `fromTreeSize`.
+    case treeProof(position: UInt64?, fromTreeSize: UInt64?)
 
     public var type: MessageType {
         switch self {
         case .proof: .proof
+        case .treeProof: .treeProof
         case .register: .register
         case .login: .login
         case .logout: .logout
@@ -94,6 +100,9 @@ public enum ClientMessage: Hashable, Sendable {
             writer.string(2, new)
         case .proof(let position):
             writer.integer(1, position)
+        case .treeProof(let position, let fromTreeSize):
+            if let position { writer.integer(1, position) }
+            if let fromTreeSize { writer.integer(2, fromTreeSize) }
         }
     }
 
@@ -137,7 +146,9 @@ public enum ClientMessage: Hashable, Sendable {
                 newPassword: try fields.string(2, maximumBytes: FieldLimits.passwordBytes))
         case .proof:
             message = .proof(position: try fields.integer(1, as: UInt64.self))
-        case .hello, .registered, .loggedIn, .loggedOut, .transferred, .balanceReport, .historyPage, .passwordChanged, .inclusionProof, .error:
+        case .treeProof:
+            message = .treeProof(position: try fields.optionalInteger(1, as: UInt64.self), fromTreeSize: try fields.optionalInteger(2, as: UInt64.self))
+        case .hello, .registered, .loggedIn, .loggedOut, .transferred, .balanceReport, .historyPage, .passwordChanged, .inclusionProof, .treeProofs, .error:
             throw ProtocolError(.unexpectedMessage, "message type \(rawType) is sent by servers only")
         }
         try fields.finish()
@@ -247,6 +258,7 @@ public enum ServerMessage: Hashable, Sendable {
     case historyPage(entries: [HistoryEntry], nextBefore: UInt64?)
     case passwordChanged
     case inclusionProof(InclusionProof)
+    case treeProofs(TreeProofs)
     case error(code: UInt16, message: String)
 
     public var type: MessageType {
@@ -260,6 +272,7 @@ public enum ServerMessage: Hashable, Sendable {
         case .historyPage: .historyPage
         case .passwordChanged: .passwordChanged
         case .inclusionProof: .inclusionProof
+        case .treeProofs: .treeProofs
         case .error: .error
         }
     }
@@ -294,7 +307,8 @@ public enum ServerMessage: Hashable, Sendable {
             if !confirmation.treeHead.isEmpty {
                 writer.bytes(11, confirmation.entry)
                 writer.bytes(12, confirmation.treeHead)
-                writer.bytes(13, confirmation.inclusionPath.joined())
+                // Absent for the only leaf of a tree of one.
+                if !confirmation.inclusionPath.isEmpty { writer.bytes(13, confirmation.inclusionPath.joined()) }
             }
         case .balanceReport(let username, let balance):
             writer.string(1, username)
@@ -324,6 +338,13 @@ public enum ServerMessage: Hashable, Sendable {
             writer.bytes(6, proof.checkpointSignature)
             writer.bytes(7, proof.entry)
             writer.bytes(8, proof.previousChainHash)
+        case .treeProofs(let proofs):
+            // Empty fields are left out: an empty path (a tree of one leaf, equal sizes) is absent.
+            writer.bytes(1, proofs.treeHead)
+            if !proofs.entry.isEmpty { writer.bytes(2, proofs.entry) }
+            if !proofs.inclusionPath.isEmpty { writer.bytes(3, proofs.inclusionPath.joined()) }
+            if proofs.fromTreeSize > 0 { writer.integer(4, proofs.fromTreeSize) }
+            if !proofs.consistencyPath.isEmpty { writer.bytes(5, proofs.consistencyPath.joined()) }
         case .error(let code, let message):
             writer.integer(1, code)
             writer.string(2, message)
@@ -392,11 +413,18 @@ public enum ServerMessage: Hashable, Sendable {
                 checkpointSignature: try fields.bytes(6, count: FieldLimits.signatureBytes),
                 entry: Array(try fields.slice(7, maximumBytes: CanonicalEntry.maximumEncodedBytes).readableBytesView),
                 previousChainHash: try fields.bytes(8, count: 32)))
+        case .treeProofs:
+            message = .treeProofs(TreeProofs(
+                treeHead: Array(try fields.slice(1, maximumBytes: FieldLimits.treeHeadBytes).readableBytesView),
+                entry: try fields.optionalSlice(2, maximumBytes: CanonicalEntry.maximumEncodedBytes).map { Array($0.readableBytesView) } ?? [],
+                inclusionPath: try Self.hashes(try fields.optionalSlice(3, maximumBytes: FieldLimits.proofHashes * 32), field: 3),
+                fromTreeSize: try fields.optionalInteger(4, as: UInt64.self) ?? 0,
+                consistencyPath: try Self.hashes(try fields.optionalSlice(5, maximumBytes: FieldLimits.proofHashes * 32), field: 5)))
         case .error:
             message = .error(
                 code: try fields.integer(1, as: UInt16.self),
                 message: try fields.string(2, maximumBytes: FieldLimits.errorMessageBytes))
-        case .register, .login, .logout, .transfer, .balance, .history, .changePassword, .proof:
+        case .register, .login, .logout, .transfer, .balance, .history, .changePassword, .proof, .treeProof:
             throw ProtocolError(.unexpectedMessage, "message type \(rawType) is sent by clients only")
         }
         try fields.finish()

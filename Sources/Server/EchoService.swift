@@ -59,7 +59,7 @@ public final class EchoService: RequestPerformer {
             return .reply(.historyPage(entries: [], nextBefore: nil))
         case .changePassword(let session, _, _):
             return .passwordChanged(credentialVersion: session.credentialVersion + 1)
-        case .proof:
+        case .proof, .treeProof:
             return .failed(ProtocolError(.entryNotFound, "the echo server keeps no ledger"))
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 public import IntegraFiles
 public import IntegraLedger
 import IntegraProtocol
+import IntegraTransparency
 public import Logging
 public import ServiceLifecycle
 import NIOCore
@@ -41,6 +42,9 @@ public final class IntegraDeployment: Service, Sendable {
         server: IntegraServer, store: any LedgerStore, keys: DeploymentKeys, configuration: ServerConfiguration, monitor: IntegrityMonitor,
         committer: GroupCommitter, hasher: PasswordHasher, logger: Logger
     ) {
+        let pusher = WitnessPusher(
+            endpoints: configuration.witnesses, store: store, logVerifier: TreeHeadKey.verifier(identity: keys.identityKey.publicKey),
+            witnessed: monitor.witnessed, intervalMs: configuration.witnessPushIntervalMs, logger: logger)
         self.server = server
         self.store = store
         self.keys = keys
@@ -58,6 +62,8 @@ public final class IntegraDeployment: Service, Sendable {
                 .init(service: BackgroundVerifier(monitor: monitor)),
                 .init(service: PeriodicCheckpointer(monitor: monitor)),
                 .init(service: pruner),
+                // Without witnesses it returns at once.
+                .init(service: pusher, successTerminationBehavior: .ignore),
                 .init(service: server),
             ],
             logger: logger))
@@ -124,7 +130,8 @@ public final class IntegraDeployment: Service, Sendable {
             let address = configuration.host.contains(":") ? "[\(configuration.host)]:\(port)" : "\(configuration.host):\(port)"
             try keys.writeClientConfiguration(
                 in: configuration.dataDirectory, server: address,
-                replayWindowSeconds: Int(configuration.replayWindowMs / 1000), tlsPublicKeySHA256: tls?.publicKeySHA256)
+                replayWindowSeconds: Int(configuration.replayWindowMs / 1000), tlsPublicKeySHA256: tls?.publicKeySHA256,
+                witnesses: configuration.witnesses.map(\.verifierKey), witnessThreshold: configuration.witnessThreshold)
             logger.notice("listening", metadata: [
                 "address": "\(address)", "transport": "\(tls == nil ? "plaintext" : "tls1.3")", "data": "\(configuration.dataDirectory)",
                 "store": "\(configuration.databaseLocation.redacted)",

@@ -256,7 +256,7 @@ public final class IntegraServer: Service, Sendable {
         switch request {
         case .register(let username, _), .login(let username, _): throttleKey(username)
         case .logout(let session), .transfer(let session, _, _, _), .balance(let session), .history(let session, _, _),
-             .changePassword(let session, _, _), .proof(let session, _):
+             .changePassword(let session, _, _), .proof(let session, _), .treeProof(let session, _, _):
             session.username
         }
     }

@@ -1,5 +1,6 @@
 public import Crypto
 public import IntegraLedger
+import IntegraTransparency
 import IntegraVerifier
 public import IntegraProtocol
 public import Logging
@@ -39,7 +40,11 @@ public actor IntegrityMonitor {
     private let seal: LedgerSeal
     private let checkpointer: Checkpointer
     private let identity: Curve25519.Signing.PublicKey
+    /// Checks the tree heads the identity key signs.
+    private let treeHeadVerifier: NoteVerifier
     public nonisolated let alarms: IntegrityAlarms
+    /// The newest head the witnesses cosigned (filled by the deployment's `WitnessPusher`).
+    public nonisolated let witnessed = WitnessedHead()
     private let schedule: Schedule
     private let worker: IdleWorker
     private let clock: WallClock
@@ -66,6 +71,7 @@ public actor IntegrityMonitor {
         self.seal = seal
         self.checkpointer = Checkpointer(identityKey: identityKey, dataDirectory: dataDirectory)
         self.identity = identityKey.publicKey
+        self.treeHeadVerifier = TreeHeadKey.verifier(identity: identityKey.publicKey)
         self.alarms = alarms
         self.schedule = schedule
         self.worker = IdleWorker()
@@ -207,6 +213,22 @@ public actor IntegrityMonitor {
         do {
             return try await self.checkpointer.proof(
                 position: position, store: self.store, seal: self.seal, verified: point, partyUserID: partyUserID, nowMs: self.clock.nowMs())
+        } catch LedgerError.integrityAlarm(let violation) {
+            await self.raise(violation)
+            throw LedgerError.alarmRaised
+        }
+    }
+
+    /// The latest signed tree head with the inclusion proof of an entry the customer is party
+    /// to and the consistency proof from a size they saw (`TreeProver`); nothing while an alarm
+    /// is open.
+    public func treeProofs(position: UInt64?, fromTreeSize: UInt64?, partyUserID: Int64?) async throws -> TreeProofs {
+        guard !self.alarms.isRaised else { throw LedgerError.alarmRaised }
+        guard let point = await self.advance() else { throw LedgerError.alarmRaised }
+        do {
+            return try await TreeProver.proofs(
+                position: position, fromTreeSize: fromTreeSize, partyUserID: partyUserID, store: self.store, seal: self.seal,
+                verifier: self.treeHeadVerifier, verified: point, witnessed: self.witnessed.latest)
         } catch LedgerError.integrityAlarm(let violation) {
             await self.raise(violation)
             throw LedgerError.alarmRaised

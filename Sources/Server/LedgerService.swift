@@ -85,6 +85,9 @@ public final class LedgerService: Sendable {
             case .history(let session, let before, let limit):
                 _ = try await self.checkedBalance(ofUserID: session.userID, session: session)
                 return .reply(try await self.historyPage(of: session.userID, before: before, limit: limit))
+            case .treeProof(let session, let position, let fromTreeSize):
+                _ = try await self.checkedBalance(ofUserID: session.userID, session: session)
+                return .reply(.treeProofs(try await self.monitor.treeProofs(position: position, fromTreeSize: fromTreeSize, partyUserID: session.userID)))
             case .proof(let session, let position):
                 _ = try await self.checkedBalance(ofUserID: session.userID, session: session)
                 return .reply(.inclusionProof(try await self.monitor.proof(position: position, partyUserID: session.userID)))

@@ -2,6 +2,7 @@ import Foundation
 public import IntegraLedger
 public import IntegraStoreFactory
 public import IntegraProtocol
+public import IntegraTransparency
 import NIOCore
 
 /// Everything an operator can tune, with safe defaults.
@@ -69,6 +70,12 @@ public struct ServerConfiguration: Sendable {
     /// throttle, device tokens, ledger entries, checkpoints and nonce pruning. Tests set a
     /// manual clock; timers on the event loops (idle, handshake and frame timeouts) keep theirs.
     public var clock: WallClock = .system
+    /// Witnesses the server pushes every new tree head to (c2sp.org/tlog-witness), and how many
+    /// cosignatures it tells clients to require (`client.json`, `witnessThreshold`).
+    public var witnesses: [WitnessEndpoint] = []
+    public var witnessThreshold = 0
+    /// How often the newest head is offered to the witnesses.
+    public var witnessPushIntervalMs: Int64 = 1_000
     /// Echo mode, a benchmark baseline: the same frames and checks, but requests are answered by
     /// `EchoService` without the store and without checking passwords. Never for customers.
     public var echo = false
@@ -90,6 +97,10 @@ public struct ServerConfiguration: Sendable {
 
     /// Checks the values an operator may have set; returns a message for the first bad one.
     public func validate() throws(ConfigurationError) {
+        guard self.witnessThreshold >= 0 && self.witnessThreshold <= self.witnesses.count else {
+            throw ConfigurationError("--witness-threshold must be 0 to the number of --witness (\(self.witnesses.count))")
+        }
+        guard self.witnesses.count <= 16 else { throw ConfigurationError("at most 16 witnesses") }
         guard self.bcryptCost >= Self.minimumBcryptCost && self.bcryptCost <= 31 else {
             throw ConfigurationError("bcrypt cost must be \(Self.minimumBcryptCost) to 31")
         }
@@ -135,5 +146,24 @@ public struct ServerConfiguration: Sendable {
         guard self.groupCommitBatchSize >= 1 && self.groupCommitBatchSize <= 4096 else {
             throw ConfigurationError("group commit batch size must be 1 to 4096")
         }
+    }
+}
+
+/// A witness the server pushes heads to: where it listens and its cosignature verifier key.
+public struct WitnessEndpoint: Hashable, Sendable {
+    public let url: String
+    public let verifierKey: String
+    public let verifier: NoteVerifier
+
+    /// Parses `URL=VKEY` (`--witness`): an http(s) URL and the witness's C2SP verifier key.
+    public static func parse(_ text: String) throws(ConfigurationError) -> WitnessEndpoint {
+        guard let split = text.firstIndex(of: "=") else { throw ConfigurationError("--witness must be URL=VKEY, for example http://127.0.0.1:9470=witness.example+1234abcd+BA...") }
+        let url = String(text[..<split])
+        let key = String(text[text.index(after: split)...])
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw ConfigurationError("--witness: \(url) is not an http(s) URL") }
+        guard let verifier = try? NoteVerifier(verifierKey: key), verifier.signatureType == .timestampedEd25519Cosignature else {
+            throw ConfigurationError("--witness: \(key) is not a witness's verifier key (integra-witness vkey prints one)")
+        }
+        return WitnessEndpoint(url: url, verifierKey: key, verifier: verifier)
     }
 }

@@ -12,7 +12,7 @@ import IntegraProtocol
 public final class ServerMetrics: Sendable {
     /// The kinds of requests, as the `kind` label of the request metrics.
     public enum RequestKind: String, CaseIterable, Sendable {
-        case register, login, logout, transfer, balance, history, changePassword = "change_password", proof
+        case register, login, logout, transfer, balance, history, changePassword = "change_password", proof, treeProof = "tree_proof"
     }
 
     /// Why a frame was refused before it became a request, as the `reason` label.
@@ -106,7 +106,7 @@ public final class ServerMetrics: Sendable {
             default: .failed
             }
             self.logins[result]?.increment()
-        case .register, .logout, .balance, .history, .changePassword, .proof:
+        case .register, .logout, .balance, .history, .changePassword, .proof, .treeProof:
             break
         }
         if let code = report.error?.code, let rejection = Self.frameRejection(code) {
@@ -157,6 +157,7 @@ public final class ServerMetrics: Sendable {
         case .history: .history
         case .changePassword: .changePassword
         case .proof: .proof
+        case .treeProof: .treeProof
         }
     }
 }

@@ -32,6 +32,8 @@ enum ProtocolFixtures {
         .history(beforePosition: 77, limit: 1),
         .changePassword(currentPassword: "correct horse battery", newPassword: "another good password"),
         .proof(position: 42),
+        .treeProof(position: nil, fromTreeSize: nil),
+        .treeProof(position: 7, fromTreeSize: 3),
     ]
 
     static let serverMessages: [ServerMessage] = [
@@ -49,6 +51,10 @@ enum ProtocolFixtures {
         .historyPage(entries: [], nextBefore: nil),
         .passwordChanged,
         .inclusionProof(InclusionProof(position: 5, digests: Array(repeating: 3, count: 64), checkpointPosition: 7, checkpointChainHash: Array(repeating: 4, count: 32), checkpointCreatedAtMs: nowMs, checkpointSignature: Array(repeating: 5, count: 64), entry: Array("integra/1 entry".utf8) + Array(repeating: 6, count: 70), previousChainHash: Array(repeating: 7, count: 32))),
+        .treeProofs(TreeProofs(treeHead: Array("integra/0011223344556677\n2\n\n".utf8))),
+        .treeProofs(TreeProofs(
+            treeHead: Array("note".utf8), entry: Array("integra/1 entry".utf8), inclusionPath: [Array(repeating: 8, count: 32)], fromTreeSize: 1,
+            consistencyPath: [Array(repeating: 9, count: 32), Array(repeating: 10, count: 32)])),
         .error(code: ErrorCode.insufficientFunds.rawValue, message: "insufficient funds"),
     ]
 

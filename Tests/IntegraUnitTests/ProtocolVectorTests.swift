@@ -3,6 +3,7 @@ import Foundation
 @testable import IntegraProtocol
 import IntegraTestSupport
 import NIOCore
+import IntegraTransparency
 import Testing
 
 /// Checks the Swift implementation against `docs/protocol-vectors.json`, which
@@ -107,6 +108,25 @@ import Testing
         var altered = confirmation
         altered.amount = "100.51"
         #expect(!Receipt.isValid(altered, identity: identity.publicKey))
+    }
+
+    @Test func treeProofsOfTheVectorsVerifyWithTheIdentityKeyAlone() throws {
+        let identity = try Curve25519.Signing.PrivateKey(rawRepresentation: Self.key("server_identity_seed")).publicKey
+        let vector = Self.frame("tree_proofs")
+        guard case .treeProofs(let proofs) = try ServerMessage.decode(type: vector.type, body: ByteBuffer(bytes: Self.bytes(vector.body))) else {
+            throw TestFailure("not tree proofs")
+        }
+        let head = try #require(proofs.verifiedHead(identity: identity), "the head carries the identity key's signature under the derived origin")
+        #expect(head.origin == TreeHeadKey.origin(identity: identity) && head.treeSize == 2)
+        #expect(proofs.provesEntry(at: 2, in: head))
+        #expect(CanonicalEntry(encoding: proofs.entry)?.position == 2, "the entry shown is the receipt's")
+        // The tree of entry 1 alone has the first leaf as its root; the head extends it.
+        let earlier = try TreeCheckpoint(origin: head.origin, treeSize: 1, rootHash: proofs.inclusionPath[0])
+        #expect(proofs.proves(head, extends: earlier))
+        var forked = proofs
+        forked.consistencyPath[0][0] ^= 1
+        #expect(!forked.proves(head, extends: earlier))
+        #expect(proofs.verifiedHead(identity: Curve25519.Signing.PrivateKey().publicKey) == nil)
     }
 
     @Test func inclusionProofProvesTheReceipt() throws {

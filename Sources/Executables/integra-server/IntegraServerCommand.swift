@@ -7,6 +7,7 @@ import IntegraLedger
 import IntegraVerifier
 import IntegraMariaDBStore
 import IntegraProtocol
+import IntegraTransparency
 import IntegraServer
 import IntegraStoreFactory
 import Crypto
@@ -18,7 +19,7 @@ struct IntegraServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integra-server",
         abstract: "Integra: integrity-checked transfers between customer accounts.",
-        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self, Verify.self, Alarms.self],
+        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self, Verify.self, Alarms.self, LogKey.self],
         defaultSubcommand: Run.self)
 
     /// Runs the command; a usage or configuration mistake (`UsageFailure`) is one line on stderr
@@ -166,6 +167,12 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "How often the background verifier checks the whole ledger: seconds, or with a unit (30m, 12h, 1d); 0 turns it off. The whole ledger is also verified once before the server listens.")
     var verifyEvery = "1d"
 
+    @Option(name: .customLong("witness"), help: ArgumentHelp("A witness to push every new tree head to, URL=VKEY (the witness's URL and `integra-witness vkey`); repeatable.", valueName: "url=vkey"))
+    var witnesses: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("How many witness cosignatures clients require on a tree head (written to client.json); 0 to the number of --witness.", valueName: "n"))
+    var witnessThreshold = 0
+
     func run() async throws {
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
         let format = self.logFormat
@@ -212,7 +219,15 @@ struct Run: AsyncParsableCommand {
             configuration.sessionLifetimeMs = try DurationOption.parseMs(self.sessionLifetime, option: "--session-lifetime")
             let verifyEveryMs = try DurationOption.parseMs(self.verifyEvery, option: "--verify-every")
             configuration.fullVerifyIntervalMs = verifyEveryMs == 0 ? nil : verifyEveryMs
+            configuration.witnessThreshold = self.witnessThreshold
+            do {
+                configuration.witnesses = try self.witnesses.map { text throws(ConfigurationError) in try WitnessEndpoint.parse(text) }
+            } catch {
+                throw UsageFailure("\(error)")
+            }
             try configuration.validate()
+        } catch let usage as UsageFailure {
+            throw usage
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -373,6 +388,23 @@ struct Summary: AsyncParsableCommand {
         print("conserved: \(conserved ? "yes" : "NO")")
         // Money that is not conserved is a finding, like one of `verify`'s.
         if !conserved { throw ExitCode(1) }
+    }
+}
+
+/// `integra-server log-key`: the verifier key of the deployment's tree heads, for witnesses.
+struct LogKey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log-key",
+        abstract: "Print the C2SP verifier key of the deployment's signed tree heads (what `integra-witness run --log-key` takes).")
+
+    @Option(name: .long, help: "Directory holding keys, client.json and the default SQLite file.")
+    var dataDir = "./integra-data"
+
+    func run() throws {
+        var configuration = ServerConfiguration()
+        configuration.dataDirectory = self.dataDir
+        let keys = try loadKeys(configuration)
+        print(TreeHeadKey.verifier(identity: keys.identityKey.publicKey).verifierKey)
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import IntegraClient
 import IntegraFiles
 import IntegraProtocol
+import IntegraTransparency
 
 @main
 struct IntegraCommand: AsyncParsableCommand {
@@ -18,7 +19,7 @@ struct IntegraCommand: AsyncParsableCommand {
             transfer may be retried with the same --id: the error names the command); 4 an answer \
             failed verification.
             """,
-        subcommands: [Register.self, Transfer.self, Balance.self, History.self, ChangePassword.self, VerifyReceipt.self, Audit.self, Shell.self])
+        subcommands: [Register.self, Transfer.self, Balance.self, History.self, ChangePassword.self, VerifyReceipt.self, Audit.self, Head.self, Shell.self])
 
     /// Parsed here so that they may stand before the subcommand; each subcommand's group of the
     /// same type reuses these values and lists the options in its own help.
@@ -92,9 +93,11 @@ struct ConnectionOptions: ParsableArguments {
         let path = try self.configurationPath()
         let configuration: ClientConfiguration
         let deviceTokens: DeviceTokenStore
+        let heads: TreeHeadStore
         do {
             configuration = try ClientConfiguration.load(from: path)
             deviceTokens = try DeviceTokenStore(configurationPath: path, configuration: configuration)
+            heads = TreeHeadStore(configurationPath: path, identity: try configuration.stateMachineConfiguration().serverIdentityKey)
         } catch {
             throw IntegraClientError(kind: .configuration, message: error.message)
         }
@@ -103,7 +106,7 @@ struct ConnectionOptions: ParsableArguments {
         }
         return Deployment(
             configurationPath: path, configuration: configuration, options: self,
-            deviceTokens: deviceTokens, receipts: ReceiptStore(configurationPath: path))
+            deviceTokens: deviceTokens, receipts: ReceiptStore(configurationPath: path), heads: heads)
     }
 
     /// The configuration file that the documented lookup order finds.
@@ -129,6 +132,8 @@ struct Deployment {
     let options: ConnectionOptions
     let deviceTokens: DeviceTokenStore
     let receipts: ReceiptStore
+    /// The newest tree head this client verified for the deployment.
+    let heads: TreeHeadStore
 
     /// The server identity key pinned in the configuration.
     func pinnedIdentity() throws -> Curve25519.Signing.PublicKey {
@@ -145,11 +150,34 @@ struct Deployment {
             configuration: self.configuration, server: self.options.server, timeoutMs: self.options.timeoutSeconds * 1000, body)
     }
 
-    /// Logs in with the device token kept for this customer, and keeps the new one.
+    /// Logs in with the device token kept for this customer, and keeps the new one; then has
+    /// the server prove that its ledger extends the newest tree head this client saw, and keeps
+    /// the server's current head (exit 4 if it does not extend it).
     @discardableResult
     func login(_ connection: IntegraConnection, user: String, password: String) async throws -> (username: String, balance: String) {
-        try await connection.login(username: user, password: password, deviceTokens: self.deviceTokens) { error in
+        let session = try await connection.login(username: user, password: password, deviceTokens: self.deviceTokens) { error in
             Output.warn("cannot keep the device token: \(error.message)")
+        }
+        try await self.checkTreeHead(connection)
+        return session
+    }
+
+    /// The consistency check of `login`.
+    func checkTreeHead(_ connection: IntegraConnection) async throws {
+        let earlier: TreeCheckpoint?
+        let witnesses: (verifiers: [NoteVerifier], threshold: Int)
+        do throws(ConfigurationError) {
+            earlier = try self.heads.latest()?.checkpoint
+            witnesses = try self.configuration.witnessPolicy()
+        } catch {
+            throw IntegraClientError(kind: .configuration, message: error.message)
+        }
+        guard let current = try await connection.treeHead(extending: earlier, identity: try self.pinnedIdentity(), witnesses: witnesses) else { return }
+        guard current.checkpoint != earlier else { return }
+        do {
+            try self.heads.save(current.note)
+        } catch {
+            Output.warn("cannot keep the tree head: \(error.message)")
         }
     }
 
@@ -390,6 +418,41 @@ struct VerifyReceipt: AsyncParsableCommand {
     }
 }
 
+/// `integra head`: the newest tree head this client verified, to compare with others.
+struct Head: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the newest signed tree head of the ledger this client has verified (every command that logs in updates it).",
+        discussion: """
+            Customers, auditors and witnesses who compare heads of the same size and find different \
+            roots have caught the server showing two ledgers. Exits 1 if no head was kept yet.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Flag(name: .long, help: "Print one JSON object: origin, tree_size, root_hash (base64) and the signed note.")
+    var json = false
+
+    func run() async throws {
+        try await Output.run(json: self.json) {
+            let deployment = try self.connection.deployment()
+            let kept: (checkpoint: TreeCheckpoint, note: [UInt8])?
+            do throws(ConfigurationError) {
+                kept = try deployment.heads.latest()
+            } catch {
+                throw IntegraClientError(kind: .configuration, message: error.message)
+            }
+            guard let kept else {
+                throw IntegraClientError(kind: .server, message: "no tree head kept yet: log in once (for example `integra balance`)")
+            }
+            let root = Data(kept.checkpoint.rootHash).base64EncodedString()
+            let note = String(decoding: kept.note, as: UTF8.self)
+            return Output.Result(
+                text: "\(kept.checkpoint.origin): \(kept.checkpoint.treeSize) entries, root \(root)\n\(note)",
+                json: ["origin": .string(kept.checkpoint.origin), "tree_size": .int(Int64(clamping: kept.checkpoint.treeSize)), "root_hash": .string(root), "note": .string(note)])
+        }
+    }
+}
+
 /// `integra audit`: asks the server to prove each saved receipt is still in the ledger.
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -412,8 +475,8 @@ struct Audit: AsyncParsableCommand {
                         continue
                     }
                     do {
-                        let proof = try await connection.audit(confirmation, identity: identity)
-                        results.append((stored.path, "entry \(receipt.position) is in the ledger (proved up to entry \(proof.checkpointPosition))", true))
+                        let head = try await connection.auditInTree(confirmation, identity: identity)
+                        results.append((stored.path, "entry \(receipt.position) is in the ledger's tree (signed head of \(head.treeSize) entries)", true))
                     } catch let error as IntegraClientError where error.kind != .connection && error.kind != .timeout {
                         results.append((stored.path, "FAILED: \(error.message)", false))
                     }

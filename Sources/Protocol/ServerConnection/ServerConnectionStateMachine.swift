@@ -303,7 +303,7 @@ public struct ServerConnectionStateMachine: Sendable {
             }
             self.state = .loginPending(pending, request, .awaitingThrottle)
             return .checkThrottle(.login(account: username, deviceToken: deviceToken))
-        case .logout, .transfer, .balance, .history, .changePassword, .proof:
+        case .logout, .transfer, .balance, .history, .changePassword, .proof, .treeProof:
             return self.refuseFrame(ProtocolError(.unexpectedMessage, "log in first"), channel: &handshake.channel, nowMs: nowMs)
         }
     }
@@ -366,6 +366,8 @@ public struct ServerConnectionStateMachine: Sendable {
             request = .changePassword(identity, currentPassword: current, newPassword: new)
         case .proof(let position):
             request = .proof(identity, position: position)
+        case .treeProof(let position, let fromTreeSize):
+            request = .treeProof(identity, position: position, fromTreeSize: fromTreeSize)
         case .register, .login:
             return self.refuseFrame(ProtocolError(.unexpectedMessage, "already logged in"), channel: &session.channel, nowMs: nowMs)
         }
@@ -419,7 +421,7 @@ public struct ServerConnectionStateMachine: Sendable {
                 }
             case .transfer where error.code == .unknownRecipient:
                 _ = session.probes.admit(nowMs: nowMs)
-            case .register, .login, .logout, .transfer, .balance, .history, .proof:
+            case .register, .login, .logout, .transfer, .balance, .history, .proof, .treeProof:
                 break
             }
             outbound = self.answer(error: error, request: request, throttle: record, channel: &session.channel, nowMs: nowMs, close: closes)

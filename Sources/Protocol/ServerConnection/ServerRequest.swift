@@ -24,13 +24,14 @@ public enum ServerRequest: Hashable, Sendable {
     case history(SessionIdentity, beforePosition: UInt64?, limit: UInt16)
     case changePassword(SessionIdentity, currentPassword: String, newPassword: String)
     case proof(SessionIdentity, position: UInt64)
+    case treeProof(SessionIdentity, position: UInt64?, fromTreeSize: UInt64?)
 
     /// The logged-in customer, for session requests.
     public var session: SessionIdentity? {
         switch self {
         case .register, .login: nil
         case .logout(let session), .transfer(let session, _, _, _), .balance(let session), .history(let session, _, _),
-             .changePassword(let session, _, _), .proof(let session, _):
+             .changePassword(let session, _, _), .proof(let session, _), .treeProof(let session, _, _):
             session
         }
     }

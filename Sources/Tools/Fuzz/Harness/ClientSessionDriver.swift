@@ -60,6 +60,7 @@ struct ClientSessionDriver {
         case .history: return .historyPage
         case .changePassword: return .passwordChanged
         case .proof: return .inclusionProof
+        case .treeProof: return .treeProofs
         case .balance, .login: return .balanceReport
         }
     }

@@ -1,10 +1,14 @@
 import Crypto
 import IntegraLedger
 import IntegraProtocol
+import IntegraTransparency
 
 /// Decoded text through the ledger's rules (amounts, names, transfer ids, passwords) and decoded
 /// receipts and proofs through their checks.
 enum DomainChecks {
+    /// An identity key for checks that need one (nothing a fuzzer sends is signed by it).
+    static let fuzzIdentity = Curve25519.Signing.PrivateKey().publicKey
+
     /// Longer text is no message field's and is left to the decoders' own limits.
     static let maximumTextBytes = 1024
     static let passwordPolicy = PasswordPolicy()
@@ -45,6 +49,9 @@ enum DomainChecks {
             Self.formattedAmount(Int64(truncatingIfNeeded: before ?? 0))
         case .proof(let position):
             Self.formattedAmount(Int64(truncatingIfNeeded: position))
+        case .treeProof(let position, let fromTreeSize):
+            Self.formattedAmount(Int64(truncatingIfNeeded: position ?? 0))
+            Self.formattedAmount(Int64(truncatingIfNeeded: fromTreeSize ?? 0))
         case .logout, .balance:
             break
         }
@@ -70,6 +77,13 @@ enum DomainChecks {
             }
         case .inclusionProof(let proof):
             Self.inclusionProof(proof)
+        case .treeProofs(let proofs):
+            // Whatever a server sends, checking it answers yes or no and never traps.
+            if let head = proofs.verifiedHead(identity: Self.fuzzIdentity) {
+                _ = proofs.provesEntry(at: 1, in: head)
+                _ = proofs.proves(head, extends: head)
+            }
+            _ = try? SignedNote(parsing: proofs.treeHead)
         case .error(let code, let text):
             if let code = ErrorCode(rawValue: code) {
                 _ = (code.name, code.isRetryable, code.closesConnection)

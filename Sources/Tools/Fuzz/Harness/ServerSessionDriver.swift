@@ -141,6 +141,7 @@ struct ServerSessionDriver {
         case .history: .history
         case .changePassword: .changePassword
         case .proof: .proof
+        case .treeProof: .treeProof
         }
     }
 
@@ -181,6 +182,11 @@ struct ServerSessionDriver {
                 position: position, digests: [], checkpointPosition: position, checkpointChainHash: Array(repeating: 0, count: 32),
                 checkpointCreatedAtMs: nowMs, checkpointSignature: Array(repeating: 0, count: 64),
                 entry: Array("integra/1 entry".utf8), previousChainHash: Array(repeating: 0, count: 32))))
+        case .treeProof(_, let position, let fromTreeSize):
+            return .reply(.treeProofs(TreeProofs(
+                treeHead: Array("integra/test\n1\n\n".utf8), entry: position == nil ? [] : Array("integra/1 entry".utf8),
+                inclusionPath: position == nil ? [] : [Array(repeating: 1, count: 32)], fromTreeSize: fromTreeSize ?? 0,
+                consistencyPath: (fromTreeSize ?? 0) == 0 ? [] : [Array(repeating: 2, count: 32)])))
         }
     }
 }
