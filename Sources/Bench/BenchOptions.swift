@@ -80,6 +80,9 @@ public struct BenchOptions: Hashable, Sendable {
     public var stormConnections = 16
     /// bcrypt cost of the customers the bench creates.
     public var bcryptCost: UInt8 = 12
+    /// Whether the servers the bench starts record metrics and serve them on an admin
+    /// listener (as in production), or run with `--admin-listen off`.
+    public var serverMetrics = true
     /// Measure the same-run baseline (echo server or bcrypt limit).
     public var baseline = true
     /// Write an SVG plot here.

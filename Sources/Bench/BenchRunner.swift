@@ -42,7 +42,8 @@ public struct BenchRunner: Sendable {
         case .sessions:
             var echo: TransferTarget? = nil
             if self.options.baseline {
-                let server = try await LocalServer.start(binary: try self.serverBinary(), dataDirectory: "\(work)/echo", database: nil, echo: true, bcryptCost: self.options.bcryptCost)
+                let server = try await LocalServer.start(binary: try self.serverBinary(), dataDirectory: "\(work)/echo", database: nil, echo: true, bcryptCost: self.options.bcryptCost,
+                    metrics: self.options.serverMetrics)
                 await servers.add(server)
                 echo = TransferTarget(configuration: server.configuration, address: server.address, credentials: target.credentials, timeoutMs: self.options.timeoutMs, serverPID: server.process.pid)
             }
@@ -73,7 +74,8 @@ public struct BenchRunner: Sendable {
             }
             return TransferTarget(configuration: configuration, address: address, credentials: try Credential.parse(text), timeoutMs: self.options.timeoutMs)
         }
-        let server = try await LocalServer.start(binary: try self.serverBinary(), dataDirectory: "\(work)/ledger", database: self.options.database, echo: false, bcryptCost: self.options.bcryptCost)
+        let server = try await LocalServer.start(binary: try self.serverBinary(), dataDirectory: "\(work)/ledger", database: self.options.database, echo: false, bcryptCost: self.options.bcryptCost,
+            metrics: self.options.serverMetrics)
         await servers.add(server)
         let count = self.options.userCount
         self.progress.log("creating and funding \(count) customers (bcrypt cost \(self.options.bcryptCost))")

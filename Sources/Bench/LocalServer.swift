@@ -14,13 +14,17 @@ public struct LocalServer: Sendable {
     /// Starts the server and waits until it listens (its `client.json` names the real port).
     /// The server hashes at `bcryptCost`, the cost of the customers the bench creates: at another
     /// cost every first login would also re-hash the password at the server's.
-    public static func start(binary: String, dataDirectory: String, database: String?, echo: Bool, bcryptCost: UInt8, timeoutMs: Int64 = 60_000) async throws -> LocalServer {
+    /// With `metrics` (as in production) the admin listener takes a free loopback port;
+    /// without, the server runs with `--admin-listen off` and records no metrics.
+    public static func start(
+        binary: String, dataDirectory: String, database: String?, echo: Bool, bcryptCost: UInt8, metrics: Bool = true, timeoutMs: Int64 = 60_000
+    ) async throws -> LocalServer {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         // The per-session request rate limit is lifted: the bench measures capacity, and one
         // closed-loop session may go faster than a customer ever would. Metrics are on, as in
         // production: the admin listener takes a free loopback port.
         var arguments = ["run", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--no-demo-users", "--log-level", "warning",
-                         "--requests-per-second", "1000000", "--bcrypt-cost", "\(bcryptCost)", "--admin-listen", "127.0.0.1:0"]
+                         "--requests-per-second", "1000000", "--bcrypt-cost", "\(bcryptCost)", "--admin-listen", metrics ? "127.0.0.1:0" : "off"]
         if let database { arguments += ["--database", database] }
         if echo { arguments.append("--echo") }
         let logPath = "\(dataDirectory)/server.log"

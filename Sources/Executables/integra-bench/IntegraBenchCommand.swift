@@ -61,6 +61,9 @@ struct IntegraBenchCommand: AsyncParsableCommand {
     @Option(help: "bcrypt cost of the customers the bench creates (10 to 31); also the cost of the seed baseline's measurement.")
     var bcryptCost: UInt8 = 12
 
+    @Flag(help: "Start the servers with --admin-listen off: no metrics recorded (to measure what metrics cost).")
+    var noServerMetrics = false
+
     @Flag(help: "Skip the same-run baseline.")
     var noBaseline = false
 
@@ -99,6 +102,7 @@ struct IntegraBenchCommand: AsyncParsableCommand {
         options.users = self.users
         options.stormConnections = self.stormConnections
         options.bcryptCost = self.bcryptCost
+        options.serverMetrics = !self.noServerMetrics
         options.baseline = !self.noBaseline
         options.plotPath = self.plot
         options.serverBinary = self.serverBinary
