@@ -139,3 +139,63 @@ import Testing
         print("tree proof of entry 1 in a 1,000,000-entry tree: \(path.count) hashes, body \(writer.buffer.readableBytes) bytes, checked in \((ContinuousClock.now - started) / rounds) (this build)")
     }
 }
+
+/// What a store trusts of the stored tree when its head moved elsewhere (`LedgerTreeCheck`).
+@Suite struct LedgerTreeCheckTests {
+    static let signer = TreeHeadSigner(identityKey: Curve25519.Signing.PrivateKey())
+
+    static func entry(_ position: Int) -> LedgerEntry {
+        LedgerEntry(
+            position: Int64(position), kind: .deposit, transferID: try! TransferID("d\(position)"), fromUserID: 0, from: Username(trustedCanonical: "system"),
+            toUserID: 1, to: try! Username("alice"), amount: Amount(cents: 1), fromBalanceAfterCents: -Int64(position), toBalanceAfterCents: Int64(position),
+            createdAtMs: 1)
+    }
+
+    /// The tree of `count` entries: its frontier, every node, and its signed head.
+    static func tree(_ count: Int) throws -> (frontier: MerkleFrontier, nodes: [MerkleNodeID: [UInt8]], head: SignedTreeHead) {
+        var frontier = MerkleFrontier()
+        var nodes: [MerkleNodeID: [UInt8]] = [:]
+        var next = 1
+        while next <= count {
+            let end = min(next + MerkleFrontier.maximumBatchLeafCount, count + 1)
+            let appended = try frontier.appending(leafHashes: (next..<end).map { LedgerTree.leafHash(of: Self.entry($0)) })
+            for node in appended.nodes { nodes[node.id] = node.hash }
+            frontier = appended.frontier
+            next = end
+        }
+        return (frontier, nodes, try Self.signer.sign(treeSize: frontier.treeSize, rootHash: frontier.rootHash, createdAtMs: 1))
+    }
+
+    @Test func entriesWrittenElsewhereExtendTheKnownTreeEvenPastOneAppendsLimit() throws {
+        let known = try Self.tree(10)
+        let count = 10 + MerkleFrontier.maximumBatchLeafCount + 5
+        let now = try Self.tree(count)
+        let written = (11...count).map(Self.entry)
+        let result = LedgerTreeCheck.verifiedTree(
+            cached: VerifiedTree(frontier: known.frontier, head: known.head), headPosition: Int64(count), verifier: Self.signer.verifier,
+            entriesSinceCached: written, latestStoredHead: { now.head }, storedNodes: { ids in now.nodes.filter { ids.contains($0.key) } })
+        guard case .success(let tree) = result else { Issue.record("refused: \(result)"); return }
+        #expect(tree.head == now.head)
+    }
+
+    @Test func aStoredRightEdgeThatDoesNotFoldToTheSignedRootIsRefused() throws {
+        let now = try Self.tree(37)
+        var nodes = now.nodes
+        let edge = MerkleFrontier.nodeIDs(treeSize: 37)[0]
+        nodes[edge]![0] ^= 1
+        let result = LedgerTreeCheck.verifiedTree(
+            cached: nil, headPosition: 37, verifier: Self.signer.verifier, entriesSinceCached: nil,
+            latestStoredHead: { now.head }, storedNodes: { ids in nodes.filter { ids.contains($0.key) } })
+        guard case .failure(let violation) = result else { Issue.record("accepted a changed node"); return }
+        #expect(violation.kind == .treeMismatch)
+        // A head signed by another key, or for another size, is refused too.
+        let forged = try TreeHeadSigner(identityKey: Curve25519.Signing.PrivateKey()).sign(treeSize: 37, rootHash: now.head.rootHash, createdAtMs: 1)
+        for head in [forged, now.head] {
+            let size: Int64 = head == forged ? 37 : 38
+            let refused = LedgerTreeCheck.verifiedTree(
+                cached: nil, headPosition: size, verifier: Self.signer.verifier, entriesSinceCached: nil,
+                latestStoredHead: { head }, storedNodes: { ids in now.nodes.filter { ids.contains($0.key) } })
+            guard case .failure = refused else { Issue.record("accepted \(head.treeSize) for \(size)"); continue }
+        }
+    }
+}

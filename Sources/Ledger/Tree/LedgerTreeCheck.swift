@@ -37,7 +37,14 @@ public enum LedgerTreeCheck {
         }
         if let cached, let entries = entriesSinceCached, cached.frontier.treeSize < treeSize,
            UInt64(entries.count) == treeSize - cached.frontier.treeSize {
-            let extended = try? cached.frontier.appending(leafHashes: entries.map(LedgerTree.leafHash(of:)))
+            // In runs: another instance may have written any number of entries meanwhile.
+            var extended: MerkleFrontier? = cached.frontier
+            var start = entries.startIndex
+            while start < entries.endIndex, let current = extended {
+                let end = min(start + MerkleFrontier.maximumBatchLeafCount, entries.endIndex)
+                extended = try? current.appending(leafHashes: entries[start..<end].map(LedgerTree.leafHash(of:))).frontier
+                start = end
+            }
             guard extended?.rootHash == stored.rootHash else {
                 return .failure(IntegrityViolation(
                     kind: .treeMismatch, message: "the entries written since tree size \(cached.frontier.treeSize) do not extend it to the signed root at \(treeSize)"))
