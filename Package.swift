@@ -104,6 +104,7 @@ let package = Package(
             name: "IntegraVerifier",
             dependencies: [
                 "IntegraLedger",
+                "IntegraTransparency",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Verifier",

@@ -277,7 +277,7 @@ public actor IntegrityMonitor {
             // what it found; the full verification checks the checkpoints in the database.
             let verifier = try await LedgerVerifier.run(
                 store: self.store, seal: self.seal, anchor: beforeServing ? nil : anchor, isAuthentic: { Checkpointer.isAuthentic($0, identity: identity) },
-                executor: beforeServing ? nil : self.worker)
+                identity: identity, executor: beforeServing ? nil : self.worker)
             await self.store.rememberVerified(latestPositions: verifier.latestPositions, firstMissingPosition: verifier.firstMissingPosition)
             let findings = try await Self.confirmed(verifier.violations, store: self.store, seal: self.seal)
             for violation in findings { await self.raise(violation) }

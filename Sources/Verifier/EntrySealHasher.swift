@@ -53,6 +53,12 @@ final class EntrySealHasher {
 
     /// SHA-256 of `bytes` into `output` (32 bytes).
     func digest(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) {
+        Self.sha256(bytes, into: output)
+    }
+
+    /// SHA-256 of `bytes` into `output` (32 bytes), without a hasher: the tree's leaf and node
+    /// hashes need no key.
+    static func sha256(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) {
         precondition(output.count == LedgerSeal.hashByteCount)
         #if canImport(CCryptoBoringSSL)
         _ = CCryptoBoringSSL_SHA256(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, output.baseAddress!.assumingMemoryBound(to: UInt8.self))

@@ -1,9 +1,13 @@
+public import Crypto
 import Dispatch
 public import IntegraLedger
+public import IntegraTransparency
 
-/// Checks a ledger read back from a store: the hash chain, every row's MAC, and that every
-/// balance equals the sum of its account's entries. Feed entries in position order, page by
-/// page; then accounts and users; then read `violations`.
+/// Checks a ledger read back from a store: the hash chain, every row's MAC, that every
+/// balance equals the sum of its account's entries, and that every stored signed tree head is
+/// the root of the RFC 9162 tree over the entries it covers. Give it the stored heads
+/// (`expectTreeHeads`), feed entries in position order, page by page; then `finishTree`,
+/// accounts and users; then read `violations`.
 public struct LedgerVerifier {
     private let seal: LedgerSeal
     private var previous: (position: Int64, hash: [UInt8]) = (0, LedgerSeal.genesisHash)
@@ -20,6 +24,17 @@ public struct LedgerVerifier {
     public private(set) var entriesChecked: Int64 = 0
     /// The first position below the ledger's end that holds no entry, if any.
     public private(set) var firstMissingPosition: Int64?
+    /// The ledger's tree, folded from the entries' leaf hashes as they stream past.
+    private var fold = MerkleFold()
+    /// The stored signed heads, smallest first, and the index of the next one the fold reaches.
+    private var treeHeads: [SignedTreeHead] = []
+    private var nextTreeHead = 0
+    /// Whether the fold still follows the ledger: false past the first missing entry.
+    private var treeFollowsLedger = true
+    /// The largest head whose root the fold matched.
+    private var lastMatchingHeadSize: UInt64 = 0
+    /// A run of heads whose roots the fold did not match, not yet reported.
+    private var mismatchedHeads: (first: UInt64, last: UInt64, count: Int, after: UInt64)?
     /// Stop collecting after this many violations (a destroyed ledger would otherwise list millions).
     public let maximumViolations: Int
 
@@ -39,7 +54,7 @@ public struct LedgerVerifier {
     /// sequential.
     public mutating func check(_ page: SealedEntryPage, parallel: Bool = true) {
         guard page.count > 0 else { return }
-        let verdicts = self.verdicts(page, parallel: parallel)
+        let (verdicts, leafHashes) = self.verdicts(page, parallel: parallel)
         let hasCheckpoints = !self.checkpointPositions.isEmpty
         var previousPosition = self.previous.position
         page.withView { view in
@@ -67,6 +82,7 @@ public struct LedgerVerifier {
                 self.latestPositionsByUser[row.fromUserID] = position
                 self.latestPositionsByUser[row.toUserID] = position
                 previousPosition = position
+                if self.treeFollowsLedger { self.foldLeaf(position: position, index: index, leafHashes: leafHashes) }
             }
         }
         let last = page.count - 1
@@ -94,39 +110,46 @@ public struct LedgerVerifier {
     /// Rows per unit of parallel work: big enough to amortise scheduling, small enough to balance.
     private static let rowsPerTask = 1_024
 
-    /// Checks every entry's MAC and chain link on all cores. Each link only needs the previous
-    /// row's stored chain hash (or, for the first row, the last one of the previous page).
-    private func verdicts(_ page: SealedEntryPage, parallel: Bool) -> [Verdict] {
+    /// Checks every entry's MAC and chain link on all cores, and computes each entry's leaf hash
+    /// in the tree, 32 bytes per row. Each link only needs the previous row's stored chain hash
+    /// (or, for the first row, the last one of the previous page).
+    private func verdicts(_ page: SealedEntryPage, parallel: Bool) -> (verdicts: [Verdict], leafHashes: [UInt8]) {
         let seal = self.seal
         var verdicts = [Verdict](repeating: [], count: page.count)
+        var leafHashes = [UInt8](repeating: 0, count: page.count * LedgerSeal.hashByteCount)
         self.previous.hash.withUnsafeBytes { carried in
             LedgerSeal.genesisHash.withUnsafeBytes { genesis in
                 verdicts.withUnsafeMutableBufferPointer { verdicts in
-                    page.withView { view in
-                        let shared = VerdictBuffer(verdicts: verdicts, carried: carried, genesis: genesis)
-                        let tasks = (view.rows.count + Self.rowsPerTask - 1) / Self.rowsPerTask
-                        let work: @Sendable (Int) -> Void = { task in
-                            let hasher = seal.makeEntryHasher()
-                            for index in task * Self.rowsPerTask..<min((task + 1) * Self.rowsPerTask, view.rows.count) {
-                                shared.verdicts[index] = Self.verdict(index, view: view, previous: shared.previousHash(index, view: view), hasher: hasher)
+                    leafHashes.withUnsafeMutableBytes { leafHashes in
+                        page.withView { view in
+                            let shared = VerdictBuffer(verdicts: verdicts, leafHashes: leafHashes, carried: carried, genesis: genesis)
+                            let tasks = (view.rows.count + Self.rowsPerTask - 1) / Self.rowsPerTask
+                            let work: @Sendable (Int) -> Void = { task in
+                                let hasher = seal.makeEntryHasher()
+                                for index in task * Self.rowsPerTask..<min((task + 1) * Self.rowsPerTask, view.rows.count) {
+                                    let leafHash = UnsafeMutableRawBufferPointer(rebasing: shared.leafHashes[index * LedgerSeal.hashByteCount..<(index + 1) * LedgerSeal.hashByteCount])
+                                    shared.verdicts[index] = Self.verdict(
+                                        index, view: view, previous: shared.previousHash(index, view: view), hasher: hasher, leafHash: leafHash)
+                                }
                             }
-                        }
-                        if parallel {
-                            DispatchQueue.concurrentPerform(iterations: tasks, execute: work)
-                        } else {
-                            for task in 0..<tasks { work(task) }
+                            if parallel {
+                                DispatchQueue.concurrentPerform(iterations: tasks, execute: work)
+                            } else {
+                                for task in 0..<tasks { work(task) }
+                            }
                         }
                     }
                 }
             }
         }
-        return verdicts
+        return (verdicts, leafHashes)
     }
 
     /// Output slots and the hashes the first row links to, shared by the workers of one page.
     /// Each worker writes only its own indices.
     private struct VerdictBuffer: @unchecked Sendable {
         let verdicts: UnsafeMutableBufferPointer<Verdict>
+        let leafHashes: UnsafeMutableRawBufferPointer
         let carried: UnsafeRawBufferPointer
         let genesis: UnsafeRawBufferPointer
 
@@ -138,18 +161,27 @@ public struct LedgerVerifier {
         }
     }
 
-    private static func verdict(_ index: Int, view: SealedEntryPage.View, previous: UnsafeRawBufferPointer, hasher: EntrySealHasher) -> Verdict {
+    /// One entry's verdict, and its leaf hash SHA-256(0x00 ‖ canonical encoding) into `leafHash`
+    /// whatever the verdict: the tree covers the entries as stored.
+    private static func verdict(
+        _ index: Int, view: SealedEntryPage.View, previous: UnsafeRawBufferPointer, hasher: EntrySealHasher, leafHash: UnsafeMutableRawBufferPointer
+    ) -> Verdict {
         let row = view.rows[index]
-        // A chain hash or MAC that is not 32 bytes long was never sealed by this deployment.
-        guard row.chainHashIsRegular, row.macIsRegular else { return [] }
-        let stored = view.chainHash(index)
         let fields = LedgerSeal.entryFields(
             position: row.position, kind: row.kind, transferID: view.string(row.transferID),
             fromUserID: row.fromUserID, from: view.string(row.from), toUserID: row.toUserID, to: view.string(row.to),
             amountCents: row.amountCents, fromBalanceAfterCents: row.fromBalanceAfterCents,
             toBalanceAfterCents: row.toBalanceAfterCents, createdAtMs: row.createdAtMs)
         let hashes = 2 * LedgerSeal.hashByteCount
-        return withUnsafeTemporaryAllocation(byteCount: hashes + fields.encodedByteCount, alignment: 8) { scratch in
+        // The scratch holds two hashes, then the leaf prefix 0x00 right before the encoding.
+        return withUnsafeTemporaryAllocation(byteCount: hashes + 1 + fields.encodedByteCount, alignment: 8) { scratch in
+            scratch[hashes] = 0x00
+            let encoding = UnsafeMutableRawBufferPointer(rebasing: scratch[(hashes + 1)...])
+            fields.encode(into: encoding)
+            EntrySealHasher.sha256(UnsafeRawBufferPointer(rebasing: scratch[hashes...]), into: leafHash)
+            // A chain hash or MAC that is not 32 bytes long was never sealed by this deployment.
+            guard row.chainHashIsRegular, row.macIsRegular else { return [] }
+            let stored = view.chainHash(index)
             let first = UnsafeMutableRawBufferPointer(rebasing: scratch[..<LedgerSeal.hashByteCount])
             let second = UnsafeMutableRawBufferPointer(rebasing: scratch[LedgerSeal.hashByteCount..<hashes])
             let sealValid = LedgerSeal.withEntryMACInput(position: row.position, chainHash: stored) { input in
@@ -157,12 +189,125 @@ public struct LedgerVerifier {
                 return LedgerSeal.constantTimeEqual(UnsafeRawBufferPointer(first), view.mac(index))
             }
             guard sealValid else { return [] }
-            let encoding = UnsafeMutableRawBufferPointer(rebasing: scratch[hashes...])
-            fields.encode(into: encoding)
             hasher.digest(UnsafeRawBufferPointer(encoding), into: first)
             hasher.link(previous: previous, entryDigest: UnsafeRawBufferPointer(first), into: second)
             return LedgerSeal.constantTimeEqual(UnsafeRawBufferPointer(second), stored) ? [.sealValid, .linkValid] : [.sealValid]
         }
+    }
+
+    /// The most stored signed heads verify loads (each is a few hundred bytes).
+    public static let maximumTreeHeads = 10_000_000
+
+    /// The stored signed tree heads, smallest first, before any entry is checked: each one's
+    /// root is compared with the tree folded from the entries when the fold reaches its size.
+    public mutating func expectTreeHeads(_ heads: [SignedTreeHead]) {
+        precondition(self.entriesChecked == 0 && self.treeHeads.isEmpty)
+        self.treeHeads = heads
+        self.checkTreeHeadsAtFoldedSize()
+    }
+
+    /// Folds the entry at `position` (row `index` of its page) into the tree, or stops the tree
+    /// check at the first missing entry: every later head covers the gap.
+    private mutating func foldLeaf(position: Int64, index: Int, leafHashes: [UInt8]) {
+        guard UInt64(position) == self.fold.treeSize + 1 else {
+            self.treeFollowsLedger = false
+            self.report(
+                .treeMismatch,
+                "the tree is checked only up to entry \(self.fold.treeSize): entry \(self.fold.treeSize + 1) is missing, and the leaves of every later signed head with it")
+            return
+        }
+        leafHashes.withUnsafeBytes { leafHashes in
+            self.fold.append(leafHash: UnsafeRawBufferPointer(rebasing: leafHashes[index * LedgerSeal.hashByteCount..<(index + 1) * LedgerSeal.hashByteCount]))
+        }
+        self.checkTreeHeadsAtFoldedSize()
+    }
+
+    /// Compares the root of every head of the folded size with the fold's root.
+    private mutating func checkTreeHeadsAtFoldedSize() {
+        while self.nextTreeHead < self.treeHeads.count, self.treeHeads[self.nextTreeHead].treeSize <= self.fold.treeSize {
+            let head = self.treeHeads[self.nextTreeHead]
+            self.nextTreeHead += 1
+            guard head.treeSize == self.fold.treeSize else { continue }
+            self.compare(head, root: self.fold.rootHash)
+        }
+    }
+
+    /// Records whether `head`'s root is `root`, the root recomputed from the entries at its size.
+    /// A run of failing heads is reported once: when a later head matches again (its root
+    /// commits to every entry it covers, so the entries are intact and the failing heads were
+    /// changed), or at the end (then an entry between the last matching head and the first
+    /// failing one differs from what was signed, or every head from there on was changed).
+    private mutating func compare(_ head: SignedTreeHead, root: [UInt8]) {
+        if head.rootHash == root {
+            if let run = self.mismatchedHeads {
+                self.mismatchedHeads = nil
+                let which = run.count == 1
+                    ? "the signed head of \(run.first) entries does not match the entries: its root differs"
+                    : "the signed heads of \(run.first) to \(run.last) entries (\(run.count) heads) do not match the entries: their roots differ"
+                self.report(.treeMismatch, "\(which), but the later head of \(head.treeSize) entries matches them: the stored heads were changed")
+            }
+            self.lastMatchingHeadSize = head.treeSize
+        } else if let run = self.mismatchedHeads {
+            self.mismatchedHeads = (run.first, head.treeSize, run.count + 1, run.after)
+        } else {
+            self.mismatchedHeads = (head.treeSize, head.treeSize, 1, self.lastMatchingHeadSize)
+        }
+    }
+
+    private mutating func reportOpenMismatch() {
+        guard let run = self.mismatchedHeads else { return }
+        self.mismatchedHeads = nil
+        let later = run.count == 1 ? "" : " (and so do the \(run.count - 1) later heads up to \(run.last) entries)"
+        self.report(
+            .treeMismatch,
+            "the signed head of \(run.first) entries does not match the entries: its root differs\(later); the first entry that differs from what was signed is between positions \(run.after + 1) and \(run.first), unless the heads were changed")
+    }
+
+    /// Ends the tree check after the last page: reports failing heads, heads that cover more
+    /// entries than the ledger holds, a ledger whose last entries no head covers, and heads not
+    /// signed by `verifier` (nil: signatures are not checked). `laterHeads` are heads stored
+    /// while the entries were read (a running server's commits), smallest first: only one of
+    /// exactly the entries read is compared, the others need not be in the ledger read.
+    public mutating func finishTree(laterHeads: [SignedTreeHead] = [], verifier: NoteVerifier?, headsCapped: Bool = false, parallel: Bool = true) {
+        let ledgerEnd = UInt64(max(0, self.previous.position))
+        if self.treeFollowsLedger, let head = laterHeads.first(where: { $0.treeSize == self.fold.treeSize }) {
+            self.compare(head, root: self.fold.rootHash)
+        }
+        self.reportOpenMismatch()
+        let beyond = self.treeHeads[self.nextTreeHead...].filter { $0.treeSize > ledgerEnd }
+        if let first = beyond.first {
+            let others = beyond.count == 1 ? "" : " (and \(beyond.count - 1) larger heads)"
+            self.report(.treeMismatch, "the signed head of \(first.treeSize) entries\(others) covers more than the ledger's \(ledgerEnd) entries: entries were removed")
+        }
+        let covered = (self.treeHeads + laterHeads).map(\.treeSize).filter { $0 <= ledgerEnd }.max() ?? 0
+        if !headsCapped, beyond.isEmpty, covered < ledgerEnd {
+            self.report(.treeMismatch, "the tree's latest signed head covers \(covered) of \(ledgerEnd) entries")
+        }
+        if headsCapped {
+            self.report(.treeMismatch, "more than \(Self.maximumTreeHeads) signed tree heads are stored: only the first \(Self.maximumTreeHeads) were checked")
+        }
+        guard let verifier else { return }
+        let heads = self.treeHeads + laterHeads
+        var signed = [Bool](repeating: false, count: heads.count)
+        signed.withUnsafeMutableBufferPointer { signed in
+            let output = SignatureResults(signed: signed)
+            let work: @Sendable (Int) -> Void = { index in output.signed[index] = heads[index].isSigned(by: verifier) }
+            if parallel {
+                DispatchQueue.concurrentPerform(iterations: heads.count, execute: work)
+            } else {
+                for index in heads.indices { work(index) }
+            }
+        }
+        let unsigned = heads.indices.filter { !signed[$0] }
+        if let first = unsigned.first {
+            let others = unsigned.count == 1 ? "" : " (nor do \(unsigned.count - 1) other heads)"
+            self.report(.treeMismatch, "the signed head of \(heads[first].treeSize) entries does not carry the identity key's signature\(others)")
+        }
+    }
+
+    /// The signature checks' output slots; each worker writes only its own index.
+    private struct SignatureResults: @unchecked Sendable {
+        let signed: UnsafeMutableBufferPointer<Bool>
     }
 
     /// Names the field most likely changed, from the balance arithmetic around the entry.
@@ -250,14 +395,23 @@ public struct LedgerVerifier {
 extension LedgerVerifier {
     /// Reads the whole store page by page and checks it. `progress` gets the number of entries
     /// checked after each page.
+    ///
+    /// - Parameter identity: the deployment's identity public key, which must have signed every
+    ///   stored tree head. Every caller that has the deployment's keys passes it; nil skips the
+    ///   signature checks (the roots are still checked), for callers without a key (tests of
+    ///   stores opened with a test signer).
     public static func run(
         store: any LedgerStore, seal: LedgerSeal, anchor: LedgerCheckpoint? = nil,
-        isAuthentic: (LedgerCheckpoint) -> Bool = { _ in true },
+        isAuthentic: (LedgerCheckpoint) -> Bool = { _ in true }, identity: Curve25519.Signing.PublicKey? = nil,
         pageSize: Int = 20_000, executor: (any LedgerCheckExecutor)? = nil, progress: (Int64) -> Void = { _ in }
     ) async throws(LedgerError) -> LedgerVerifier {
         precondition(pageSize >= 1)
         let checkpoints = try await store.checkpoints()
         var verifier = LedgerVerifier(seal: seal, checkpointPositions: Set((checkpoints + (anchor.map { [$0] } ?? [])).map(\.position)))
+        // Every head before any entry: entries and their head are committed together, so a head
+        // read now covers only entries the reader will see.
+        let (heads, headsCapped) = try await Self.treeHeads(store, after: 0, upTo: nil)
+        verifier.expectTreeHeads(heads)
         // Two pages: the store fills one while the other is checked.
         let reader = try await store.makeSealedEntryReader()
         var page = SealedEntryPage(capacity: pageSize)
@@ -285,10 +439,34 @@ extension LedgerVerifier {
             spare = page
             page = next
         }
+        // Heads a running server stored while the entries were read, up to the ledger read.
+        let ledgerEnd = UInt64(max(0, verifier.previous.position))
+        let laterHeads = headsCapped ? [] : try await Self.treeHeads(store, after: heads.last?.treeSize ?? 0, upTo: ledgerEnd).heads
+        verifier.finishTree(
+            laterHeads: laterHeads, verifier: identity.map { TreeHeadKey.verifier(identity: $0) }, headsCapped: headsCapped, parallel: executor == nil)
         verifier.check(checkpoints: checkpoints, anchor: anchor, isAuthentic: isAuthentic)
         verifier.check(accounts: try await store.sealedAccounts())
         verifier.check(users: try await store.sealedUsers())
         return verifier
+    }
+}
+
+extension LedgerVerifier {
+    /// Stored heads above `after`, smallest first, at most `maximumTreeHeads` (then `capped`), and
+    /// none above `upTo` if given.
+    private static func treeHeads(_ store: any LedgerStore, after: UInt64, upTo: UInt64?) async throws(LedgerError) -> (heads: [SignedTreeHead], capped: Bool) {
+        var heads: [SignedTreeHead] = []
+        var after = after
+        while true {
+            let page = try await store.treeHeads(afterTreeSize: after, limit: 10_000)
+            for head in page {
+                if let upTo, head.treeSize > upTo { return (heads, false) }
+                guard heads.count < Self.maximumTreeHeads else { return (heads, true) }
+                heads.append(head)
+            }
+            guard let last = page.last, last.treeSize > after else { return (heads, false) }
+            after = last.treeSize
+        }
     }
 }
 

@@ -48,7 +48,7 @@ import Testing
         let head = try #require(try await store.latestTreeHead())
         let reference = try await ReferenceMerkleTree.rootHash(of: store)
         #expect(head.treeSize == reference.treeSize && head.rootHash == reference.rootHash && head.isSigned(by: testSigner.verifier))
-        let found = try await LedgerVerifier.run(store: store, seal: Self.seal).violations
+        let found = try await LedgerVerifier.run(store: store, seal: Self.seal, identity: testIdentityKey.publicKey).violations
         #expect(found.map(\.kind) == [.userChanged] && found.first?.userID == 2, "only bob's row, tampered before the upgrade: \(found)")
         // Password changes now go into the chain.
         let alice = try #require(try await store.user(named: Username("alice")))
@@ -56,7 +56,7 @@ import Testing
         #expect(try await store.commit([WriteRequest(nonce: nil, operation: .changePassword(userID: 1, username: alice.username, passwordHash: "hash-a2"))], nowMs: 2_000) == [.passwordChanged])
         let changed = try #require(try await store.user(named: Username("alice")))
         #expect(changed.credentialVersion == 1 && changed.violation == nil)
-        #expect(try await LedgerVerifier.run(store: store, seal: Self.seal).violations.map(\.kind) == [.userChanged])
+        #expect(try await LedgerVerifier.run(store: store, seal: Self.seal, identity: testIdentityKey.publicKey).violations.map(\.kind) == [.userChanged])
         #expect(try await store.history(ofUserID: 1, beforePosition: nil, limit: 10).map(\.position) == [1], "history shows money only")
     }
 

@@ -59,6 +59,7 @@ import Testing
             var statements = [
                 "DELETE FROM entries WHERE position > \(older.position)",
                 "DELETE FROM checkpoints WHERE position > \(older.position)",
+                "DELETE FROM tree_heads WHERE tree_size > \(older.position)",
             ]
             for account in olderAccounts {
                 statements.append("UPDATE accounts SET balance_cents = \(account.balanceCents), mac = \(Tampering.hex(account.mac ?? [])) WHERE user_id = \(account.userID)")

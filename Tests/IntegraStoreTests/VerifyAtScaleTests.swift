@@ -39,7 +39,7 @@ import Testing
         }
         #expect(committed >= 99_000)
         let started = ContinuousClock.now
-        let verifier = try await LedgerVerifier.run(store: store, seal: testSeal)
+        let verifier = try await LedgerVerifier.run(store: store, seal: testSeal, identity: testIdentityKey.publicKey)
         print("verify on \(kind): \(verifier.entriesChecked) entries in \(ContinuousClock.now - started)")
         #expect(verifier.violations.isEmpty, "\(verifier.violations.prefix(5))")
         #expect(verifier.entriesChecked == Int64(committed + names.count))

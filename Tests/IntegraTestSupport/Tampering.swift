@@ -71,6 +71,7 @@ package enum Tampering {
             store: store, seal: LedgerSeal(storageKey: keys.storageKey),
             anchor: Self.anchor(server),
             isAuthentic: { Checkpointer.isAuthentic($0, identity: keys.identityKey.publicKey) },
+            identity: keys.identityKey.publicKey,
             pageSize: pageSize
         ).violations
     }

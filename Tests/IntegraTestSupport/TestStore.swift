@@ -1,4 +1,4 @@
-import Crypto
+package import Crypto
 import Foundation
 package import IntegraLedger
 import IntegraSQLiteStore
@@ -125,4 +125,5 @@ package func withClosing<T>(_ store: any LedgerStore, _ body: (any LedgerStore) 
 package let testSeal = LedgerSeal(storageKey: SymmetricKey(data: Array(repeating: UInt8(5), count: 32)))
 
 /// The tree head signer the store tests use.
-package let testSigner = TreeHeadSigner(identityKey: try! Curve25519.Signing.PrivateKey(rawRepresentation: Array(repeating: UInt8(7), count: 32)))
+package let testIdentityKey = try! Curve25519.Signing.PrivateKey(rawRepresentation: Array(repeating: UInt8(7), count: 32))
+package let testSigner = TreeHeadSigner(identityKey: testIdentityKey)

@@ -423,7 +423,7 @@ struct Migrate: AsyncParsableCommand {
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the ledger's integrity: hash chain, row seals, and balances against entries.",
+        abstract: "Check the ledger's integrity: hash chain, row seals, balances against entries, and the signed tree heads against the tree of the entries.",
         discussion: "Reads the store without writing to it (it must be at the latest schema version). Prints each violation with its kind and place and exits 1 if there is any.")
 
     @OptionGroup var store: StoreOptions
@@ -451,6 +451,7 @@ struct Verify: AsyncParsableCommand {
             let verifier = try await LedgerVerifier.run(
                 store: store, seal: seal, anchor: anchor,
                 isAuthentic: { Checkpointer.isAuthentic($0, identity: keys.identityKey.publicKey) },
+                identity: keys.identityKey.publicKey,
                 pageSize: max(1, self.pageSize)
             ) { checked in
                 guard checked - reported >= 500_000 else { return }

@@ -1,0 +1,84 @@
+import IntegraLedger
+
+/// The right edge of the ledger's RFC 9162 tree while verify streams past its leaves: one
+/// 32-byte hash per maximal perfect subtree, largest first, in one flat buffer, grown like a
+/// binary counter (appending a leaf carries through each trailing one bit of the old size).
+/// Nothing is allocated per leaf; node hashes go through `EntrySealHasher.sha256` (BoringSSL on
+/// Linux). Tests check it against `ReferenceMerkleTree`.
+package struct MerkleFold {
+    /// The leaves appended.
+    package private(set) var treeSize: UInt64 = 0
+    /// The frontier hashes, 32 bytes each, largest subtree first.
+    private var hashes: [UInt8]
+
+    private static let hashByteCount = LedgerSeal.hashByteCount
+
+    package init() {
+        // A tree of up to 2^64 - 1 leaves has at most 64 frontier hashes.
+        self.hashes = []
+        self.hashes.reserveCapacity(64 * Self.hashByteCount)
+    }
+
+    /// Appends one leaf by its leaf hash, SHA-256(0x00 ‖ leaf), 32 bytes.
+    package mutating func append(leafHash: UnsafeRawBufferPointer) {
+        precondition(leafHash.count == Self.hashByteCount)
+        self.hashes.append(contentsOf: leafHash)
+        var size = self.treeSize
+        if size & 1 == 1 {
+            var merged = 0
+            withUnsafeTemporaryAllocation(byteCount: 1 + 2 * Self.hashByteCount, alignment: 8) { input in
+                input[0] = 0x01
+                self.hashes.withUnsafeMutableBytes { hashes in
+                    var end = hashes.count
+                    while size & 1 == 1 {
+                        // The last two hashes become their parent, SHA-256(0x01 ‖ left ‖ right).
+                        let left = end - 2 * Self.hashByteCount
+                        UnsafeMutableRawBufferPointer(rebasing: input[1...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: hashes[left..<end]))
+                        EntrySealHasher.sha256(UnsafeRawBufferPointer(input), into: UnsafeMutableRawBufferPointer(rebasing: hashes[left..<left + Self.hashByteCount]))
+                        end -= Self.hashByteCount
+                        size >>= 1
+                    }
+                    merged = hashes.count - end
+                }
+            }
+            self.hashes.removeLast(merged)
+        }
+        self.treeSize += 1
+    }
+
+    /// Appends one leaf by its contents (the entry's canonical encoding); for tests.
+    package mutating func append(leaf: [UInt8]) {
+        var leafHash = [UInt8](repeating: 0, count: Self.hashByteCount)
+        let input = [0x00] + leaf
+        input.withUnsafeBytes { input in
+            leafHash.withUnsafeMutableBytes { EntrySealHasher.sha256(input, into: $0) }
+        }
+        leafHash.withUnsafeBytes { self.append(leafHash: $0) }
+    }
+
+    /// The root hash of the tree of the leaves appended (RFC 9162 §2.1.1): the frontier folded
+    /// from the right; SHA-256 of nothing for the empty tree.
+    package var rootHash: [UInt8] {
+        var root = [UInt8](repeating: 0, count: Self.hashByteCount)
+        root.withUnsafeMutableBytes { root in
+            self.hashes.withUnsafeBytes { hashes in
+                guard hashes.count >= Self.hashByteCount else {
+                    EntrySealHasher.sha256(UnsafeRawBufferPointer(start: nil, count: 0), into: root)
+                    return
+                }
+                root.copyMemory(from: UnsafeRawBufferPointer(rebasing: hashes[(hashes.count - Self.hashByteCount)...]))
+                withUnsafeTemporaryAllocation(byteCount: 1 + 2 * Self.hashByteCount, alignment: 8) { input in
+                    input[0] = 0x01
+                    var left = hashes.count - 2 * Self.hashByteCount
+                    while left >= 0 {
+                        UnsafeMutableRawBufferPointer(rebasing: input[1...(Self.hashByteCount)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: hashes[left..<left + Self.hashByteCount]))
+                        UnsafeMutableRawBufferPointer(rebasing: input[(1 + Self.hashByteCount)...]).copyMemory(from: UnsafeRawBufferPointer(root))
+                        EntrySealHasher.sha256(UnsafeRawBufferPointer(input), into: root)
+                        left -= Self.hashByteCount
+                    }
+                }
+            }
+        }
+        return root
+    }
+}
