@@ -33,7 +33,7 @@ public enum LedgerTree {
         var known: [MerkleNodeID: [UInt8]] = [:]
         for (id, hash) in zip(MerkleFrontier.nodeIDs(treeSize: frontier.treeSize), frontier.hashes) { known[id] = hash }
         for node in appended.nodes { known[node.id] = node.hash }
-        return TreeBatch(nodes: appended.nodes, frontier: appended.frontier, head: head, known: known)
+        return TreeBatch(nodes: appended.nodes, frontier: appended.frontier, head: head, known: known, firstLeafIndex: frontier.treeSize)
     }
 }
 
@@ -50,8 +50,11 @@ public struct TreeBatch: Sendable {
     /// in `head` reads (its left siblings are old frontier nodes or new nodes; its right ones
     /// are made of new nodes).
     private let known: [MerkleNodeID: [UInt8]]
+    /// The leaf index of the group's first entry (the tree's size before the group).
+    public let firstLeafIndex: UInt64
 
-    init(nodes: [MerkleNode], frontier: MerkleFrontier, head: SignedTreeHead, known: [MerkleNodeID: [UInt8]]) {
+    init(nodes: [MerkleNode], frontier: MerkleFrontier, head: SignedTreeHead, known: [MerkleNodeID: [UInt8]], firstLeafIndex: UInt64) {
+        self.firstLeafIndex = firstLeafIndex
         self.nodes = nodes
         self.frontier = frontier
         self.head = head
@@ -94,7 +97,7 @@ extension LedgerTree {
             guard case .transferred(var receipt) = proven[index] else { continue }
             let head = batch?.head ?? latest
             guard receipt.entry.position >= 1, UInt64(receipt.entry.position) <= head.treeSize else { continue }
-            if let batch, UInt64(receipt.entry.position) > batch.head.treeSize - UInt64(batch.nodes.count(where: { $0.id.level == 0 })) {
+            if let batch, LedgerTree.leafIndex(ofPosition: receipt.entry.position) >= batch.firstLeafIndex {
                 receipt.inclusion = batch.inclusionProof(position: receipt.entry.position)
             } else {
                 receipt.inclusion = try Self.storedInclusion(of: receipt.entry, in: head, nodes: nodes)
