@@ -9,7 +9,10 @@
 public actor GroupCommitter {
     private typealias Waiter = CheckedContinuation<WriteOutcome, Never>
 
-    private let store: any LedgerStore
+    /// Commits one group in one transaction: one outcome per request, in order.
+    public typealias Commit = @Sendable (_ requests: [WriteRequest], _ nowMs: Int64) async throws(LedgerError) -> [WriteOutcome]
+
+    private let commit: Commit
     private let maximumBatchSize: Int
     private let maximumPending: Int
     private let clock: @Sendable () -> Int64
@@ -30,9 +33,20 @@ public actor GroupCommitter {
         store: any LedgerStore, maximumBatchSize: Int = 512, maximumPending: Int = 20_000, clock: @escaping @Sendable () -> Int64,
         observer: @escaping @Sendable (_ batchSize: Int, _ nanoseconds: Int64, _ failed: Bool) -> Void = { _, _, _ in }
     ) {
+        self.init(
+            commit: { requests, nowMs throws(LedgerError) in try await store.commit(requests, nowMs: nowMs) },
+            maximumBatchSize: maximumBatchSize, maximumPending: maximumPending, clock: clock, observer: observer)
+    }
+
+    /// A committer whose groups go to `commit` instead of a store (the echo baseline's ledger
+    /// in memory).
+    public init(
+        commit: @escaping Commit, maximumBatchSize: Int = 512, maximumPending: Int = 20_000, clock: @escaping @Sendable () -> Int64,
+        observer: @escaping @Sendable (_ batchSize: Int, _ nanoseconds: Int64, _ failed: Bool) -> Void = { _, _, _ in }
+    ) {
         precondition(maximumBatchSize >= 1 && maximumPending >= maximumBatchSize)
         self.observer = observer
-        self.store = store
+        self.commit = commit
         self.maximumBatchSize = maximumBatchSize
         self.maximumPending = maximumPending
         self.clock = clock
@@ -79,7 +93,7 @@ public actor GroupCommitter {
             let outcomes: [WriteOutcome]
             let started = ContinuousClock.now
             do {
-                outcomes = try await self.store.commit(batch.map(\.request), nowMs: self.clock())
+                outcomes = try await self.commit(batch.map(\.request), self.clock())
                 precondition(outcomes.count == batch.count, "a store returns one outcome per request")
                 self.observer(batch.count, Self.nanoseconds(since: started), false)
             } catch {

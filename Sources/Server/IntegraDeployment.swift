@@ -110,9 +110,12 @@ public final class IntegraDeployment: Service, Sendable {
             cost: configuration.bcryptCost, threads: configuration.passwordHashingThreads,
             maximumPending: configuration.maximumPendingPasswordJobs, metrics: metrics)
         let clock = configuration.clock
-        let committer = GroupCommitter(
-            store: store, maximumBatchSize: configuration.groupCommitBatchSize, clock: { clock.nowMs() },
-            observer: { metrics.groupCommitted(batchSize: $0, nanoseconds: $1, failed: $2) })
+        let observer: @Sendable (Int, Int64, Bool) -> Void = { metrics.groupCommitted(batchSize: $0, nanoseconds: $1, failed: $2) }
+        // Echo mode commits its groups to a tree in memory (`EchoLedger`), never to the store.
+        let committer = configuration.echo
+            ? GroupCommitter.echo(
+                identityKey: keys.identityKey, maximumBatchSize: configuration.groupCommitBatchSize, clock: { clock.nowMs() }, observer: observer)
+            : GroupCommitter(store: store, maximumBatchSize: configuration.groupCommitBatchSize, clock: { clock.nowMs() }, observer: observer)
         var demoUsers: [DemoUser] = []
         do {
             if created && configuration.createDemoUsers {

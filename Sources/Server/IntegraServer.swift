@@ -46,7 +46,7 @@ public final class IntegraServer: Service, Sendable {
         self.localAddress = localAddress
         self.service = service
         self.performer = configuration.echo
-            ? EchoService(identityKey: keys.identityKey, maximumAmountCents: configuration.maximumAmountCents) : service
+            ? EchoService(committer: service.committer, maximumAmountCents: configuration.maximumAmountCents) : service
         var limits = ServerConnectionStateMachine.Limits()
         limits.requestsPerSecond = configuration.requestsPerSecond
         limits.requestBurst = configuration.requestBurst

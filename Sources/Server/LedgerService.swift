@@ -9,7 +9,8 @@ public import Logging
 /// through the group committer.
 public final class LedgerService: Sendable {
     public let store: any LedgerStore
-    private let committer: GroupCommitter
+    /// The deployment's group committer (in echo mode, over `EchoLedger`).
+    let committer: GroupCommitter
     private let hasher: PasswordHasher
     private let configuration: ServerConfiguration
     private let identityKey: Curve25519.Signing.PrivateKey
