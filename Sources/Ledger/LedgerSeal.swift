@@ -151,13 +151,23 @@ public struct LedgerSeal: Sendable {
     /// Calls `body` with an entry MAC's input, `"integra/1 entry mac" ‖ i64 position ‖ chain hash`,
     /// built in a stack buffer.
     package static func withEntryMACInput<R>(position: Int64, chainHash: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        let labelCount = Self.entryMACLabel.count
-        return withUnsafeTemporaryAllocation(byteCount: labelCount + 8 + chainHash.count, alignment: 8) { input in
-            Self.entryMACLabel.withUnsafeBytes { input.copyMemory(from: $0) }
-            input.storeBytes(of: position.bigEndian, toByteOffset: labelCount, as: Int64.self)
-            UnsafeMutableRawBufferPointer(rebasing: input[(labelCount + 8)...]).copyMemory(from: chainHash)
+        withUnsafeTemporaryAllocation(byteCount: Self.entryMACLabel.count + 8 + chainHash.count, alignment: 8) { input in
+            Self.writeEntryMACInput(position: position, chainHash: chainHash, into: input)
             return body(UnsafeRawBufferPointer(input))
         }
+    }
+
+    /// Bytes in the MAC input of an entry whose chain hash has 32 bytes.
+    package static let entryMACInputByteCount = entryMACLabel.count + 8 + hashByteCount
+
+    /// Writes an entry MAC's input into `output`, which holds exactly its bytes (the verifier's
+    /// per-entry path: no closure, nothing generic).
+    package static func writeEntryMACInput(position: Int64, chainHash: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) {
+        let labelCount = Self.entryMACLabel.count
+        precondition(output.count == labelCount + 8 + chainHash.count)
+        Self.entryMACLabel.withUnsafeBytes { output.copyMemory(from: $0) }
+        output.storeBytes(of: position.bigEndian, toByteOffset: labelCount, as: Int64.self)
+        UnsafeMutableRawBufferPointer(rebasing: output[(labelCount + 8)...]).copyMemory(from: chainHash)
     }
 
     /// The MAC stored with an account row.

@@ -173,22 +173,24 @@ public struct LedgerVerifier {
             amountCents: row.amountCents, fromBalanceAfterCents: row.fromBalanceAfterCents,
             toBalanceAfterCents: row.toBalanceAfterCents, createdAtMs: row.createdAtMs)
         let hashes = 2 * LedgerSeal.hashByteCount
-        // The scratch holds two hashes, then the leaf prefix 0x00 right before the encoding.
-        return withUnsafeTemporaryAllocation(byteCount: hashes + 1 + fields.encodedByteCount, alignment: 8) { scratch in
-            scratch[hashes] = 0x00
-            let encoding = UnsafeMutableRawBufferPointer(rebasing: scratch[(hashes + 1)...])
+        let macInput = LedgerSeal.entryMACInputByteCount
+        // The scratch holds two hashes, the MAC input, then the leaf prefix 0x00 right before
+        // the encoding.
+        return withUnsafeTemporaryAllocation(byteCount: hashes + macInput + 1 + fields.encodedByteCount, alignment: 8) { scratch in
+            let leafStart = hashes + macInput
+            scratch[leafStart] = 0x00
+            let encoding = UnsafeMutableRawBufferPointer(rebasing: scratch[(leafStart + 1)...])
             fields.encode(into: encoding)
-            EntrySealHasher.sha256(UnsafeRawBufferPointer(rebasing: scratch[hashes...]), into: leafHash)
+            EntrySealHasher.sha256(UnsafeRawBufferPointer(rebasing: scratch[leafStart...]), into: leafHash)
             // A chain hash or MAC that is not 32 bytes long was never sealed by this deployment.
             guard row.chainHashIsRegular, row.macIsRegular else { return [] }
             let stored = view.chainHash(index)
             let first = UnsafeMutableRawBufferPointer(rebasing: scratch[..<LedgerSeal.hashByteCount])
             let second = UnsafeMutableRawBufferPointer(rebasing: scratch[LedgerSeal.hashByteCount..<hashes])
-            let sealValid = LedgerSeal.withEntryMACInput(position: row.position, chainHash: stored) { input in
-                hasher.authenticationCode(input, into: first)
-                return LedgerSeal.constantTimeEqual(UnsafeRawBufferPointer(first), view.mac(index))
-            }
-            guard sealValid else { return [] }
+            let input = UnsafeMutableRawBufferPointer(rebasing: scratch[hashes..<leafStart])
+            LedgerSeal.writeEntryMACInput(position: row.position, chainHash: stored, into: input)
+            hasher.authenticationCode(UnsafeRawBufferPointer(input), into: first)
+            guard LedgerSeal.constantTimeEqual(UnsafeRawBufferPointer(first), view.mac(index)) else { return [] }
             hasher.digest(UnsafeRawBufferPointer(encoding), into: first)
             hasher.link(previous: previous, entryDigest: UnsafeRawBufferPointer(first), into: second)
             return LedgerSeal.constantTimeEqual(UnsafeRawBufferPointer(second), stored) ? [.sealValid, .linkValid] : [.sealValid]

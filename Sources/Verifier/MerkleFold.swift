@@ -8,40 +8,41 @@ import IntegraLedger
 package struct MerkleFold {
     /// The leaves appended.
     package private(set) var treeSize: UInt64 = 0
-    /// The frontier hashes, 32 bytes each, largest subtree first.
+    /// The frontier hashes, 32 bytes each, largest subtree first, in the first `count` slots of
+    /// a buffer that holds the most a tree can have (64).
     private var hashes: [UInt8]
+    private var count = 0
 
     private static let hashByteCount = LedgerSeal.hashByteCount
 
     package init() {
         // A tree of up to 2^64 - 1 leaves has at most 64 frontier hashes.
-        self.hashes = []
-        self.hashes.reserveCapacity(64 * Self.hashByteCount)
+        self.hashes = [UInt8](repeating: 0, count: 64 * Self.hashByteCount)
     }
 
     /// Appends one leaf by its leaf hash, SHA-256(0x00 ‖ leaf), 32 bytes.
     package mutating func append(leafHash: UnsafeRawBufferPointer) {
         precondition(leafHash.count == Self.hashByteCount)
-        self.hashes.append(contentsOf: leafHash)
-        var size = self.treeSize
-        if size & 1 == 1 {
-            var merged = 0
-            withUnsafeTemporaryAllocation(byteCount: 1 + 2 * Self.hashByteCount, alignment: 8) { input in
+        let size = self.treeSize
+        let start = self.count * Self.hashByteCount
+        self.count = self.hashes.withUnsafeMutableBytes { hashes in
+            var end = start
+            UnsafeMutableRawBufferPointer(rebasing: hashes[end..<end + Self.hashByteCount]).copyMemory(from: leafHash)
+            end += Self.hashByteCount
+            guard size & 1 == 1 else { return end / Self.hashByteCount }
+            return withUnsafeTemporaryAllocation(byteCount: 1 + 2 * Self.hashByteCount, alignment: 8) { input in
                 input[0] = 0x01
-                self.hashes.withUnsafeMutableBytes { hashes in
-                    var end = hashes.count
-                    while size & 1 == 1 {
-                        // The last two hashes become their parent, SHA-256(0x01 ‖ left ‖ right).
-                        let left = end - 2 * Self.hashByteCount
-                        UnsafeMutableRawBufferPointer(rebasing: input[1...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: hashes[left..<end]))
-                        EntrySealHasher.sha256(UnsafeRawBufferPointer(input), into: UnsafeMutableRawBufferPointer(rebasing: hashes[left..<left + Self.hashByteCount]))
-                        end -= Self.hashByteCount
-                        size >>= 1
-                    }
-                    merged = hashes.count - end
+                var carry = size
+                while carry & 1 == 1 {
+                    // The last two hashes become their parent, SHA-256(0x01 ‖ left ‖ right).
+                    let left = end - 2 * Self.hashByteCount
+                    UnsafeMutableRawBufferPointer(rebasing: input[1...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: hashes[left..<end]))
+                    EntrySealHasher.sha256(UnsafeRawBufferPointer(input), into: UnsafeMutableRawBufferPointer(rebasing: hashes[left..<left + Self.hashByteCount]))
+                    end -= Self.hashByteCount
+                    carry >>= 1
                 }
+                return end / Self.hashByteCount
             }
-            self.hashes.removeLast(merged)
         }
         self.treeSize += 1
     }
@@ -60,8 +61,10 @@ package struct MerkleFold {
     /// from the right; SHA-256 of nothing for the empty tree.
     package var rootHash: [UInt8] {
         var root = [UInt8](repeating: 0, count: Self.hashByteCount)
+        let used = self.count * Self.hashByteCount
         root.withUnsafeMutableBytes { root in
-            self.hashes.withUnsafeBytes { hashes in
+            self.hashes.withUnsafeBytes { buffer in
+                let hashes = UnsafeRawBufferPointer(rebasing: buffer[..<used])
                 guard hashes.count >= Self.hashByteCount else {
                     EntrySealHasher.sha256(UnsafeRawBufferPointer(start: nil, count: 0), into: root)
                     return
