@@ -88,12 +88,14 @@ let package = Package(
             path: "Sources/Files",
             swiftSettings: swiftSettings
         ),
-        // Domain types, ledger rules and the store interface. No I/O.
+        // Domain types, ledger rules and the store interface. No I/O (swift-log is the logging
+        // API only: the stores' shared log lines are written here, the backend decides where).
         .target(
             name: "IntegraLedger",
             dependencies: [
                 "IntegraTransparency",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Ledger",
             swiftSettings: swiftSettings
@@ -142,6 +144,7 @@ let package = Package(
                 .target(name: "CMariaDB", condition: .when(traits: ["MariaDB"])),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Stores/MariaDB",
             swiftSettings: swiftSettings

@@ -3,6 +3,8 @@ import Foundation
 package import IntegraLedger
 import IntegraSQLiteStore
 package import IntegraStoreFactory
+package import Logging
+import SQLiteNIO
 #if MariaDB
 @testable package import IntegraMariaDBStore
 #else
@@ -91,22 +93,76 @@ package enum TestStore: String, CustomStringConvertible, Sendable, CaseIterable 
     }
 }
 
-/// A store under test, on storage of its own; `open` opens it (again).
+/// A store under test, on storage of its own; `open` opens it (again), `openLogging` with a
+/// logger, and `sql` runs statements on the database behind the store's back.
 package struct StoreUnderTest: CustomStringConvertible, Sendable {
     package let description: String
-    package let open: @Sendable () async throws -> any LedgerStore
+    package let openLogging: @Sendable (Logger) async throws -> any LedgerStore
+    package let sql: @Sendable ([String]) async throws -> Void
+
+    package func open() async throws -> any LedgerStore {
+        try await self.openLogging(Logger(label: "integra.test"))
+    }
 
     static func sqlite(path: String) -> StoreUnderTest {
-        StoreUnderTest(description: "sqlite") { try await SQLiteLedgerStore.open(path: path, seal: testSeal, signer: testSigner) }
+        StoreUnderTest(
+            description: "sqlite",
+            openLogging: { logger in try await SQLiteLedgerStore.open(path: path, seal: testSeal, signer: testSigner, logger: logger) },
+            sql: { statements in
+                let connection = try await SQLiteConnection.open(storage: .file(path: path))
+                do {
+                    for statement in statements { _ = try await connection.query(statement) }
+                } catch {
+                    try await connection.close()
+                    throw error
+                }
+                try await connection.close()
+            })
     }
 
     #if MariaDB
     static func mariadb(_ location: MariaDBConfiguration) -> StoreUnderTest {
-        StoreUnderTest(description: "mariadb") {
-            try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 4)
-        }
+        StoreUnderTest(
+            description: "mariadb",
+            openLogging: { logger in
+                try await MariaDBLedgerStore.open(TestStore.configuration(location), seal: testSeal, signer: testSigner, poolSize: 4, logger: logger)
+            },
+            sql: { statements in
+                let connection = try MariaDBConnection(TestStore.configuration(location))
+                for statement in statements { try connection.execute(statement) }
+            })
     }
     #endif
+}
+
+/// A log handler that keeps every message it is given, for tests that check what an operator
+/// is told.
+package final class CapturedLog: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] = []
+    package var logLevel: Logger.Level = .trace
+    package var metadata: Logger.Metadata = [:]
+
+    package init() {}
+
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    package func log(event: LogEvent) {
+        self.lock.withLock { self.messages.append((event.level, "\(event.message)", event.metadata ?? [:])) }
+    }
+
+    /// A logger that writes here.
+    package var logger: Logger {
+        Logger(label: "integra.test") { _ in self }
+    }
+
+    /// Every message so far, with its level and metadata.
+    package var entries: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] {
+        self.lock.withLock { self.messages }
+    }
 }
 
 /// Runs `body` on `store`, then closes the store, also when `body` throws.

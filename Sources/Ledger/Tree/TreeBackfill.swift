@@ -1,4 +1,5 @@
 public import IntegraTransparency
+package import Logging
 
 /// Builds the tree of a ledger written before it had one (schema version 8), a run of entries
 /// at a time, each run in its own transaction, so an interrupted upgrade resumes after the
@@ -71,10 +72,40 @@ extension TreeBackfill {
         }
     }
 
+    /// What one run did: the leaves it appended, the tree size after it, the ledger's size and
+    /// whether the tree is complete.
+    public typealias Run = (appended: Int, treeSize: UInt64, entries: Int64, done: Bool)
+
+    /// What a store's backfill reports after each run, for its log.
+    public enum Outcome: Sendable {
+        /// The run committed.
+        case built(Run)
+        /// An entry failed its check: the tree stops short of it, nothing more is built or
+        /// signed, and `verify` names the entry.
+        case stopped(IntegrityViolation)
+
+        /// Whether the backfill is over (the tree is complete, or it stopped).
+        public var isDone: Bool {
+            switch self {
+            case .built(let run): run.done
+            case .stopped: true
+            }
+        }
+
+        /// Whether the operator is told: a run that appended leaves, or a stop (a tree that was
+        /// complete already is not news).
+        public var isNews: Bool {
+            switch self {
+            case .built(let run): run.appended > 0
+            case .stopped: true
+            }
+        }
+    }
+
     /// One run: appends the next entries without a leaf and, once every entry has one, signs
     /// the head (unless it is signed already). Returns the tree size, the ledger's size, and
     /// whether the tree is complete.
-    public static func run(_ rows: Rows, signer: TreeHeadSigner, seal: LedgerSeal, nowMs: Int64) throws -> (treeSize: UInt64, entries: Int64, done: Bool) {
+    public static func run(_ rows: Rows, signer: TreeHeadSigner, seal: LedgerSeal, nowMs: Int64) throws -> Run {
         let treeSize = try rows.leafCount()
         let headPosition = try rows.headPosition()
         guard let frontier = try? MerkleFrontier(treeSize: treeSize, nodes: try rows.nodes(MerkleFrontier.nodeIDs(treeSize: treeSize))) else {
@@ -84,7 +115,7 @@ extension TreeBackfill {
             if try rows.latestHead()?.treeSize != treeSize, treeSize > 0 {
                 try rows.writeHead(try TreeHeadSigner.sign(frontier, with: signer, nowMs: nowMs))
             }
-            return (treeSize, headPosition, true)
+            return (0, treeSize, headPosition, true)
         }
         let entries = try rows.entries(Int64(treeSize), Self.entriesPerRun)
         let previous = try rows.chainHash(Int64(treeSize)) ?? []
@@ -92,6 +123,20 @@ extension TreeBackfill {
         try rows.writeNodes(appended.nodes)
         let done = appended.frontier.treeSize >= UInt64(headPosition)
         if done { try rows.writeHead(try TreeHeadSigner.sign(appended.frontier, with: signer, nowMs: nowMs)) }
-        return (appended.frontier.treeSize, headPosition, done)
+        return (entries.count, appended.frontier.treeSize, headPosition, done)
+    }
+}
+
+extension Logger {
+    /// Tells the operator what one run of a store's tree backfill did: how far it got, or why
+    /// the tree stops and what to run.
+    package func log(_ outcome: TreeBackfill.Outcome) {
+        switch outcome {
+        case .built(let run):
+            self.notice("building the ledger's Merkle tree", metadata: ["entries": "\(run.treeSize)/\(run.entries)"])
+        case .stopped(let violation):
+            self.critical(
+                "the ledger's Merkle tree stops short of the ledger: \(violation.message); no money moves until an operator has run `integra-server verify`")
+        }
     }
 }

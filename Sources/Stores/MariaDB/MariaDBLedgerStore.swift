@@ -4,6 +4,7 @@ import Glibc
 public import IntegraLedger
 public import IntegraTransparency
 public import IntegraVerifier
+public import Logging
 
 /// The MariaDB store: InnoDB, utf8mb4, prepared statements, a pool of blocking libmariadb
 /// connections on their own threads.
@@ -37,7 +38,8 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
     /// A writable store signs a tree head per group with `signer` (required to write) and, on
     /// opening, builds the tree over entries written before the tree existed.
     public static func open(
-        _ configuration: MariaDBConfiguration, seal: LedgerSeal, signer: TreeHeadSigner? = nil, poolSize: Int = 8, readOnly: Bool = false
+        _ configuration: MariaDBConfiguration, seal: LedgerSeal, signer: TreeHeadSigner? = nil, poolSize: Int = 8, readOnly: Bool = false,
+        logger: Logger = Logger(label: "integra.mariadb")
     ) async throws(LedgerError) -> MariaDBLedgerStore {
         precondition(readOnly || signer != nil, "a writable store needs the tree head signer")
         let store = MariaDBLedgerStore(pool: MariaDBConnectionPool(configuration: configuration, size: poolSize), seal: seal, signer: signer, readOnly: readOnly)
@@ -50,7 +52,7 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
                 }
             } else {
                 try await store.runMigration { connection in try Self.migrate(connection, seal: seal) }
-                if let signer { try await store.buildTree(signer: signer) }
+                if let signer { try await store.buildTree(signer: signer, logger: logger) }
             }
         } catch {
             await store.close()
@@ -438,26 +440,29 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
 
     /// Builds the tree over entries that have no leaf yet, one run per transaction (under the
     /// ledger head's lock, so instances starting together take turns), and signs its head.
-    private func buildTree(signer: TreeHeadSigner) async throws(LedgerError) {
+    /// Logs its progress after each run, and where it stops if an entry fails its check.
+    private func buildTree(signer: TreeHeadSigner, logger: Logger) async throws(LedgerError) {
         let seal = self.seal
         while true {
-            let done = try await self.run { connection in
+            let outcome: TreeBackfill.Outcome = try await self.run { connection in
                 try connection.execute("START TRANSACTION")
                 do {
                     let run = try TreeBackfill.run(
                         MariaDBTreeRows.backfillRows(connection), signer: signer, seal: seal, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
                     try connection.execute("COMMIT")
-                    return run.done
-                } catch LedgerError.integrityAlarm {
+                    return .built(run)
+                } catch LedgerError.integrityAlarm(let violation) {
                     // An entry that fails its check gets no leaf (see the SQLite store).
                     try? connection.execute("ROLLBACK")
-                    return true
+                    return .stopped(violation)
                 } catch {
                     try? connection.execute("ROLLBACK")
                     throw error
                 }
             }
-            if done { return }
+            // A tree that was complete already is not news.
+            if outcome.isNews { logger.log(outcome) }
+            if outcome.isDone { return }
         }
     }
 

@@ -86,9 +86,7 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
                 try Self.migrate(path: path, seal: seal)
                 let writer = try SQLiteWriteConnection(path: path, seal: seal, signer: signer, verified: verified, busyTimeoutMs: Self.busyTimeoutMs)
                 try writer.setWALAutocheckpoint(pages: Self.walAutocheckpointPages)
-                try writer.buildTree(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) { built, total in
-                    logger.notice("building the ledger's Merkle tree", metadata: ["entries": "\(built)/\(total)"])
-                }
+                try writer.buildTree(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) { logger.log($0) }
                 return writer
             }
             let checkpointer = try await readerPool.runIfActive { try WALCheckpointer(path: path) }

@@ -46,9 +46,9 @@ extension SQLiteWriteConnection {
     }
 
     /// Builds the tree over entries that have no leaf yet, one run per transaction, and signs
-    /// the head once it covers every entry; `progress` is told the tree size and the ledger's
-    /// size after each run.
-    func buildTree(nowMs: Int64, progress: (UInt64, Int64) -> Void) throws(LedgerError) {
+    /// the head once it covers every entry; `progress` is told what each run did (and where the
+    /// tree stops if an entry fails its check).
+    func buildTree(nowMs: Int64, progress: (TreeBackfill.Outcome) -> Void) throws(LedgerError) {
         let rows = TreeBackfill.Rows(
             headPosition: { try self.head().position },
             leafCount: {
@@ -75,21 +75,20 @@ extension SQLiteWriteConnection {
                 }
             },
             writeHead: { try self.write($0) })
-        var firstRun = true
         while true {
             try self.execute(self.begin)
             do {
                 let run = try TreeBackfill.run(rows, signer: self.signer, seal: self.seal, nowMs: nowMs)
                 try self.execute(self.commit)
                 // A tree that was complete already is not news.
-                if !(firstRun && run.done) { progress(run.treeSize, run.entries) }
-                firstRun = false
+                if TreeBackfill.Outcome.built(run).isNews { progress(.built(run)) }
                 if run.done { return }
-            } catch LedgerError.integrityAlarm {
+            } catch LedgerError.integrityAlarm(let violation) {
                 // An entry that fails its check gets no leaf: the tree stays short of the
                 // ledger, so nothing is appended or signed until an operator has looked
                 // (`verify` names the entry).
                 _ = try? self.execute(self.rollback)
+                progress(.stopped(violation))
                 return
             } catch {
                 _ = try? self.execute(self.rollback)

@@ -1,0 +1,89 @@
+import Foundation
+@testable import IntegraLedger
+import IntegraTestSupport
+import IntegraTransparency
+import IntegraVerifier
+import Testing
+
+/// Upgrading a ledger written before it had a tree builds the tree from the entries, a run of
+/// `TreeBackfill.entriesPerRun` entries per transaction, telling the operator how far it got:
+/// an upgrade that fails half way (here, the disk fills up) keeps the runs it committed and the
+/// next start resumes after them, with the same root as a tree built in one go.
+@Suite(.serialized) struct TreeBackfillTests {
+    static let entries = TreeBackfill.entriesPerRun + 5_000
+
+    /// Makes the database refuse the leaf at `leafIndex` as a full disk would.
+    static func failingLeafInsert(_ kind: TestStore, leafIndex: Int) -> String {
+        switch kind {
+        case .sqlite:
+            "CREATE TRIGGER disk_full BEFORE INSERT ON tree_nodes WHEN NEW.level = 0 AND NEW.idx = \(leafIndex) BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        case .mariadb:
+            "CREATE TRIGGER disk_full BEFORE INSERT ON tree_nodes FOR EACH ROW BEGIN IF NEW.level = 0 AND NEW.idx = \(leafIndex) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'disk full'; END IF; END"
+        }
+    }
+
+    /// The progress lines a backfill logged, as "built/total".
+    static func progress(_ log: CapturedLog) -> [String] {
+        log.entries.filter { $0.message == "building the ledger's Merkle tree" }.compactMap { $0.metadata["entries"].map { "\($0)" } }
+    }
+
+    @Test(arguments: TestStore.all)
+    func aTreeBuildThatFailsHalfWayResumesAfterTheRunsItCommitted(kind: TestStore) async throws {
+        try await kind.withNewStorage { storage in
+            try await withClosing(try await storage.open()) { store in
+                _ = try await StoreConformanceTests.addUser("holder", store: store)
+                for first in stride(from: 0, to: Self.entries, by: 5_000) {
+                    let requests = try (first..<min(first + 5_000, Self.entries)).map { index in
+                        WriteRequest(nonce: nil, operation: .deposit(DepositIntent(
+                            transferID: try TransferID("d\(index)"), recipient: try Username("holder"), amount: Amount(cents: 1))))
+                    }
+                    _ = try await store.commit(requests, nowMs: 3)
+                }
+            }
+            // The ledger as a version-7 deployment has it after the schema upgrade: entries, no tree.
+            try await storage.sql(["DELETE FROM tree_nodes", "DELETE FROM tree_heads"])
+            try await storage.sql([Self.failingLeafInsert(kind, leafIndex: TreeBackfill.entriesPerRun + 100)])
+
+            let interrupted = CapturedLog()
+            await #expect(throws: LedgerError.self, "the failed run is reported, not skipped") {
+                let store = try await storage.openLogging(interrupted.logger)
+                await store.close()
+            }
+            let total = Self.entries
+            #expect(Self.progress(interrupted) == ["\(TreeBackfill.entriesPerRun)/\(total)"], "\(interrupted.entries.map(\.message))")
+
+            // The operator frees space and starts again: the build resumes after the committed run.
+            try await storage.sql(["DROP TRIGGER disk_full"])
+            let resumed = CapturedLog()
+            try await withClosing(try await storage.openLogging(resumed.logger)) { store in
+                // Starting over would build (and log) the first run again.
+                #expect(Self.progress(resumed) == ["\(total)/\(total)"])
+                let head = try #require(try await store.latestTreeHead())
+                let reference = try await ReferenceMerkleTree.rootHash(of: store)
+                #expect(head.treeSize == UInt64(total) && reference.treeSize == UInt64(total))
+                #expect(head.rootHash == reference.rootHash, "the resumed tree is the RFC 9162 tree of the entries")
+                #expect(head.isSigned(by: testSigner.verifier))
+                #expect(try await store.treeHeads(afterTreeSize: 0, limit: 10).map(\.treeSize) == [UInt64(total)], "one head, signed once the tree is complete")
+                let found = try await LedgerVerifier.run(store: store, seal: testSeal, identity: testIdentityKey.publicKey).violations
+                #expect(found.isEmpty, "\(found)")
+            }
+        }
+    }
+
+    @Test(arguments: TestStore.all)
+    func aTreeBuildStopsAtAnEntryThatFailsItsCheckAndSaysSo(kind: TestStore) async throws {
+        try await kind.withNewStorage { storage in
+            try await withClosing(try await storage.open()) { store in
+                _ = try await StoreConformanceTests.addUser("holder", store: store)
+                for index in 0..<5 { _ = try await StoreConformanceTests.deposit("holder", cents: 100, id: "d\(index)", store: store) }
+            }
+            try await storage.sql(["DELETE FROM tree_nodes", "DELETE FROM tree_heads", "UPDATE entries SET amount_cents = 101 WHERE position = 3"])
+            let log = CapturedLog()
+            let head = try await withClosing(try await storage.openLogging(log.logger)) { store in try await store.latestTreeHead() }
+            #expect(head == nil, "nothing unverified is signed")
+            let critical = log.entries.filter { $0.level == .critical }.map(\.message)
+            let stopped = critical.count == 1 && critical[0].contains("entry 3 does not match its seal or the chain")
+            #expect(stopped, "\(critical)")
+        }
+    }
+}
