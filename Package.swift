@@ -352,7 +352,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // `integra-ledger-fill`: fills a fresh ledger quickly, for timing `integra-server verify`
-        // (scripts/verify-bench).
+        // (scripts/verify-bench), and times the client's check of an inclusion proof on it.
         .executableTarget(
             name: "IntegraLedgerFill",
             dependencies: [
@@ -360,6 +360,8 @@ let package = Package(
                 "IntegraFiles",
                 "IntegraLedger",
                 "IntegraProtocol",
+                "IntegraTransparency",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Tools/LedgerFill",

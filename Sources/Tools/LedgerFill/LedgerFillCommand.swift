@@ -6,13 +6,13 @@ import IntegraProtocol
 import IntegraStoreFactory
 
 /// Benchmark helpers: fills a fresh ledger quickly so `integra-server verify` can be timed on it
-/// (`scripts/verify-bench` drives it).
+/// (`scripts/verify-bench` drives it), and times a customer's check of an inclusion proof on it.
 @main
 struct LedgerFillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integra-ledger-fill",
         abstract: "Benchmark helpers for Integra.",
-        subcommands: [Fill.self])
+        subcommands: [Fill.self, Proof.self])
 }
 
 struct Fill: AsyncParsableCommand {
