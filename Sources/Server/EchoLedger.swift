@@ -48,10 +48,9 @@ final class EchoLedger: Sendable {
             guard !entries.isEmpty else { return outcomes }
             let batch = try LedgerTree.append(entries, to: state.frontier, signer: self.signer, nowMs: nowMs)
             state.frontier = batch.frontier
+            let proofs = batch.inclusionProofs(positions: entries.map(\.position))
             for (next, index) in receiptIndices.enumerated() {
-                let entry = entries[next]
-                outcomes[index] = .transferred(TransferReceipt(
-                    entry: entry, isRetry: false, chainHash: chainHashes[next], inclusion: batch.inclusionProof(position: entry.position)))
+                outcomes[index] = .transferred(TransferReceipt(entry: entries[next], isRetry: false, chainHash: chainHashes[next], inclusion: proofs[next]))
             }
             return outcomes
         }

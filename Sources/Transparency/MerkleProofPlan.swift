@@ -16,6 +16,11 @@ public struct MerkleProofPlan: Hashable, Sendable {
 
     /// The audit path of leaf `leafIndex` in the tree of `treeSize` leaves (RFC 9162 §2.1.3.1, PATH).
     public static func inclusion(leafIndex: UInt64, treeSize: UInt64) throws(MerkleTreeError) -> MerkleProofPlan {
+        MerkleProofPlan(subtrees: try Self.inclusionSubtrees(leafIndex: leafIndex, treeSize: treeSize))
+    }
+
+    /// The subtrees of leaf `leafIndex`'s audit path, from the leaf up.
+    static func inclusionSubtrees(leafIndex: UInt64, treeSize: UInt64) throws(MerkleTreeError) -> [MerkleSubtree] {
         guard leafIndex < treeSize else { throw .leafIndexOutOfRange(leafIndex: leafIndex, treeSize: treeSize) }
         // PATH(m, D[start:end]) from the root down; each step at least halves the range, so the
         // loop runs at most 64 times. The RFC lists the siblings from the leaf up.
@@ -32,7 +37,32 @@ public struct MerkleProofPlan: Hashable, Sendable {
                 startIndex = split
             }
         }
-        return MerkleProofPlan(subtrees: siblings.reversed())
+        return siblings.reversed()
+    }
+
+    /// The audit paths of several leaves of one tree from nodes in memory, each subtree hash
+    /// worked out once however many paths share it (a group commit's receipts share most of
+    /// theirs). Same result as `inclusion(leafIndex:treeSize:)` and `hashes(from:)` per leaf.
+    public static func inclusionPaths(
+        leafIndices: [UInt64], treeSize: UInt64, nodes: [MerkleNodeID: [UInt8]]
+    ) throws(MerkleTreeError) -> [[[UInt8]]] {
+        var known: [MerkleSubtree: [UInt8]] = [:]
+        var paths: [[[UInt8]]] = []
+        paths.reserveCapacity(leafIndices.count)
+        for leafIndex in leafIndices {
+            var path: [[UInt8]] = []
+            for subtree in try Self.inclusionSubtrees(leafIndex: leafIndex, treeSize: treeSize) {
+                if let hash = known[subtree] {
+                    path.append(hash)
+                } else {
+                    let hash = try subtree.hash(from: nodes)
+                    known[subtree] = hash
+                    path.append(hash)
+                }
+            }
+            paths.append(path)
+        }
+        return paths
     }
 
     /// The proof that the tree of `newTreeSize` leaves extends the tree of `oldTreeSize` leaves

@@ -75,6 +75,20 @@ import Testing
         }
     }
 
+    /// A group's receipts get their paths in one call that shares subtree hashes between them:
+    /// every path still equals the independent implementation's.
+    @Test func inclusionPathsOfManyLeavesAtOnceMatchTheVectors() throws {
+        let bySize = Dictionary(grouping: Self.vectors.inclusion, by: \.tree_size)
+        for (treeSize, vectors) in bySize {
+            let leafIndices = vectors.map(\.leaf_index)
+            let paths = try MerkleProofPlan.inclusionPaths(leafIndices: leafIndices, treeSize: treeSize, nodes: Self.smallTree.allNodes)
+            #expect(paths.count == vectors.count)
+            for (vector, path) in zip(vectors, paths) {
+                #expect(path == vector.path.map(MerkleVectors.bytes), "leaf \(vector.leaf_index) of \(treeSize)")
+            }
+        }
+    }
+
     @Test func everyConsistencyProofUpTo64LeavesMatchesAndVerifies() throws {
         #expect(Self.vectors.consistency.count == (1...64).reduce(0, +))
         for vector in Self.vectors.consistency {
@@ -260,6 +274,17 @@ struct InMemoryMerkleTree: Sendable {
             next = batchEnd
         }
         self.levels = levels
+    }
+
+    /// Every stored node (a smaller tree's perfect nodes are among them).
+    var allNodes: [MerkleNodeID: [UInt8]] {
+        var nodes: [MerkleNodeID: [UInt8]] = [:]
+        for (level, hashes) in self.levels.enumerated() {
+            for (index, hash) in hashes.enumerated() {
+                nodes[MerkleNodeID(level: UInt8(level), index: UInt64(index))!] = hash
+            }
+        }
+        return nodes
     }
 
     /// The hashes of exactly `nodeIDs`, as one store query would return them.

@@ -63,10 +63,16 @@ public struct TreeBatch: Sendable {
 
     /// The inclusion proof of the entry at `position`, one of the group's, in `head`.
     public func inclusionProof(position: Int64) -> TreeInclusion {
-        let leafIndex = LedgerTree.leafIndex(ofPosition: position)
-        // The plan and the nodes come from the same sizes: a missing node is a programmer error.
-        let plan = try! MerkleProofPlan.inclusion(leafIndex: leafIndex, treeSize: self.head.treeSize)
-        return TreeInclusion(head: self.head, leafIndex: leafIndex, path: try! plan.hashes(from: self.known))
+        self.inclusionProofs(positions: [position])[0]
+    }
+
+    /// The inclusion proofs of entries of the group, in `head`, in the order of `positions`;
+    /// the subtree hashes their paths share are worked out once.
+    public func inclusionProofs(positions: [Int64]) -> [TreeInclusion] {
+        let leafIndices = positions.map(LedgerTree.leafIndex(ofPosition:))
+        // The paths and the nodes come from the same sizes: a missing node is a programmer error.
+        let paths = try! MerkleProofPlan.inclusionPaths(leafIndices: leafIndices, treeSize: self.head.treeSize, nodes: self.known)
+        return zip(leafIndices, paths).map { TreeInclusion(head: self.head, leafIndex: $0, path: $1) }
     }
 }
 
@@ -93,16 +99,25 @@ extension LedgerTree {
         nodes: ([MerkleNodeID]) throws(Failure) -> [MerkleNodeID: [UInt8]]
     ) throws(Failure) -> [WriteOutcome] {
         var proven = outcomes
+        var fromBatch: [(index: Int, receipt: TransferReceipt)] = []
         for index in proven.indices {
             guard case .transferred(var receipt) = proven[index] else { continue }
             let head = batch?.head ?? latest
             guard receipt.entry.position >= 1, UInt64(receipt.entry.position) <= head.treeSize else { continue }
             if let batch, LedgerTree.leafIndex(ofPosition: receipt.entry.position) >= batch.firstLeafIndex {
-                receipt.inclusion = batch.inclusionProof(position: receipt.entry.position)
+                fromBatch.append((index, receipt))
             } else {
                 receipt.inclusion = try Self.storedInclusion(of: receipt.entry, in: head, nodes: nodes)
+                proven[index] = .transferred(receipt)
             }
-            proven[index] = .transferred(receipt)
+        }
+        if let batch, !fromBatch.isEmpty {
+            let proofs = batch.inclusionProofs(positions: fromBatch.map(\.receipt.entry.position))
+            for (item, proof) in zip(fromBatch, proofs) {
+                var receipt = item.receipt
+                receipt.inclusion = proof
+                proven[item.index] = .transferred(receipt)
+            }
         }
         return proven
     }
