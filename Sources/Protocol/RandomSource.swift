@@ -35,9 +35,21 @@ extension RandomSource {
 public struct SystemRandomSource: RandomSource {
     public init() {}
 
+    /// Eight bytes per draw from the generator (one `getrandom` call each), not one draw per
+    /// byte: a frame nonce costs two system calls instead of sixteen.
     public mutating func bytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        var result = [UInt8](repeating: 0, count: count)
+        result.withUnsafeMutableBytes { output in
+            var offset = 0
+            while offset < count {
+                var word = generator.next()
+                let take = min(8, count - offset)
+                withUnsafeBytes(of: &word) { UnsafeMutableRawBufferPointer(rebasing: output[offset..<offset + take]).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<take])) }
+                offset += take
+            }
+        }
+        return result
     }
 }
 

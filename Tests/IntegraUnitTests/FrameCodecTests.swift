@@ -183,3 +183,25 @@ import Testing
         }
     }
 }
+
+/// The operating system's randomness as the connections draw it: every byte asked for is drawn,
+/// whatever the count, and no two nonces repeat.
+@Suite struct SystemRandomSourceTests {
+    @Test func everyByteOfEveryLengthIsDrawnAndNoncesDoNotRepeat() {
+        var random = SystemRandomSource()
+        for count in 0...40 {
+            #expect(random.bytes(count).count == count)
+        }
+        // A byte position left unfilled would stay 0 in all 64 draws; a drawn one is 0 in all of
+        // them with probability 2^-512.
+        for count in [1, 7, 9, 16, 17, 32, 33] {
+            var seen = [UInt8](repeating: 0, count: count)
+            for _ in 0..<64 {
+                for (index, byte) in random.bytes(count).enumerated() { seen[index] |= byte }
+            }
+            #expect(!seen.contains(0), "count \(count): \(seen)")
+        }
+        let nonces = (0..<1_000).map { _ in random.nonce() }
+        #expect(Set(nonces).count == nonces.count)
+    }
+}
