@@ -1,8 +1,7 @@
+import AsyncHTTPClient
 public import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 public import IntegraTransparency
+import NIOCore
 
 /// What a log uses to push its checkpoints to one witness (c2sp.org/tlog-witness
 /// `add-checkpoint`) and collect the witness's cosignature.
@@ -10,12 +9,15 @@ public import IntegraTransparency
 /// Plain HTTP is enough: every cosignature is verified here with the witness's key before it is
 /// returned, and the witness honours only checkpoints the log signed, so a party on the path can
 /// delay or drop a push but can neither forge a cosignature nor move the witness.
+///
+/// Requests go through AsyncHTTPClient's shared client on NIO's event loops: its deadline covers
+/// the whole push, connection and answer included, and is kept under load.
 public final class WitnessClient: Sendable {
     /// Where the witness listens: its submission prefix, e.g. `http://witness.example:9470`.
     public let url: URL
     /// The witness's key, which its cosignatures must verify with.
     public let witness: NoteVerifier
-    private let session: URLSession
+    private let timeout: Duration
 
     /// The largest answer read; a witness answers a few signature lines.
     static let maximumResponseByteCount = 65_536
@@ -26,17 +28,7 @@ public final class WitnessClient: Sendable {
     public init(url: URL, witness: NoteVerifier, timeout: Duration = .seconds(10)) {
         self.url = url
         self.witness = witness
-        let configuration = URLSessionConfiguration.ephemeral
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        configuration.timeoutIntervalForRequest = seconds
-        configuration.timeoutIntervalForResource = seconds
-        configuration.httpShouldSetCookies = false
-        configuration.urlCache = nil
-        self.session = URLSession(configuration: configuration)
-    }
-
-    deinit {
-        self.session.finishTasksAndInvalidate()
+        self.timeout = timeout
     }
 
     /// Offers the signed checkpoint `noteBytes` as extending the tree of `oldSize` leaves that the
@@ -44,22 +36,24 @@ public final class WitnessClient: Sendable {
     /// consistency proof from there. Returns the verified cosignature, the witness's size on a
     /// conflict, or its refusal; throws `WitnessClientError` when there is no usable answer.
     public func addCheckpoint(noteBytes: [UInt8], oldSize: UInt64, consistencyProof: [[UInt8]]) async throws(WitnessClientError) -> AddCheckpointResult {
-        var request = URLRequest(url: self.url.appendingPathComponent("add-checkpoint"))
-        request.httpMethod = "POST"
-        request.httpBody = Data(WitnessRequest(oldSize: oldSize, consistencyProof: consistencyProof, noteBytes: noteBytes).bytes)
-        request.setValue("text/plain; charset=utf-8", forHTTPHeaderField: "Content-Type")
-        request.timeoutInterval = self.session.configuration.timeoutIntervalForRequest
-        let data: Data
-        let response: URLResponse
+        var request = HTTPClientRequest(url: self.url.appendingPathComponent("add-checkpoint").absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        request.body = .bytes(ByteBuffer(bytes: WitnessRequest(oldSize: oldSize, consistencyProof: consistencyProof, noteBytes: noteBytes).bytes))
+        let (seconds, attoseconds) = self.timeout.components
+        let deadline = NIODeadline.now() + .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let status: Int
+        var body: ByteBuffer
         do {
-            (data, response) = try await self.session.data(for: request)
-        } catch {
-            throw .transport(error.localizedDescription)
-        }
-        guard let http = response as? HTTPURLResponse else { throw .invalidResponse("the witness's answer is not HTTP") }
-        guard data.count <= Self.maximumResponseByteCount else {
+            let response = try await HTTPClient.shared.execute(request, deadline: deadline)
+            status = Int(response.status.code)
+            body = try await response.body.collect(upTo: Self.maximumResponseByteCount)
+        } catch is NIOTooManyBytesError {
             throw .invalidResponse("the witness's answer is larger than \(Self.maximumResponseByteCount) bytes")
+        } catch {
+            throw .transport("\(error)")
         }
-        return try AddCheckpointResult.parsing(status: http.statusCode, body: Array(data), noteBytes: noteBytes, witness: self.witness)
+        return try AddCheckpointResult.parsing(
+            status: status, body: body.readBytes(length: body.readableBytes) ?? [], noteBytes: noteBytes, witness: self.witness)
     }
 }
