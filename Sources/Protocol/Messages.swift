@@ -85,7 +85,7 @@ public enum ClientMessage: Hashable, Sendable {
             writer.string(1, username)
             writer.string(2, password)
             writer.bytes(3, key)
-            if let deviceToken { writer.bytes(4, deviceToken) }
+            if let deviceToken, !deviceToken.isEmpty { writer.bytes(4, deviceToken) }
         case .logout, .balance:
             break
         case .transfer(let transferID, let recipient, let amount):
@@ -290,7 +290,8 @@ public enum ServerMessage: Hashable, Sendable {
             writer.string(2, balance)
             writer.bytes(3, key)
             writer.bytes(4, signature)
-            if let deviceToken { writer.bytes(5, deviceToken) }
+            // An empty token is no token: an empty field does not decode.
+            if let deviceToken, !deviceToken.isEmpty { writer.bytes(5, deviceToken) }
         case .loggedOut, .passwordChanged:
             break
         case .transferred(let confirmation):
