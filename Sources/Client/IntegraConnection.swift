@@ -210,7 +210,7 @@ public final class IntegraConnection {
     /// proof against the receipt and the pinned server identity.
     public func audit(_ receipt: TransferConfirmation, identity: Curve25519.Signing.PublicKey) async throws -> InclusionProof {
         guard Receipt.isValid(receipt, identity: identity) else {
-            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the receipt itself is not signed by the pinned server")
+            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: Self.receiptRefusal(receipt))
         }
         let reply = try await self.exchange(self.frame(.proof(position: receipt.position)))
         guard case .inclusionProof(let proof) = reply else { throw Self.unexpected(reply) }
@@ -255,7 +255,7 @@ public final class IntegraConnection {
     /// proof against the receipt and the pinned identity. Returns the current head.
     public func auditInTree(_ receipt: TransferConfirmation, identity: Curve25519.Signing.PublicKey) async throws -> TreeCheckpoint {
         guard Receipt.isValid(receipt, identity: identity) else {
-            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: "the receipt itself is not signed by the pinned server")
+            throw IntegraClientError(kind: .untrustedReply, code: ErrorCode.authenticationFailed.rawValue, message: Self.receiptRefusal(receipt))
         }
         let receiptHead = Receipt.provenHead(receipt, identity: identity)
         let reply = try await self.exchange(self.frame(.treeProof(position: receipt.position, fromTreeSize: receiptHead?.treeSize)))
@@ -268,6 +268,14 @@ public final class IntegraConnection {
         }
         if let receiptHead, !proofs.proves(head, extends: receiptHead) { throw Self.notExtending(receiptHead, shown: head) }
         return head
+    }
+
+    /// Why a receipt is refused before anything is asked: a tree receipt has no signature of its
+    /// own, its entry must be proven in a head the pinned server signed.
+    static func receiptRefusal(_ receipt: TransferConfirmation) -> String {
+        receipt.treeHead.isEmpty
+            ? "the receipt itself is not signed by the pinned server"
+            : "the receipt is not proven: its entry, its inclusion path or its tree head does not check out against the pinned server's key"
     }
 
     static func notExtending(_ earlier: TreeCheckpoint, shown: TreeCheckpoint?) -> IntegraClientError {

@@ -88,8 +88,14 @@ final class WitnessPusher: Service {
             let result: AddCheckpointResult
             do {
                 result = try await witness.client.addCheckpoint(noteBytes: head.note, oldSize: oldSize, consistencyProof: proof)
+            } catch .transport(let reason) {
+                self.logger.warning("witness unreachable", metadata: ["witness": "\(witness.endpoint.url)", "error": "\(reason)"])
+                return
             } catch {
-                self.logger.warning("witness unreachable", metadata: ["witness": "\(witness.endpoint.url)", "error": "\(error)"])
+                // It answered, but not with a cosignature by the key in --witness.
+                self.logger.error(
+                    "the witness's answer does not check out: is the key given with --witness this witness's?",
+                    metadata: ["witness": "\(witness.endpoint.url)", "error": "\(error)"])
                 return
             }
             switch result {
@@ -99,7 +105,9 @@ final class WitnessPusher: Service {
                 return
             case .conflict(let latestTreeSize):
                 guard latestTreeSize != witness.size, latestTreeSize <= head.treeSize else {
-                    self.refused(head, by: &witness, status: 409, message: "the witness has cosigned \(latestTreeSize) entries, more than this head")
+                    self.refused(
+                        head, by: &witness, status: 409, message: "the witness has cosigned \(latestTreeSize) entries, more than this head",
+                        witnessSize: latestTreeSize)
                     return
                 }
                 witness.size = latestTreeSize
@@ -110,10 +118,12 @@ final class WitnessPusher: Service {
         }
     }
 
-    private func refused(_ head: SignedTreeHead, by witness: inout Witness, status: Int, message: String) {
+    /// - Parameter witnessSize: the size the witness said it cosigned, when it said one.
+    private func refused(_ head: SignedTreeHead, by witness: inout Witness, status: Int, message: String, witnessSize: UInt64? = nil) {
         witness.refusedSize = head.treeSize
         let metadata: Logger.Metadata = [
-            "witness": "\(witness.endpoint.url)", "status": "\(status)", "head": "\(head.treeSize)", "witness_size": "\(witness.size)", "reason": "\(message)",
+            "witness": "\(witness.endpoint.url)", "status": "\(status)", "head": "\(head.treeSize)",
+            "witness_size": "\(witnessSize ?? witness.size)", "reason": "\(message)",
         ]
         if status == 422 || status == 409 {
             self.logger.critical("a witness refused the ledger's tree head as inconsistent with the one it cosigned: check for a restored or forked ledger", metadata: metadata)

@@ -16,3 +16,15 @@ import Testing
         #expect(IntegraConnection.mismatch(receipt, transferID: "rent", sender: "bob", recipient: "mallory", amount: "7.00") != nil)
     }
 }
+
+/// A refused receipt is refused for what it is: an earlier server's receipt for its signature, a
+/// tree receipt (which has no signature of its own) for its proof.
+@Suite struct ReceiptRefusalTests {
+    @Test func aTreeReceiptIsRefusedForItsProofAndAnOldOneForItsSignature() {
+        var receipt = TransferConfirmation(
+            transferID: "t-1", position: 1, sender: "alice", recipient: "bob", amount: "1.00", balanceAfter: "0.00", createdAtMs: 0, isRetry: false)
+        #expect(IntegraConnection.receiptRefusal(receipt) == "the receipt itself is not signed by the pinned server")
+        receipt.treeHead = Array("integra/0000 note".utf8)
+        #expect(IntegraConnection.receiptRefusal(receipt).hasPrefix("the receipt is not proven"))
+    }
+}
