@@ -39,15 +39,10 @@ public struct SystemRandomSource: RandomSource {
     /// byte: a frame nonce costs two system calls instead of sixteen.
     public mutating func bytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        var result = [UInt8](repeating: 0, count: count)
-        result.withUnsafeMutableBytes { output in
-            var offset = 0
-            while offset < count {
-                var word = generator.next()
-                let take = min(8, count - offset)
-                withUnsafeBytes(of: &word) { UnsafeMutableRawBufferPointer(rebasing: output[offset..<offset + take]).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<take])) }
-                offset += take
-            }
+        var result: [UInt8] = []
+        result.reserveCapacity(count)
+        while result.count < count {
+            withUnsafeBytes(of: generator.next()) { result.append(contentsOf: $0.prefix(count - result.count)) }
         }
         return result
     }

@@ -30,6 +30,8 @@ final class EchoLedger: Sendable {
             var outcomes: [WriteOutcome] = []
             var chainHashes: [[UInt8]] = []
             var receiptIndices: [Int] = []
+            // Committed to the state with the frontier, once the group's head is signed.
+            var chainHash = state.chainHash
             for request in requests {
                 guard case .transfer(let intent) = request.operation else {
                     outcomes.append(.rejected(.storeUnavailable("the echo server keeps no ledger")))
@@ -39,15 +41,16 @@ final class EchoLedger: Sendable {
                     position: Int64(state.frontier.treeSize) + Int64(entries.count) + 1, kind: .transfer, transferID: intent.transferID,
                     fromUserID: intent.senderID, from: intent.sender, toUserID: 0, to: intent.recipient, amount: intent.amount,
                     fromBalanceAfterCents: Self.balanceCents, toBalanceAfterCents: Self.balanceCents, createdAtMs: nowMs)
-                state.chainHash = LedgerSeal.chainHash(previous: state.chainHash, entry: entry)
+                chainHash = LedgerSeal.chainHash(previous: chainHash, entry: entry)
                 entries.append(entry)
-                chainHashes.append(state.chainHash)
+                chainHashes.append(chainHash)
                 receiptIndices.append(outcomes.count)
                 outcomes.append(.rejected(.storeUnavailable("the group was not signed")))
             }
             guard !entries.isEmpty else { return outcomes }
             let batch = try LedgerTree.append(entries, to: state.frontier, signer: self.signer, nowMs: nowMs)
             state.frontier = batch.frontier
+            state.chainHash = chainHash
             let proofs = batch.inclusionProofs(positions: entries.map(\.position))
             for (next, index) in receiptIndices.enumerated() {
                 outcomes[index] = .transferred(TransferReceipt(entry: entries[next], isRetry: false, chainHash: chainHashes[next], inclusion: proofs[next]))

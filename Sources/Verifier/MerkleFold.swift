@@ -8,10 +8,9 @@ import IntegraLedger
 package struct MerkleFold {
     /// The leaves appended.
     package private(set) var treeSize: UInt64 = 0
-    /// The frontier hashes, 32 bytes each, largest subtree first, in the first `count` slots of
-    /// a buffer that holds the most a tree can have (64).
+    /// The frontier hashes, 32 bytes each, largest subtree first, in the first slots of a buffer
+    /// that holds the most a tree can have (64): one per bit set in `treeSize`.
     private var hashes: [UInt8]
-    private var count = 0
 
     private static let hashByteCount = LedgerSeal.hashByteCount
 
@@ -24,13 +23,13 @@ package struct MerkleFold {
     package mutating func append(leafHash: UnsafeRawBufferPointer) {
         precondition(leafHash.count == Self.hashByteCount)
         let size = self.treeSize
-        let start = self.count * Self.hashByteCount
-        self.count = self.hashes.withUnsafeMutableBytes { hashes in
+        let start = size.nonzeroBitCount * Self.hashByteCount
+        self.hashes.withUnsafeMutableBytes { hashes in
             var end = start
             UnsafeMutableRawBufferPointer(rebasing: hashes[end..<end + Self.hashByteCount]).copyMemory(from: leafHash)
             end += Self.hashByteCount
-            guard size & 1 == 1 else { return end / Self.hashByteCount }
-            return withUnsafeTemporaryAllocation(byteCount: 1 + 2 * Self.hashByteCount, alignment: 8) { input in
+            guard size & 1 == 1 else { return }
+            withUnsafeTemporaryAllocation(byteCount: 1 + 2 * Self.hashByteCount, alignment: 8) { input in
                 input[0] = 0x01
                 var carry = size
                 while carry & 1 == 1 {
@@ -41,7 +40,6 @@ package struct MerkleFold {
                     end -= Self.hashByteCount
                     carry >>= 1
                 }
-                return end / Self.hashByteCount
             }
         }
         self.treeSize += 1
@@ -61,7 +59,7 @@ package struct MerkleFold {
     /// from the right; SHA-256 of nothing for the empty tree.
     package var rootHash: [UInt8] {
         var root = [UInt8](repeating: 0, count: Self.hashByteCount)
-        let used = self.count * Self.hashByteCount
+        let used = self.treeSize.nonzeroBitCount * Self.hashByteCount
         root.withUnsafeMutableBytes { root in
             self.hashes.withUnsafeBytes { buffer in
                 let hashes = UnsafeRawBufferPointer(rebasing: buffer[..<used])

@@ -92,9 +92,8 @@ extension TreeBackfill {
             }
         }
 
-        /// Whether the operator is told: a run that appended leaves, or a stop (a tree that was
-        /// complete already is not news).
-        public var isNews: Bool {
+        /// Whether the operator is told: a run that appended leaves, or a stop.
+        var isNews: Bool {
             switch self {
             case .built(let run): run.appended > 0
             case .stopped: true
@@ -129,8 +128,10 @@ extension TreeBackfill {
 
 extension Logger {
     /// Tells the operator what one run of a store's tree backfill did: how far it got, or why
-    /// the tree stops and what to run.
+    /// the tree stops and what to run. A run that appended nothing (the tree was complete
+    /// already) is not news.
     package func log(_ outcome: TreeBackfill.Outcome) {
+        guard outcome.isNews else { return }
         switch outcome {
         case .built(let run):
             self.notice("building the ledger's Merkle tree", metadata: ["entries": "\(run.treeSize)/\(run.entries)"])

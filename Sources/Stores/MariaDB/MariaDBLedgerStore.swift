@@ -460,8 +460,7 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
                     throw error
                 }
             }
-            // A tree that was complete already is not news.
-            if outcome.isNews { logger.log(outcome) }
+            logger.log(outcome)
             if outcome.isDone { return }
         }
     }

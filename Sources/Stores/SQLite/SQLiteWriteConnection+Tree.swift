@@ -80,8 +80,7 @@ extension SQLiteWriteConnection {
             do {
                 let run = try TreeBackfill.run(rows, signer: self.signer, seal: self.seal, nowMs: nowMs)
                 try self.execute(self.commit)
-                // A tree that was complete already is not news.
-                if TreeBackfill.Outcome.built(run).isNews { progress(.built(run)) }
+                progress(.built(run))
                 if run.done { return }
             } catch LedgerError.integrityAlarm(let violation) {
                 // An entry that fails its check gets no leaf: the tree stays short of the

@@ -15,16 +15,25 @@ struct LedgerFillCommand: AsyncParsableCommand {
         subcommands: [Fill.self, Proof.self])
 }
 
-struct Fill: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Fill an empty ledger with deposits and random transfers, committed in large groups.",
-        discussion: "The same seed gives the same transfers. Creates the deployment's keys in the data directory if they are missing.")
-
+/// Where the ledger is: the data directory (keys, default SQLite file) and the store URL.
+struct LedgerLocationOptions: ParsableArguments {
     @Option(name: .long, help: "Directory holding the keys and the default SQLite file.")
     var dataDir = "./integra-data"
 
     @Option(name: .long, help: "Store URL: sqlite:PATH or mariadb://USER:PASSWORD@HOST:PORT/DATABASE (default: the SQLite file in the data directory).")
     var database: String?
+
+    func location() throws -> DatabaseLocation {
+        try self.database.map { try DatabaseLocation.parse($0) } ?? .defaultStore(inDataDirectory: self.dataDir)
+    }
+}
+
+struct Fill: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fill an empty ledger with deposits and random transfers, committed in large groups.",
+        discussion: "The same seed gives the same transfers. Creates the deployment's keys in the data directory if they are missing.")
+
+    @OptionGroup var ledger: LedgerLocationOptions
 
     @Option(name: .long, help: "Ledger entries to write in all (one deposit per customer, the rest transfers).")
     var entries = 1_000_000
@@ -51,9 +60,8 @@ struct Fill: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let location = try self.database.map { try DatabaseLocation.parse($0) } ?? .defaultStore(inDataDirectory: self.dataDir)
-        let keys = try DeploymentKeys.loadOrCreate(in: self.dataDir).keys
-        let store = try await StoreFactory.open(location, connections: 2, keys: keys)
+        let keys = try DeploymentKeys.loadOrCreate(in: self.ledger.dataDir).keys
+        let store = try await StoreFactory.open(try self.ledger.location(), connections: 2, keys: keys)
         do {
             try await self.fill(store)
             await store.close()

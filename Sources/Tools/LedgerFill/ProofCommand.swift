@@ -16,11 +16,7 @@ struct Proof: AsyncParsableCommand {
         abstract: "Time the client's check of an entry's inclusion proof in the ledger's latest signed head.",
         discussion: "Reads the ledger read-only. Prints the proof's size (hashes, message body, whole frame) and the check's median and 99th percentile over --rounds.")
 
-    @Option(name: .long, help: "Directory holding the keys and the default SQLite file.")
-    var dataDir = "./integra-data"
-
-    @Option(name: .long, help: "Store URL: sqlite:PATH or mariadb://USER:PASSWORD@HOST:PORT/DATABASE (default: the SQLite file in the data directory).")
-    var database: String?
+    @OptionGroup var ledger: LedgerLocationOptions
 
     @Option(name: .long, help: "The entry's position (1 is the first).")
     var position: Int64 = 1
@@ -34,9 +30,8 @@ struct Proof: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let location = try self.database.map { try DatabaseLocation.parse($0) } ?? .defaultStore(inDataDirectory: self.dataDir)
-        let keys = try DeploymentKeys.load(in: self.dataDir)
-        let store = try await StoreFactory.open(location, connections: 2, keys: keys, access: .readOnly)
+        let keys = try DeploymentKeys.load(in: self.ledger.dataDir)
+        let store = try await StoreFactory.open(try self.ledger.location(), connections: 2, keys: keys, access: .readOnly)
         let proofs: TreeProofs
         do {
             proofs = try await Self.proofs(position: self.position, store: store)
