@@ -235,6 +235,20 @@ import Testing
         }
     }
 
+    @Test func aClosedStoreHasNoConnectionLeftSoItsWALFileIsGone() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path + "/s.sqlite"
+            let store = try await SQLiteLedgerStore.open(path: path, seal: testSeal, signer: testSigner)
+            _ = try await StoreConformanceTests.addUser("alice", store: store)
+            #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+            await store.close()
+            // The store object is still alive here: only closing every connection, the background
+            // checkpointer's included, removes the write-ahead log.
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+            withExtendedLifetime(store) {}
+        }
+    }
+
     @Test func schemaIsMigratedToTheLatestVersion() async throws {
         try await withTemporaryDirectory { directory in
             try await withClosing(try await SQLiteLedgerStore.open(path: directory.path + "/s.sqlite", seal: testSeal, signer: testSigner)) { store async throws in

@@ -62,6 +62,7 @@ enum SQLiteCAPI {
     // Statements.
 
     static func finalize(_ statement: Handle) { sqlite_nio_sqlite3_finalize(statement) }
+    static func nextStatement(_ handle: Handle) -> Handle? { sqlite_nio_sqlite3_next_stmt(handle, nil) }
     static func step(_ statement: Handle) -> Int32 { sqlite_nio_sqlite3_step(statement) }
     static func reset(_ statement: Handle) { sqlite_nio_sqlite3_reset(statement) }
 

@@ -32,9 +32,13 @@ final class SQLiteConnection {
 
     /// Closes the connection now (SQLite finishes closing once the last statement is finalized);
     /// nothing may use it or its statements afterwards.
+    /// Finalizes every statement of the connection (their objects only check `isClosed` from
+    /// now on) and closes it, so that the file is released now and not when the last statement
+    /// object is released: the last connection to close removes the `-wal` file.
     func close() {
         guard !self.isClosed else { return }
         self.isClosed = true
+        while let statement = SQLiteCAPI.nextStatement(self.handle) { SQLiteCAPI.finalize(statement) }
         SQLiteCAPI.closeLater(self.handle)
     }
 

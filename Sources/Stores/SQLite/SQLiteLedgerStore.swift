@@ -155,6 +155,7 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
     }
 
     public func close() async {
+        self.walCheckpointing.withLock { $0?.checkpointer.close() }
         await self.reads.close()
         await self.evidence.close()
         // After any write already queued on the writer's thread.
@@ -297,16 +298,26 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
     }
 }
 
-/// The connection of the store's background checkpoints; the loop uses it one call at a time.
-private final class WALCheckpointer: @unchecked Sendable {
-    private let connection: SQLiteConnection
+/// The connection of the store's background checkpoints. `close()` closes it when the store
+/// closes, so that no connection of the store outlives `close()` (the last one to close deletes
+/// the `-wal` file, and an operator may copy or remove the directory once the store is closed).
+private final class WALCheckpointer: Sendable {
+    private let connection: Mutex<SQLiteConnection?>
 
     init(path: String) throws(LedgerError) {
         // No busy wait: a checkpoint that cannot run now runs at the next interval.
-        self.connection = try SQLiteConnection(path: path, busyTimeoutMs: 0)
+        self.connection = Mutex(try SQLiteConnection(path: path, busyTimeoutMs: 0))
     }
 
+    /// Does nothing once closed.
     func run() throws(LedgerError) {
-        try self.connection.checkpointPassively()
+        try self.connection.withLock { (connection) throws(LedgerError) in _ = try connection?.checkpointPassively() }
+    }
+
+    func close() {
+        self.connection.withLock { connection in
+            connection?.close()
+            connection = nil
+        }
     }
 }

@@ -12,7 +12,8 @@ final class SQLiteStatement {
     }
 
     deinit {
-        SQLiteCAPI.finalize(self.handle)
+        // A closed connection has finalized its statements.
+        if !self.connection.isClosed { SQLiteCAPI.finalize(self.handle) }
     }
 
     /// Binds the parameters, 1-based in the order given.
@@ -29,6 +30,7 @@ final class SQLiteStatement {
 
     /// Binds one parameter (1-based).
     func bind(at index: Int32, _ value: SQLiteValue) throws(LedgerError) {
+        try self.whileOpen()
         let status: Int32
         switch value {
         case .integer(let integer):
@@ -45,6 +47,7 @@ final class SQLiteStatement {
 
     /// Moves to the next row: true when there is one, false when the statement is done.
     func step() throws(LedgerError) -> Bool {
+        try self.whileOpen()
         switch SQLiteCAPI.step(self.handle) {
         case SQLiteCAPI.row: return true
         case SQLiteCAPI.done: return false
@@ -61,7 +64,12 @@ final class SQLiteStatement {
 
     /// Ends this use: unbinds nothing, but releases the statement's read of the database.
     func reset() {
-        SQLiteCAPI.reset(self.handle)
+        if !self.connection.isClosed { SQLiteCAPI.reset(self.handle) }
+    }
+
+    /// A statement of a closed connection has been finalized: it fails as the store being closed.
+    private func whileOpen() throws(LedgerError) {
+        guard !self.connection.isClosed else { throw .storeUnavailable("the store is closed") }
     }
 
     /// An integer column; anything else is not a row the schema allows.
