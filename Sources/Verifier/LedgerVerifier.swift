@@ -35,6 +35,12 @@ public struct LedgerVerifier {
     private var lastMatchingHeadSize: UInt64 = 0
     /// A run of heads whose roots the fold did not match, not yet reported.
     private var mismatchedHeads: (first: UInt64, last: UInt64, count: Int, after: UInt64)?
+    /// The first stored tree node that differs from the node folded from the entries, and how
+    /// many do; reported once, at the end.
+    private var badTreeNodes: (level: UInt8, index: UInt64, comparison: StoredTreeNodes.Comparison, count: Int)?
+    /// Whether the entries differ from what the latest heads signed (a run of failing heads
+    /// that no later head ends).
+    private var entriesDifferFromSignedHeads = false
     /// Stop collecting after this many violations (a destroyed ledger would otherwise list millions).
     public let maximumViolations: Int
 
@@ -82,7 +88,7 @@ public struct LedgerVerifier {
                 self.latestPositionsByUser[row.fromUserID] = position
                 self.latestPositionsByUser[row.toUserID] = position
                 previousPosition = position
-                if self.treeFollowsLedger { self.foldLeaf(position: position, index: index, leafHashes: leafHashes) }
+                if self.treeFollowsLedger { self.foldLeaf(position: position, index: index, leafHashes: leafHashes, storedNodes: page.treeNodes) }
             }
         }
         let last = page.count - 1
@@ -208,9 +214,10 @@ public struct LedgerVerifier {
         self.checkTreeHeadsAtFoldedSize()
     }
 
-    /// Folds the entry at `position` (row `index` of its page) into the tree, or stops the tree
-    /// check at the first missing entry: every later head covers the gap.
-    private mutating func foldLeaf(position: Int64, index: Int, leafHashes: [UInt8]) {
+    /// Folds the entry at `position` (row `index` of its page) into the tree, comparing every
+    /// node it completes with the stored one, or stops the tree check at the first missing entry:
+    /// every later head covers the gap.
+    private mutating func foldLeaf(position: Int64, index: Int, leafHashes: [UInt8], storedNodes: StoredTreeNodes) {
         guard UInt64(position) == self.fold.treeSize + 1 else {
             self.treeFollowsLedger = false
             self.report(
@@ -218,8 +225,20 @@ public struct LedgerVerifier {
                 "the tree is checked only up to entry \(self.fold.treeSize): entry \(self.fold.treeSize + 1) is missing, and the leaves of every later signed head with it")
             return
         }
+        var firstBad: (level: UInt8, index: UInt64, comparison: StoredTreeNodes.Comparison)?
+        var badCount = 0
         leafHashes.withUnsafeBytes { leafHashes in
-            self.fold.append(leafHash: UnsafeRawBufferPointer(rebasing: leafHashes[index * LedgerSeal.hashByteCount..<(index + 1) * LedgerSeal.hashByteCount]))
+            let leafHash = UnsafeRawBufferPointer(rebasing: leafHashes[index * LedgerSeal.hashByteCount..<(index + 1) * LedgerSeal.hashByteCount])
+            self.fold.append(leafHash: leafHash) { level, index, hash in
+                let comparison = storedNodes.compare(level: level, index: index, with: hash)
+                guard comparison != .equal, comparison != .notRead else { return }
+                badCount += 1
+                if firstBad == nil { firstBad = (level, index, comparison) }
+            }
+        }
+        if let firstBad {
+            let earlier = self.badTreeNodes
+            self.badTreeNodes = (earlier?.level ?? firstBad.level, earlier?.index ?? firstBad.index, earlier?.comparison ?? firstBad.comparison, (earlier?.count ?? 0) + badCount)
         }
         self.checkTreeHeadsAtFoldedSize()
     }
@@ -249,16 +268,41 @@ public struct LedgerVerifier {
                 self.report(.treeMismatch, "\(which), but the later head of \(head.treeSize) entries matches them: the stored heads were changed")
             }
             self.lastMatchingHeadSize = head.treeSize
-        } else if let run = self.mismatchedHeads {
+            return
+        }
+        if let run = self.mismatchedHeads {
             self.mismatchedHeads = (run.first, head.treeSize, run.count + 1, run.after)
         } else {
             self.mismatchedHeads = (head.treeSize, head.treeSize, 1, self.lastMatchingHeadSize)
         }
     }
 
+    /// Names the first stored node that differs from the entries. The server checks the nodes
+    /// it reads against signed roots, so it refuses the proofs (and, on the tree's right edge,
+    /// the transfers) that need such a node with `tree-mismatch` until the node is rewritten.
+    /// Only when the entries are intact and every head's root is theirs: otherwise the stored
+    /// nodes differ because the entries or heads do, which is reported already, and rewriting the
+    /// nodes is not the remedy.
+    private mutating func reportBadTreeNodes() {
+        guard let bad = self.badTreeNodes, !self.entriesDifferFromSignedHeads,
+              !self.violations.contains(where: { [.entryChanged, .entryNotSealed, .entriesMissing].contains($0.kind) }) else { return }
+        let firstLeaf = bad.index << bad.level
+        let entries = bad.level == 0 ? "entry \(firstLeaf + 1)" : "entries \(firstLeaf + 1) to \(firstLeaf + (1 << bad.level))"
+        let what = switch bad.comparison {
+        case .missing: "is missing"
+        case .malformed: "is not a 32-byte hash"
+        default: "does not match the entries"
+        }
+        let others = bad.count == 1 ? "" : " (and \(bad.count - 1) more stored nodes differ)"
+        self.report(
+            .treeMismatch,
+            "the stored tree node at level \(bad.level), index \(bad.index) (over \(entries)) \(what)\(others): proofs through it are refused until `integra-server rebuild-tree` rewrites the nodes from the verified entries")
+    }
+
     private mutating func reportOpenMismatch() {
         guard let run = self.mismatchedHeads else { return }
         self.mismatchedHeads = nil
+        self.entriesDifferFromSignedHeads = true
         let later = run.count == 1 ? "" : " (and so do the \(run.count - 1) later heads up to \(run.last) entries)"
         self.report(
             .treeMismatch,
@@ -276,6 +320,7 @@ public struct LedgerVerifier {
             self.compare(head, root: self.fold.rootHash)
         }
         self.reportOpenMismatch()
+        self.reportBadTreeNodes()
         let beyond = self.treeHeads[self.nextTreeHead...].filter { $0.treeSize > ledgerEnd }
         if let first = beyond.first {
             let others = beyond.count == 1 ? "" : " (and \(beyond.count - 1) larger heads)"

@@ -21,9 +21,16 @@ package struct MerkleFold {
 
     /// Appends one leaf by its leaf hash, SHA-256(0x00 ‖ leaf), 32 bytes.
     package mutating func append(leafHash: UnsafeRawBufferPointer) {
+        self.append(leafHash: leafHash) { _, _, _ in }
+    }
+
+    /// Appends one leaf by its leaf hash and hands `completed` every node the leaf completes
+    /// (level, index, hash), the leaf itself (level 0) first, each valid only during the call.
+    package mutating func append(leafHash: UnsafeRawBufferPointer, completed: (UInt8, UInt64, UnsafeRawBufferPointer) -> Void) {
         precondition(leafHash.count == Self.hashByteCount)
         let size = self.treeSize
         let start = size.nonzeroBitCount * Self.hashByteCount
+        completed(0, size, leafHash)
         self.hashes.withUnsafeMutableBytes { hashes in
             var end = start
             UnsafeMutableRawBufferPointer(rebasing: hashes[end..<end + Self.hashByteCount]).copyMemory(from: leafHash)
@@ -32,13 +39,17 @@ package struct MerkleFold {
             withUnsafeTemporaryAllocation(byteCount: 1 + 2 * Self.hashByteCount, alignment: 8) { input in
                 input[0] = 0x01
                 var carry = size
+                var level: UInt8 = 0
                 while carry & 1 == 1 {
                     // The last two hashes become their parent, SHA-256(0x01 ‖ left ‖ right).
                     let left = end - 2 * Self.hashByteCount
+                    let parent = UnsafeMutableRawBufferPointer(rebasing: hashes[left..<left + Self.hashByteCount])
                     UnsafeMutableRawBufferPointer(rebasing: input[1...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: hashes[left..<end]))
-                    EntrySealHasher.sha256(UnsafeRawBufferPointer(input), into: UnsafeMutableRawBufferPointer(rebasing: hashes[left..<left + Self.hashByteCount]))
+                    EntrySealHasher.sha256(UnsafeRawBufferPointer(input), into: parent)
                     end -= Self.hashByteCount
                     carry >>= 1
+                    level += 1
+                    completed(level, carry, UnsafeRawBufferPointer(parent))
                 }
             }
         }

@@ -43,6 +43,8 @@ public final class SealedEntryPage: @unchecked Sendable {
     private let macs: UnsafeMutablePointer<UInt8>
     @exclusivity(unchecked) private var strings: UnsafeMutableBufferPointer<UInt8>
     @exclusivity(unchecked) private var stringBytes = 0
+    /// The stored tree nodes the page's leaves complete, if the reader read them.
+    public let treeNodes = StoredTreeNodes()
     /// Rows in the page.
     @exclusivity(unchecked) public private(set) var count = 0
     /// Chain hashes that are not 32 bytes long (absent ones are empty), by row.
@@ -68,11 +70,20 @@ public final class SealedEntryPage: @unchecked Sendable {
     /// Whether a store must stop adding rows.
     public var isFull: Bool { self.count >= self.capacity || self.stringBytes >= self.maximumStringBytes }
 
+    /// Starts the page's tree nodes, once its rows are in: the index range to read at each
+    /// level, for the leaves from `afterPosition` (where the page was read from) up to the first
+    /// gap in the positions (the fold stops there).
+    public func treeNodeRanges(afterPosition: Int64) -> [(level: UInt8, indices: Range<UInt64>)] {
+        let leafCount = self.count == 0 ? 0 : min(Int64(self.count), max(0, self.rows[self.count - 1].position - afterPosition))
+        return self.treeNodes.begin(afterPosition: max(0, afterPosition), leafCount: Int(leafCount))
+    }
+
     /// The position of the last row, if any.
     public var lastPosition: Int64? { self.count > 0 ? self.rows[self.count - 1].position : nil }
 
     /// Empties the page, keeping its storage.
     public func removeAll() {
+        self.treeNodes.removeAll()
         self.count = 0
         self.stringBytes = 0
         if !self.irregularChainHashes.isEmpty { self.irregularChainHashes.removeAll() }

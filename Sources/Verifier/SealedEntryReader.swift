@@ -1,4 +1,5 @@
 public import IntegraLedger
+import IntegraTransparency
 
 /// One pass over the ledger's entries in position order, one page at a time (see
 /// `LedgerStore.makeSealedEntryReader`). Used by one task at a time; what it keeps between pages
@@ -36,6 +37,17 @@ struct GeneralSealedEntryReader: SealedEntryReader {
         for sealed in try await self.store.sealedEntries(afterPosition: afterPosition, limit: page.capacity) {
             if page.isFull { break }
             try page.append(sealed)
+        }
+        for (level, indices) in page.treeNodeRanges(afterPosition: afterPosition) {
+            var start = indices.lowerBound
+            while start < indices.upperBound {
+                let end = min(indices.upperBound, start + UInt64(MerkleTree.maximumProofNodeCount))
+                let ids = (start..<end).compactMap { MerkleNodeID(level: level, index: $0) }
+                for (id, hash) in try await self.store.treeNodes(ids) {
+                    hash.withUnsafeBytes { page.treeNodes.record(level: id.level, index: id.index, hash: $0) }
+                }
+                start = end
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ import IntegraProtocol
 @testable import IntegraServer
 import IntegraTestSupport
 import IntegraTransparency
-import IntegraVerifier
+@testable import IntegraVerifier
 import Testing
 
 /// `verify` recomputes the ledger's RFC 9162 tree from the entries and holds every stored signed
@@ -125,6 +125,49 @@ import Testing
                 $0.kind == .treeMismatch && $0.message.hasPrefix("the signed head of \(covering.treeSize) entries does not match the entries: its root differs")
                     && $0.message.contains("between positions \(before + 1) and \(covering.treeSize)")
             }, "covering \(covering.treeSize), before \(before): \(found)")
+            // The stored leaf is the entry as signed: the nodes are not what to repair.
+            #expect(!found.contains { $0.message.contains("stored tree node") }, "\(found)")
+        }
+    }
+
+    /// The fold hands verify every node an appended leaf completes, each equal to the reference
+    /// hash of its perfect subtree: n / 2^L nodes (rounded down) at each level L.
+    @Test func foldHandsOverEveryCompletedNodeWithTheReferenceHash() {
+        var fold = MerkleFold()
+        let leaves = (0..<300).map { index in [UInt8(truncatingIfNeeded: index), UInt8(truncatingIfNeeded: index >> 8), 7] }
+        var completed = 0
+        for leaf in leaves {
+            var leafHash = [UInt8](repeating: 0, count: 32)
+            ([0x00] + leaf).withUnsafeBytes { input in leafHash.withUnsafeMutableBytes { EntrySealHasher.sha256(input, into: $0) } }
+            leafHash.withUnsafeBytes { leafHash in
+                fold.append(leafHash: leafHash) { level, index, hash in
+                    completed += 1
+                    let first = Int(index) << level
+                    #expect(Array(hash) == ReferenceMerkleTree.rootHash(leaves[first..<first + (1 << level)]), "node (\(level), \(index))")
+                }
+            }
+        }
+        #expect(completed == (0..<10).map { leaves.count >> $0 }.reduce(0, +))
+    }
+
+    /// A database writer changes one stored node (entries and heads intact): verify names it,
+    /// with the entries it covers, and only it.
+    @Test(arguments: TestStore.all) func aChangedStoredNodeIsNamedWithTheEntriesItCovers(store: TestStore) async throws {
+        try await TamperTests.withLedger(store) { server in
+            try await Tampering.tamper(server, "UPDATE tree_nodes SET hash = \(Tampering.hex([UInt8](repeating: 0xAB, count: 32))) WHERE level = 1 AND idx = 1")
+            let found = try await Tampering.violations(server)
+            #expect(found.map(\.kind) == [.treeMismatch], "\(found)")
+            #expect(found.first?.message == "the stored tree node at level 1, index 1 (over entries 3 to 4) does not match the entries: proofs through it are refused until `integra-server rebuild-tree` rewrites the nodes from the verified entries", "\(found)")
+        }
+    }
+
+    @Test(arguments: TestStore.all) func deletedStoredNodesAreNamedByTheFirstAndCounted(store: TestStore) async throws {
+        try await TamperTests.withLedger(store) { server in
+            try await Tampering.tamper(server, "DELETE FROM tree_nodes WHERE level = 0 AND idx >= 2")
+            let entries = try await Self.entryCount(server)
+            let found = try await Tampering.violations(server)
+            #expect(found.map(\.kind) == [.treeMismatch], "\(found)")
+            #expect(found.first?.message == "the stored tree node at level 0, index 2 (over entry 3) is missing (and \(entries - 3) more stored nodes differ): proofs through it are refused until `integra-server rebuild-tree` rewrites the nodes from the verified entries", "\(found)")
         }
     }
 

@@ -31,6 +31,7 @@ final class MariaDBSealedEntryReader: SealedEntryReader, @unchecked Sendable {
         .bytes(maximumCount: 1024), .bytes(maximumCount: 1024),
     ]
     private static let userColumns: [MariaDBColumn] = [.integer, .bytes(maximumCount: 1024)]
+    private static let nodeColumns: [MariaDBColumn] = [.integer, .bytes(maximumCount: 1024)]
 
     init(store: MariaDBLedgerStore) {
         self.store = store
@@ -69,7 +70,22 @@ final class MariaDBSealedEntryReader: SealedEntryReader, @unchecked Sendable {
                 return !page.isFull
             }
             // Left-out entries count against the limit: a short result is the end of the ledger.
-            if self.missingUserIDs.isEmpty && scanned < limit { return }
+            if self.missingUserIDs.isEmpty && scanned < limit { break }
+        }
+        try self.readTreeNodes(afterPosition: afterPosition, into: page, connection)
+    }
+
+    /// The stored tree nodes the page's leaves complete. Read after the entries: a node is
+    /// committed with the entry that completes it, so every node of these entries is there.
+    private func readTreeNodes(afterPosition: Int64, into page: SealedEntryPage, _ connection: MariaDBConnection) throws {
+        for (level, indices) in page.treeNodeRanges(afterPosition: afterPosition) {
+            try connection.forEachRow(
+                "SELECT idx, hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
+                [.int(Int64(level)), .int(Int64(bitPattern: indices.lowerBound)), .int(Int64(bitPattern: indices.upperBound))], columns: Self.nodeColumns
+            ) { row throws(LedgerError) in
+                page.treeNodes.record(level: level, index: UInt64(bitPattern: try Self.integer(row, 0, "idx")), hash: row.bytes(1))
+                return true
+            }
         }
     }
 

@@ -39,6 +39,7 @@ final class SQLiteEntryConnection {
     private let connection: SQLiteConnection
     private let entries: SQLiteStatement
     private let username: SQLiteStatement
+    private let treeNodes: SQLiteStatement
     private let names = UserNameCache()
 
     private static let selectEntries = """
@@ -47,6 +48,7 @@ final class SQLiteEntryConnection {
         FROM entries WHERE position > ?1 ORDER BY position LIMIT ?2
         """
     private static let selectUsername = "SELECT username FROM users WHERE id = ?1"
+    private static let selectTreeNodes = "SELECT idx, hash FROM tree_nodes WHERE level = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx"
     /// How much of the file the reader maps into memory (address space, not resident memory).
     private static let mmapBytes = 1 << 30
 
@@ -58,6 +60,7 @@ final class SQLiteEntryConnection {
         self.connection = connection
         self.entries = try connection.prepare(Self.selectEntries)
         self.username = try connection.prepare(Self.selectUsername)
+        self.treeNodes = try connection.prepare(Self.selectTreeNodes)
     }
 
     /// Empties `page` and fills it with the entries after `afterPosition`, until it is full or
@@ -70,7 +73,22 @@ final class SQLiteEntryConnection {
         while !page.isFull {
             let limit = page.capacity - page.count
             let scanned = try self.scan(after: &after, limit: limit, into: page)
-            if scanned < limit { return }
+            if scanned < limit { break }
+        }
+        try self.readTreeNodes(afterPosition: afterPosition, into: page)
+    }
+
+    /// The stored tree nodes the page's leaves complete. Read after the entries: a node is
+    /// committed with the entry that completes it, so every node of these entries is there.
+    private func readTreeNodes(afterPosition: Int64, into page: SealedEntryPage) throws(LedgerError) {
+        let row = self.treeNodes
+        for (level, indices) in page.treeNodeRanges(afterPosition: afterPosition) {
+            defer { row.reset() }
+            try row.bind(.integer(Int64(level)), .integer(Int64(bitPattern: indices.lowerBound)), .integer(Int64(bitPattern: indices.upperBound)))
+            while try row.step() {
+                let index = try row.convertedInt64(0, "idx")
+                page.treeNodes.record(level: level, index: UInt64(bitPattern: index), hash: row.blobBytes(1))
+            }
         }
     }
 
