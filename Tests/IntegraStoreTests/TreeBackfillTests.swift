@@ -63,9 +63,69 @@ import Testing
                 #expect(head.treeSize == UInt64(total) && reference.treeSize == UInt64(total))
                 #expect(head.rootHash == reference.rootHash, "the resumed tree is the RFC 9162 tree of the entries")
                 #expect(head.isSigned(by: testSigner.verifier))
-                #expect(try await store.treeHeads(afterTreeSize: 0, limit: 10).map(\.treeSize) == [UInt64(total)], "one head, signed once the tree is complete")
+                #expect(
+                    try await store.treeHeads(afterTreeSize: 0, limit: 10).map(\.treeSize) == [UInt64(TreeBackfill.entriesPerRun), UInt64(total)],
+                    "a head per committed run: the resumed build starts from a signed tree")
                 let found = try await LedgerVerifier.run(store: store, seal: testSeal, identity: testIdentityKey.publicKey).violations
                 #expect(found.isEmpty, "\(found)")
+            }
+        }
+    }
+
+    /// A ledger of `count` deposits, one group (and head) each, then closed.
+    static func ledger(_ storage: StoreUnderTest, count: Int) async throws {
+        try await withClosing(try await storage.open()) { store in
+            _ = try await StoreConformanceTests.addUser("holder", store: store)
+            for index in 0..<count { _ = try await StoreConformanceTests.deposit("holder", cents: 100, id: "d\(index)", store: store) }
+        }
+    }
+
+    /// A database writer changes a node of the tree's right edge and deletes the latest head, so
+    /// that a start would build on the changed node: the start refuses to build or sign, verify
+    /// names both findings, and `rebuild-tree`'s rewrite restores the tree and signs the head.
+    @Test(arguments: TestStore.all)
+    func aStoredTreeNoSignedHeadCommitsToIsNotBuiltOnUntilItIsRebuilt(kind: TestStore) async throws {
+        try await kind.withNewStorage { storage in
+            try await Self.ledger(storage, count: 10)
+            // Size 10's right edge is the nodes (3, 0) and (1, 4).
+            try await storage.sql([
+                "UPDATE tree_nodes SET hash = \(Tampering.hex([UInt8](repeating: 0xAB, count: 32))) WHERE level = 1 AND idx = 4",
+                "DELETE FROM tree_heads WHERE tree_size = 10",
+            ])
+            let log = CapturedLog()
+            try await withClosing(try await storage.openLogging(log.logger)) { store in
+                let critical = log.entries.filter { $0.level == .critical }.map(\.message)
+                #expect(critical.count == 1 && critical[0].contains("the stored tree (10 leaves) is not the one the latest signed head of 9 entries commits to"), "\(critical)")
+                #expect(try await store.latestTreeHead()?.treeSize == 9, "nothing is signed over the changed node")
+                let found = try await LedgerVerifier.run(store: store, seal: testSeal, identity: testIdentityKey.publicKey).violations.map(\.message)
+                #expect(found.contains { $0.hasPrefix("the stored tree node at level 1, index 4 (over entries 9 to 10) does not match the entries") }, "\(found)")
+                #expect(found.contains("the tree's latest signed head covers 9 of 10 entries"), "\(found)")
+
+                let rewriting = try #require(store as? any TreeNodeRewriting)
+                try await rewriting.rewriteTreeNodes { _ in }
+                let head = try #require(try await store.latestTreeHead())
+                let reference = try await ReferenceMerkleTree.rootHash(of: store)
+                #expect(head.treeSize == 10 && head.rootHash == reference.rootHash && head.isSigned(by: testSigner.verifier))
+                let after = try await LedgerVerifier.run(store: store, seal: testSeal, identity: testIdentityKey.publicKey).violations
+                #expect(after.isEmpty, "\(after)")
+            }
+        }
+    }
+
+    /// The rewrite writes nothing on a tree whose latest head is not the identity key's.
+    @Test(arguments: TestStore.all)
+    func aRebuildRefusesALatestHeadWithoutTheIdentityKeysSignature(kind: TestStore) async throws {
+        try await kind.withNewStorage { storage in
+            try await Self.ledger(storage, count: 4)
+            try await storage.sql(["UPDATE tree_heads SET root_hash = \(Tampering.hex([UInt8](repeating: 0xCD, count: 32))) WHERE tree_size = 4"])
+            try await withClosing(try await storage.open()) { store in
+                let rewriting = try #require(store as? any TreeNodeRewriting)
+                do {
+                    try await rewriting.rewriteTreeNodes { _ in }
+                    Issue.record("the rewrite went on under a head the identity key did not sign")
+                } catch LedgerError.integrityAlarm(let violation) {
+                    #expect(violation.message == "the latest stored tree head (4 entries) does not carry the identity key's signature")
+                }
             }
         }
     }

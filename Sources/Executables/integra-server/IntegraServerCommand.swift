@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Synchronization
 import Foundation
 import CoreMetrics
 import IntegraAdmin
@@ -19,7 +20,7 @@ struct IntegraServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "integra-server",
         abstract: "Integra: integrity-checked transfers between customer accounts.",
-        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self, Verify.self, Alarms.self, LogKey.self],
+        subcommands: [Run.self, UserCommand.self, Deposit.self, Summary.self, Migrate.self, Verify.self, RebuildTree.self, Alarms.self, LogKey.self],
         defaultSubcommand: Run.self)
 
     /// Runs the command; a usage or configuration mistake (`UsageFailure`) is one line on stderr
@@ -467,6 +468,43 @@ struct Verify: AsyncParsableCommand {
         let rate = seconds > 0 ? Int(Double(verifier.entriesChecked) / seconds) : 0
         print("verify: \(verifier.entriesChecked) entries, \(violations.count) violations, \(String(format: "%.2f", seconds)) s (\(rate) entries/s)")
         if !violations.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct RebuildTree: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild-tree",
+        abstract: "Rewrite the ledger's stored Merkle tree nodes from the verified entries.",
+        discussion: """
+            The repair for tree nodes that `verify` reports changed, missing or malformed, and for a tree that \
+            the server no longer builds on (a deleted head). Every entry is checked (chain link and row seal) \
+            before its nodes are written, and the rebuilt tree must fold to the root of the latest signed head: \
+            otherwise it stops, prints the finding and exits 1. A head is signed only for entries beyond the \
+            latest signed head. The server may be running. Afterwards run `verify`, then acknowledge the alarm \
+            with `integra-server alarms ack`.
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        try CommandFailure.wrap { try self.store.apply(to: &configuration) }
+        let last = Mutex<TreeBackfill.Run?>(nil)
+        try await withStore(configuration, access: .existing) { store in
+            guard let rewriting = store as? any TreeNodeRewriting else { throw CommandFailure("this store cannot rewrite its tree") }
+            do {
+                try await rewriting.rewriteTreeNodes { run in
+                    last.withLock { $0 = run }
+                    FileHandle.standardError.write(Data("rebuild-tree: \(run.treeSize)/\(run.entries) entries\n".utf8))
+                }
+            } catch LedgerError.integrityAlarm(let violation) {
+                print(violation)
+                print("rebuild-tree: stopped; nothing after that point was written")
+                throw ExitCode(1)
+            }
+        }
+        let treeSize = last.withLock { $0?.treeSize } ?? 0
+        print("rebuild-tree: the tree's nodes over \(treeSize) entries were rewritten from the verified entries, and its root is the signed one")
     }
 }
 

@@ -101,29 +101,110 @@ extension TreeBackfill {
         }
     }
 
-    /// One run: appends the next entries without a leaf and, once every entry has one, signs
-    /// the head (unless it is signed already). Returns the tree size, the ledger's size, and
-    /// whether the tree is complete.
+    /// One run: appends the next entries without a leaf and signs the head of the tree it
+    /// reached, so that the next run (after a restart too) builds only on a stored tree whose
+    /// root the identity key signed. Returns the tree size, the ledger's size, and whether the
+    /// tree is complete.
+    ///
+    /// Stored nodes are trusted only under a signed head: with a head stored, the stored tree
+    /// must be exactly the one the latest head commits to (else the tree rows were changed or
+    /// deleted: an alarm, and nothing is built or signed on them); with none (a backfill that
+    /// was interrupted before it signed anything), the tree is built again from the first entry.
     public static func run(_ rows: Rows, signer: TreeHeadSigner, seal: LedgerSeal, nowMs: Int64) throws -> Run {
-        let treeSize = try rows.leafCount()
         let headPosition = try rows.headPosition()
-        guard let frontier = try? MerkleFrontier(treeSize: treeSize, nodes: try rows.nodes(MerkleFrontier.nodeIDs(treeSize: treeSize))) else {
-            throw LedgerError.integrityAlarm(IntegrityViolation(kind: .treeMismatch, message: "the partly built tree at \(treeSize) entries lacks a node of its right edge"))
+        let frontier: MerkleFrontier
+        if let latest = try rows.latestHead() {
+            frontier = try Self.verifiedFrontier(rows, latest: latest, verifier: signer.verifier)
+        } else {
+            frontier = MerkleFrontier()
         }
+        let treeSize = frontier.treeSize
         if treeSize >= UInt64(max(0, headPosition)) {
-            if try rows.latestHead()?.treeSize != treeSize, treeSize > 0 {
-                try rows.writeHead(try TreeHeadSigner.sign(frontier, with: signer, nowMs: nowMs))
-            }
             return (0, treeSize, headPosition, true)
         }
         let entries = try rows.entries(Int64(treeSize), Self.entriesPerRun)
         let previous = try rows.chainHash(Int64(treeSize)) ?? []
         let (appended, _) = try Self.append(entries, to: frontier, previousChainHash: previous, seal: seal)
         try rows.writeNodes(appended.nodes)
+        try rows.writeHead(try TreeHeadSigner.sign(appended.frontier, with: signer, nowMs: nowMs))
         let done = appended.frontier.treeSize >= UInt64(headPosition)
-        if done { try rows.writeHead(try TreeHeadSigner.sign(appended.frontier, with: signer, nowMs: nowMs)) }
         return (entries.count, appended.frontier.treeSize, headPosition, done)
     }
+
+    /// The stored tree's right edge, if it is the tree `latest` commits to: as many leaves as
+    /// the head covers, folding to its root, and the head signed by the identity key.
+    static func verifiedFrontier(_ rows: Rows, latest: SignedTreeHead, verifier: NoteVerifier) throws -> MerkleFrontier {
+        let leafCount = try rows.leafCount()
+        let remedy = "tree rows were changed or deleted, and nothing is built or signed on them: run `integra-server verify`, then `integra-server rebuild-tree`"
+        guard latest.isSigned(by: verifier) else {
+            throw LedgerError.integrityAlarm(IntegrityViolation(
+                kind: .treeMismatch, message: "the latest stored tree head (\(latest.treeSize) entries) does not carry the identity key's signature: \(remedy)"))
+        }
+        guard leafCount == latest.treeSize,
+              let frontier = try? MerkleFrontier(treeSize: leafCount, nodes: try rows.nodes(MerkleFrontier.nodeIDs(treeSize: leafCount))),
+              frontier.rootHash == latest.rootHash else {
+            throw LedgerError.integrityAlarm(IntegrityViolation(
+                kind: .treeMismatch,
+                message: "the stored tree (\(leafCount) leaves) is not the one the latest signed head of \(latest.treeSize) entries commits to: \(remedy)"))
+        }
+        return frontier
+    }
+}
+
+extension TreeBackfill {
+    /// Rewrites every stored node from the entries, a run of entries per transaction: the
+    /// repair for stored nodes that `verify` found changed, missing or malformed. Each entry is
+    /// checked (chain link and seal) before its leaf is written, so what is written is what the
+    /// entries say. The tree rebuilt up to the latest signed head must fold to that head's root,
+    /// or the rewrite stops with an alarm; past it (a head deleted, or an interrupted build), the
+    /// head of the whole ledger is signed at the end.
+    public struct Rewrite: Sendable {
+        /// The tree rebuilt so far, from the entries alone (not from stored nodes).
+        public private(set) var frontier = MerkleFrontier()
+        private var chainHash = LedgerSeal.genesisHash
+
+        public init() {}
+
+        /// Rewrites the nodes of the next run of entries; returns what the run did.
+        public mutating func run(_ rows: Rows, seal: LedgerSeal, signer: TreeHeadSigner, nowMs: Int64) throws -> Run {
+            let headPosition = try rows.headPosition()
+            let latest = try rows.latestHead()
+            if let latest, !latest.isSigned(by: signer.verifier) {
+                throw LedgerError.integrityAlarm(IntegrityViolation(
+                    kind: .treeMismatch, message: "the latest stored tree head (\(latest.treeSize) entries) does not carry the identity key's signature"))
+            }
+            let signedSize = latest?.treeSize ?? 0
+            var limit = TreeBackfill.entriesPerRun
+            // Stop at the signed head's size, to compare roots there.
+            if signedSize > self.frontier.treeSize { limit = Int(min(UInt64(limit), signedSize - self.frontier.treeSize)) }
+            let entries = try rows.entries(Int64(self.frontier.treeSize), limit)
+            let (appended, chainHash) = try TreeBackfill.append(entries, to: self.frontier, previousChainHash: self.chainHash, seal: seal)
+            try rows.writeNodes(appended.nodes)
+            self.frontier = appended.frontier
+            self.chainHash = chainHash
+            let size = self.frontier.treeSize
+            if let latest, size == latest.treeSize, self.frontier.rootHash != latest.rootHash {
+                throw LedgerError.integrityAlarm(IntegrityViolation(
+                    kind: .treeMismatch, message: "the ledger's first \(size) entries do not fold to the root of the signed head of \(size) entries"))
+            }
+            if size < signedSize, entries.count < limit {
+                throw LedgerError.integrityAlarm(IntegrityViolation(
+                    kind: .treeMismatch, message: "the signed head of \(signedSize) entries covers more than the ledger's \(size) entries"))
+            }
+            let done = entries.isEmpty || size >= UInt64(max(0, headPosition))
+            if done, size > signedSize { try rows.writeHead(try TreeHeadSigner.sign(self.frontier, with: signer, nowMs: nowMs)) }
+            return (entries.count, size, headPosition, done)
+        }
+    }
+}
+
+/// A store whose tree nodes an operator can rewrite from the verified entries
+/// (`integra-server rebuild-tree`).
+public protocol TreeNodeRewriting: Sendable {
+    /// Rewrites every stored tree node from the entries (see `TreeBackfill.Rewrite`), telling
+    /// `progress` after each run. Throws `integrityAlarm` naming the first entry that fails its
+    /// check, or a root that the latest signed head does not carry.
+    func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError)
 }
 
 extension Logger {
@@ -137,7 +218,7 @@ extension Logger {
             self.notice("building the ledger's Merkle tree", metadata: ["entries": "\(run.treeSize)/\(run.entries)"])
         case .stopped(let violation):
             self.critical(
-                "the ledger's Merkle tree stops short of the ledger: \(violation.message); no money moves until an operator has run `integra-server verify`")
+                "building the ledger's Merkle tree stopped: \(violation.message); no money moves until an operator has run `integra-server verify`")
         }
     }
 }

@@ -15,7 +15,7 @@ public import Logging
 /// and every later read in that transaction is a locking read of the latest committed rows.
 /// Nonces are unique in the database, so a replay is refused whichever instance sees it.
 /// Deadlocks and lock-wait timeouts are retried a bounded number of times.
-public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
+public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource, TreeNodeRewriting {
     private let pool: MariaDBConnectionPool
     private let seal: LedgerSeal
     /// Signs the tree head of every group that appends entries; nil when read-only.
@@ -462,6 +462,31 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource {
             }
             logger.log(outcome)
             if outcome.isDone { return }
+        }
+    }
+
+    public func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError) {
+        guard let signer = self.signer else { throw .storeUnavailable("the store is open read-only") }
+        let seal = self.seal
+        var rewrite = TreeBackfill.Rewrite()
+        while true {
+            let current = rewrite
+            let (run, next) = try await self.run { connection in
+                try connection.execute("START TRANSACTION")
+                do {
+                    var rewrite = current
+                    let run = try rewrite.run(
+                        MariaDBTreeRows.backfillRows(connection), seal: seal, signer: signer, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+                    try connection.execute("COMMIT")
+                    return (run, rewrite)
+                } catch {
+                    try? connection.execute("ROLLBACK")
+                    throw error
+                }
+            }
+            rewrite = next
+            progress(run)
+            if run.done { return }
         }
     }
 

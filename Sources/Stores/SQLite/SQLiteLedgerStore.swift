@@ -298,6 +298,23 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
     }
 }
 
+extension SQLiteLedgerStore: TreeNodeRewriting {
+    public func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError) {
+        var rewrite = TreeBackfill.Rewrite()
+        while true {
+            let current = rewrite
+            let (run, next) = try await self.write { (writer) throws(LedgerError) in
+                var current = current
+                let run = try writer.rewriteTreeNodes(&current, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+                return (run, current)
+            }
+            rewrite = next
+            progress(run)
+            if run.done { return }
+        }
+    }
+}
+
 /// The connection of the store's background checkpoints. `close()` closes it when the store
 /// closes, so that no connection of the store outlives `close()` (the last one to close deletes
 /// the `-wal` file, and an operator may copy or remove the directory once the store is closed).

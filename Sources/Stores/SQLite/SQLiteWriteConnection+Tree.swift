@@ -49,7 +49,46 @@ extension SQLiteWriteConnection {
     /// the head once it covers every entry; `progress` is told what each run did (and where the
     /// tree stops if an entry fails its check).
     func buildTree(nowMs: Int64, progress: (TreeBackfill.Outcome) -> Void) throws(LedgerError) {
-        let rows = TreeBackfill.Rows(
+        let rows = self.backfillRows()
+        while true {
+            try self.execute(self.begin)
+            do {
+                let run = try TreeBackfill.run(rows, signer: self.signer, seal: self.seal, nowMs: nowMs)
+                try self.execute(self.commit)
+                progress(.built(run))
+                if run.done { return }
+            } catch LedgerError.integrityAlarm(let violation) {
+                // An entry that fails its check gets no leaf: the tree stays short of the
+                // ledger, so nothing is appended or signed until an operator has looked
+                // (`verify` names the entry).
+                _ = try? self.execute(self.rollback)
+                progress(.stopped(violation))
+                return
+            } catch {
+                _ = try? self.execute(self.rollback)
+                if let error = error as? LedgerError { throw error }
+                throw .storeUnavailable("database error while building the tree: \(error)")
+            }
+        }
+    }
+
+    /// One run of `TreeBackfill.Rewrite` in its own transaction (see `TreeNodeRewriting`).
+    func rewriteTreeNodes(_ rewrite: inout TreeBackfill.Rewrite, nowMs: Int64) throws(LedgerError) -> TreeBackfill.Run {
+        try self.execute(self.begin)
+        do {
+            let run = try rewrite.run(self.backfillRows(), seal: self.seal, signer: self.signer, nowMs: nowMs)
+            try self.execute(self.commit)
+            return run
+        } catch {
+            _ = try? self.execute(self.rollback)
+            if let error = error as? LedgerError { throw error }
+            throw .storeUnavailable("database error while rewriting the tree: \(error)")
+        }
+    }
+
+    /// The rows the tree's backfill and rewrite read and write, inside the caller's transaction.
+    private func backfillRows() -> TreeBackfill.Rows {
+        TreeBackfill.Rows(
             headPosition: { try self.head().position },
             leafCount: {
                 var count: UInt64 = 0
@@ -75,26 +114,6 @@ extension SQLiteWriteConnection {
                 }
             },
             writeHead: { try self.write($0) })
-        while true {
-            try self.execute(self.begin)
-            do {
-                let run = try TreeBackfill.run(rows, signer: self.signer, seal: self.seal, nowMs: nowMs)
-                try self.execute(self.commit)
-                progress(.built(run))
-                if run.done { return }
-            } catch LedgerError.integrityAlarm(let violation) {
-                // An entry that fails its check gets no leaf: the tree stays short of the
-                // ledger, so nothing is appended or signed until an operator has looked
-                // (`verify` names the entry).
-                _ = try? self.execute(self.rollback)
-                progress(.stopped(violation))
-                return
-            } catch {
-                _ = try? self.execute(self.rollback)
-                if let error = error as? LedgerError { throw error }
-                throw .storeUnavailable("database error while building the tree: \(error)")
-            }
-        }
     }
 }
 
