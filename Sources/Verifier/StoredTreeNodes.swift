@@ -1,4 +1,9 @@
 import IntegraLedger
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The stored tree nodes that a page's leaves complete, read with the page so that `verify`
 /// compares every stored node with the hash folded from the entries.
@@ -23,7 +28,8 @@ public final class StoredTreeNodes: @unchecked Sendable {
     }
 
     private struct Level {
-        var indices: Range<UInt64>
+        var lowerBound: UInt64
+        var upperBound: UInt64
         /// Where the level's first node sits in `hashes` and `states`.
         var offset: Int
     }
@@ -32,19 +38,37 @@ public final class StoredTreeNodes: @unchecked Sendable {
     private static let missing: UInt8 = 0
     private static let present: UInt8 = 1
     private static let malformed: UInt8 = 2
+    /// A tree of up to 2^64 - 1 leaves has 64 levels.
+    private static let maximumLevels = 64
 
+    // Used by one thread at a time (see above): the hot fields skip the runtime's exclusivity
+    // bookkeeping, and the buffers are raw so that a comparison is one memcmp.
     /// Whether the reader filled the nodes of the current page.
-    public private(set) var isRead = false
-    private var levels: [Level] = []
-    private var hashes: [UInt8] = []
-    private var states: [UInt8] = []
+    @exclusivity(unchecked) public private(set) var isRead = false
+    private let levels: UnsafeMutablePointer<Level>
+    @exclusivity(unchecked) private var levelCount = 0
+    /// 32 bytes per node slot.
+    @exclusivity(unchecked) private var hashes: UnsafeMutablePointer<UInt8>
+    /// One state per node slot.
+    @exclusivity(unchecked) private var states: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var slotCapacity = 0
 
-    init() {}
+    init() {
+        self.levels = .allocate(capacity: Self.maximumLevels)
+        self.hashes = .allocate(capacity: 0)
+        self.states = .allocate(capacity: 0)
+    }
+
+    deinit {
+        self.levels.deallocate()
+        self.hashes.deallocate()
+        self.states.deallocate()
+    }
 
     /// Forgets the previous page's nodes.
     func removeAll() {
         self.isRead = false
-        self.levels.removeAll(keepingCapacity: true)
+        self.levelCount = 0
     }
 
     /// Starts the nodes of a page of `leafCount` leaves after position `afterPosition`; returns
@@ -56,33 +80,34 @@ public final class StoredTreeNodes: @unchecked Sendable {
         let first = UInt64(afterPosition)
         let end = first + UInt64(leafCount)
         var offset = 0
-        var level: UInt8 = 0
-        while level < 64, (end >> level) > (first >> level) {
-            let indices = (first >> level)..<(end >> level)
-            self.levels.append(Level(indices: indices, offset: offset))
-            offset += Int(indices.count)
-            level += 1
+        var ranges: [(level: UInt8, indices: Range<UInt64>)] = []
+        while self.levelCount < Self.maximumLevels, (end >> self.levelCount) > (first >> self.levelCount) {
+            let level = Level(lowerBound: first >> self.levelCount, upperBound: end >> self.levelCount, offset: offset)
+            self.levels[self.levelCount] = level
+            ranges.append((UInt8(self.levelCount), level.lowerBound..<level.upperBound))
+            offset += Int(level.upperBound - level.lowerBound)
+            self.levelCount += 1
         }
-        if self.states.count < offset {
-            self.states = [UInt8](repeating: Self.missing, count: offset)
-            self.hashes = [UInt8](repeating: 0, count: offset * Self.hashByteCount)
-        } else {
-            for slot in 0..<offset { self.states[slot] = Self.missing }
+        if self.slotCapacity < offset {
+            self.hashes.deallocate()
+            self.states.deallocate()
+            self.hashes = .allocate(capacity: offset * Self.hashByteCount)
+            self.states = .allocate(capacity: offset)
+            self.slotCapacity = offset
         }
-        return self.levels.enumerated().map { (UInt8($0.offset), $0.element.indices) }
+        self.states.update(repeating: Self.missing, count: offset)
+        return ranges
     }
 
     /// Records a stored node; a node outside the page's ranges is ignored.
     public func record(level: UInt8, index: UInt64, hash: UnsafeRawBufferPointer?) {
         guard let slot = self.slot(level: level, index: index) else { return }
-        guard let hash, hash.count == Self.hashByteCount else {
+        guard let hash, hash.count == Self.hashByteCount, let bytes = hash.baseAddress else {
             self.states[slot] = Self.malformed
             return
         }
         self.states[slot] = Self.present
-        self.hashes.withUnsafeMutableBytes { hashes in
-            UnsafeMutableRawBufferPointer(rebasing: hashes[slot * Self.hashByteCount..<(slot + 1) * Self.hashByteCount]).copyMemory(from: hash)
-        }
+        UnsafeMutableRawPointer(self.hashes + slot * Self.hashByteCount).copyMemory(from: bytes, byteCount: Self.hashByteCount)
     }
 
     /// Compares the stored node (level, index) with `hash`, the node folded from the entries.
@@ -92,17 +117,15 @@ public final class StoredTreeNodes: @unchecked Sendable {
         case Self.missing: return .missing
         case Self.malformed: return .malformed
         default:
-            let equal = self.hashes.withUnsafeBytes { hashes in
-                UnsafeRawBufferPointer(rebasing: hashes[slot * Self.hashByteCount..<(slot + 1) * Self.hashByteCount]).elementsEqual(hash)
-            }
-            return equal ? .equal : .different
+            precondition(hash.count == Self.hashByteCount)
+            return memcmp(self.hashes + slot * Self.hashByteCount, hash.baseAddress!, Self.hashByteCount) == 0 ? .equal : .different
         }
     }
 
     private func slot(level: UInt8, index: UInt64) -> Int? {
-        guard Int(level) < self.levels.count else { return nil }
+        guard Int(level) < self.levelCount else { return nil }
         let range = self.levels[Int(level)]
-        guard range.indices.contains(index) else { return nil }
-        return range.offset + Int(index - range.indices.lowerBound)
+        guard index >= range.lowerBound, index < range.upperBound else { return nil }
+        return range.offset + Int(index - range.lowerBound)
     }
 }
