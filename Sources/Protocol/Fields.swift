@@ -121,6 +121,19 @@ public struct FieldWriter {
         self.buffer.writeBytes(value)
     }
 
+    /// One field holding `parts` one after another (an audit path's hashes), written part by
+    /// part: no joined copy, no byte-by-byte walk.
+    public mutating func bytes(_ tag: UInt8, concatenating parts: [[UInt8]]) {
+        let count = parts.reduce(0) { $0 + $1.count }
+        guard count <= Int(UInt16.max) else {
+            self.overflowed = true
+            return
+        }
+        self.buffer.writeInteger(tag)
+        self.buffer.writeInteger(UInt16(count))
+        for part in parts { self.buffer.writeBytes(part) }
+    }
+
     public mutating func integer<I: FixedWidthInteger>(_ tag: UInt8, _ value: I) {
         self.buffer.writeInteger(tag)
         self.buffer.writeInteger(UInt16(MemoryLayout<I>.size))

@@ -309,7 +309,7 @@ public enum ServerMessage: Hashable, Sendable {
                 writer.bytes(11, confirmation.entry)
                 writer.bytes(12, confirmation.treeHead)
                 // Absent for the only leaf of a tree of one.
-                if !confirmation.inclusionPath.isEmpty { writer.bytes(13, confirmation.inclusionPath.joined()) }
+                if !confirmation.inclusionPath.isEmpty { writer.bytes(13, concatenating: confirmation.inclusionPath) }
             }
         case .balanceReport(let username, let balance):
             writer.string(1, username)
@@ -343,9 +343,9 @@ public enum ServerMessage: Hashable, Sendable {
             // Empty fields are left out: an empty path (a tree of one leaf, equal sizes) is absent.
             writer.bytes(1, proofs.treeHead)
             if !proofs.entry.isEmpty { writer.bytes(2, proofs.entry) }
-            if !proofs.inclusionPath.isEmpty { writer.bytes(3, proofs.inclusionPath.joined()) }
+            if !proofs.inclusionPath.isEmpty { writer.bytes(3, concatenating: proofs.inclusionPath) }
             if proofs.fromTreeSize > 0 { writer.integer(4, proofs.fromTreeSize) }
-            if !proofs.consistencyPath.isEmpty { writer.bytes(5, proofs.consistencyPath.joined()) }
+            if !proofs.consistencyPath.isEmpty { writer.bytes(5, concatenating: proofs.consistencyPath) }
         case .error(let code, let message):
             writer.integer(1, code)
             writer.string(2, message)
