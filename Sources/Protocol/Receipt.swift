@@ -49,7 +49,9 @@ public enum Receipt {
     /// and the entry must be the receipt's transfer, field by field.
     public static func provenHead(_ confirmation: TransferConfirmation, identity: Curve25519.Signing.PublicKey) -> TreeCheckpoint? {
         guard confirmation.position >= 1,
-              let checkpoint = try? TreeCheckpoint.opening(confirmation.treeHead, logVerifier: TreeHeadKey.verifier(identity: identity)),
+              let checkpoint = VerifiedHeadCache.shared.checkpoint(note: confirmation.treeHead, identity: identity, open: {
+                  try? TreeCheckpoint.opening(confirmation.treeHead, logVerifier: TreeHeadKey.verifier(identity: identity))
+              }),
               let entry = CanonicalEntry(encoding: confirmation.entry), entry.shows(confirmation),
               TreeInclusion(head: SignedTreeHead(treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAtMs: 0, note: confirmation.treeHead),
                             leafIndex: confirmation.position - 1, path: confirmation.inclusionPath).proves(leaf: confirmation.entry)

@@ -63,6 +63,37 @@ import Testing
         #expect(!Receipt.isValid(other, identity: Self.identity.publicKey), "a head signed by another key")
     }
 
+    /// A head whose signature was checked once is not checked again, but only the same bytes
+    /// under the same key are taken from the cache: a changed head or another key is checked,
+    /// and refused, even right after the genuine head was cached.
+    @Test func aCachedHeadIsTakenOnlyForTheSameBytesUnderTheSameKey() throws {
+        let cache = VerifiedHeadCache(capacity: 2)
+        let receipt = try #require(try Self.receipts(before: 3, count: 2).last)
+        var opened = 0
+        func check(_ note: [UInt8], _ identity: Curve25519.Signing.PublicKey) -> TreeCheckpoint? {
+            cache.checkpoint(note: note, identity: identity) {
+                opened += 1
+                return try? TreeCheckpoint.opening(note, logVerifier: TreeHeadKey.verifier(identity: identity))
+            }
+        }
+        #expect(check(receipt.treeHead, Self.identity.publicKey)?.treeSize == 5)
+        #expect(check(receipt.treeHead, Self.identity.publicKey)?.treeSize == 5)
+        #expect(opened == 1, "the second receipt of the head is not checked again")
+        var changed = receipt.treeHead
+        changed[10] ^= 1
+        #expect(check(changed, Self.identity.publicKey) == nil)
+        #expect(check(receipt.treeHead, Curve25519.Signing.PrivateKey().publicKey) == nil, "another key")
+        #expect(opened == 3 && cache.count == 1, "refused heads are not remembered")
+        // Two more heads fill the cache: the first is replaced and checked again.
+        for before in [10, 20] {
+            let other = try #require(try Self.receipts(before: before, count: 1).last)
+            #expect(check(other.treeHead, Self.identity.publicKey) != nil)
+        }
+        #expect(cache.count == 2)
+        #expect(check(receipt.treeHead, Self.identity.publicKey)?.treeSize == 5)
+        #expect(opened == 6)
+    }
+
     @Test func aReceiptOfAnEarlierServerStillVerifiesByItsSignature() throws {
         let legacy = TransferConfirmation(
             transferID: "t1", position: 1, sender: "alice", recipient: "bob", amount: "1.00", balanceAfter: "9.00", createdAtMs: 1, isRetry: false,
