@@ -1,3 +1,4 @@
+public import Crypto
 import Foundation
 public import IntegraLedger
 public import IntegraFiles
@@ -47,6 +48,24 @@ public enum Administration {
         case .rejected(let error)?: throw error
         default: preconditionFailure("unexpected outcome \(outcome)")
         }
+    }
+
+    /// Refuses to write to a store that does not hold the ledger the deployment's last signed
+    /// checkpoint (`checkpoint.json`) covers: an older copy of the database restored, entries
+    /// removed or history rewritten. A write there would reuse positions and sign a second tree
+    /// head for a size that already has one. `run` raises the same alarm at its start; the admin
+    /// commands that write check it first.
+    public static func checkAnchor(store: any LedgerStore, dataDirectory: String, identity: Curve25519.Signing.PublicKey) async throws {
+        let anchor: LedgerCheckpoint
+        switch Checkpointer.loadAnchor(dataDirectory: dataDirectory) {
+        case .absent: return
+        case .unreadable(let reason): throw LedgerError.integrityAlarm(IntegrityViolation(kind: .anchorUnreadable, message: reason))
+        case .present(let present): anchor = present
+        }
+        guard Checkpointer.isAuthentic(anchor, identity: identity) else {
+            throw LedgerError.integrityAlarm(IntegrityViolation(kind: .checkpointInvalid, message: "\(Checkpointer.anchorFileName) is not signed by this server"))
+        }
+        if let violation = try await Checkpointer.violation(of: anchor, in: store) { throw LedgerError.integrityAlarm(violation) }
     }
 
     /// A random password of `length` letters and digits from the system CSPRNG.

@@ -48,6 +48,22 @@ public struct Checkpointer: Sendable {
         try SecretFile.write(data, to: "\(self.dataDirectory)/\(Self.anchorFileName)")
     }
 
+    /// What is wrong with the ledger in `store` against an authentic anchor, if anything: it
+    /// ends before the anchor's entry (rolled back) or that entry's chain hash differs (rewritten).
+    public static func violation(of anchor: LedgerCheckpoint, in store: any LedgerStore) async throws(LedgerError) -> IntegrityViolation? {
+        guard anchor.position > 0 else { return nil }
+        guard let entry = try await store.entry(at: anchor.position) else {
+            let head = try await store.head()
+            return IntegrityViolation(
+                kind: .ledgerRolledBack,
+                message: "the ledger ends at entry \(head.position) but the last signed checkpoint covers entry \(anchor.position): entries were removed or an older copy of the database was restored")
+        }
+        guard entry.sealed.chainHash == anchor.chainHash else {
+            return IntegrityViolation(kind: .historyRewritten, message: "entry \(anchor.position) no longer has the chain hash its checkpoint signed: history was rewritten")
+        }
+        return nil
+    }
+
     /// The anchor kept in the data directory.
     public static func loadAnchor(dataDirectory: String) -> Anchor {
         let path = "\(dataDirectory)/\(Self.anchorFileName)"

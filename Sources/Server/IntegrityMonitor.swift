@@ -119,15 +119,8 @@ public actor IntegrityMonitor {
             return
         }
         do {
-            guard let entry = try await self.store.entry(at: anchor.position) else {
-                let head = try await self.store.head()
-                await self.raise(IntegrityViolation(
-                    kind: .ledgerRolledBack,
-                    message: "the ledger ends at entry \(head.position) but the last signed checkpoint covers entry \(anchor.position): entries were removed or an older copy of the database was restored"))
-                return
-            }
-            guard entry.sealed.chainHash == anchor.chainHash else {
-                await self.raise(IntegrityViolation(kind: .historyRewritten, message: "entry \(anchor.position) no longer has the chain hash its checkpoint signed: history was rewritten"))
+            if let violation = try await Checkpointer.violation(of: anchor, in: self.store) {
+                await self.raise(violation)
                 return
             }
             self.verified = LedgerIntegrity.ChainPoint(position: anchor.position, chainHash: anchor.chainHash)

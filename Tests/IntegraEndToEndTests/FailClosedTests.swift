@@ -257,6 +257,15 @@ import Testing
 
             try await Self.restore(second)
             try await Self.withRestarted(second) { restarted in
+                // `deposit` and `user add` check the anchor before they write: a deposit here
+                // would take position 6 again and sign a second head of 6 entries.
+                do {
+                    try await Administration.checkAnchor(
+                        store: restarted.store, dataDirectory: restarted.directory.path, identity: restarted.deployment.keys.identityKey.publicKey)
+                    Issue.record("an admin write to the restored copy was allowed")
+                } catch LedgerError.integrityAlarm(let violation) {
+                    #expect(violation.kind == .ledgerRolledBack && violation.message.contains("covers entry 6"), "\(violation)")
+                }
                 try await Self.restoredCopyStaysAnAlarm(restarted, anchor: anchor)
             }
         }

@@ -1,5 +1,4 @@
 public import ArgumentParser
-import Synchronization
 import Foundation
 import CoreMetrics
 import IntegraAdmin
@@ -327,6 +326,7 @@ struct UserCommand: AsyncParsableCommand {
             var configuration = ServerConfiguration()
             try CommandFailure.wrap { try self.store.apply(to: &configuration) }
             let user = try await withStore(configuration, access: .existing) { store in
+                try await Administration.checkAnchor(store: store, dataDirectory: configuration.dataDirectory, identity: try loadKeys(configuration).identityKey.publicKey)
                 var configuration = configuration
                 let recorded = try await store.setting(.bcryptCost).flatMap { UInt8(exactly: $0) }
                 configuration.bcryptCost = self.bcryptCost ?? recorded ?? configuration.bcryptCost
@@ -362,6 +362,7 @@ struct Deposit: AsyncParsableCommand {
                 dataDirectory: configuration.dataDirectory, store: store, seal: try storeSeal(configuration),
                 auditTrail: nil, logger: Logger(label: "integra.deposit"))
             do {
+                try await Administration.checkAnchor(store: store, dataDirectory: configuration.dataDirectory, identity: try loadKeys(configuration).identityKey.publicKey)
                 return try await Administration.deposit(to: self.name, amount: self.amount, maximumCents: Int64.max, transferID: self.id, store: store, alarms: alarms)
             } catch LedgerError.integrityAlarm(let violation) {
                 await alarms.raise(violation, nowMs: WallClock.system.nowMs())
@@ -489,22 +490,31 @@ struct RebuildTree: AsyncParsableCommand {
     func run() async throws {
         var configuration = ServerConfiguration()
         try CommandFailure.wrap { try self.store.apply(to: &configuration) }
-        let last = Mutex<TreeBackfill.Run?>(nil)
-        try await withStore(configuration, access: .existing) { store in
+        let rewrite = try await withStore(configuration, access: .existing) { store in
             guard let rewriting = store as? any TreeNodeRewriting else { throw CommandFailure("this store cannot rewrite its tree") }
             do {
-                try await rewriting.rewriteTreeNodes { run in
-                    last.withLock { $0 = run }
+                return try await rewriting.rewriteTreeNodes { run in
                     FileHandle.standardError.write(Data("rebuild-tree: \(run.treeSize)/\(run.entries) entries\n".utf8))
                 }
             } catch LedgerError.integrityAlarm(let violation) {
                 print(violation)
-                print("rebuild-tree: stopped; nothing after that point was written")
+                print("rebuild-tree: stopped; the runs before that point were written, nothing was signed")
                 throw ExitCode(1)
             }
         }
-        let treeSize = last.withLock { $0?.treeSize } ?? 0
-        print("rebuild-tree: the tree's nodes over \(treeSize) entries were rewritten from the verified entries, and its root is the signed one")
+        let size = rewrite.frontier.treeSize
+        let matched = rewrite.matchedSignedSize
+        print("rebuild-tree: the tree's nodes over \(size) entries were rewritten from the verified entries")
+        switch (matched, rewrite.signedSize) {
+        case (0, nil):
+            print("rebuild-tree: the ledger is empty")
+        case (let matched, nil):
+            print("rebuild-tree: its root is the one the identity key signed for \(matched) entries")
+        case (0, let signed?):
+            print("rebuild-tree: no signed head was stored, so nothing compared the tree with what was signed before; the head of \(signed) entries was signed now (a witness or a customer's remembered head can tell whether it extends what they saw)")
+        case (let matched, let signed?):
+            print("rebuild-tree: its root at \(matched) entries is the signed one; the head of \(signed) entries was signed now (the later heads were missing)")
+        }
     }
 }
 

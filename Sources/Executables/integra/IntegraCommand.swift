@@ -453,6 +453,23 @@ struct Head: AsyncParsableCommand {
     }
 }
 
+/// What `integra audit` found for one receipt.
+enum AuditStatus {
+    case proven
+    /// The server declined to answer (a verified error): the receipt was neither proven nor refuted.
+    case notChecked
+    /// The receipt or the server's proof failed a check.
+    case failed
+
+    var label: String {
+        switch self {
+        case .proven: "ok"
+        case .notChecked: "NOT CHECKED"
+        case .failed: "FAILED"
+        }
+    }
+}
+
 /// `integra audit`: asks the server to prove each saved receipt is still in the ledger.
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -466,28 +483,38 @@ struct Audit: AsyncParsableCommand {
             let deployment = try self.connection.deployment()
             let identity = try deployment.pinnedIdentity()
             let password = try self.login.password()
-            let results: [(file: String, outcome: String, ok: Bool)] = try await deployment.withConnection { connection in
+            let results: [(file: String, outcome: String, status: AuditStatus)] = try await deployment.withConnection { connection in
                 let session = try await deployment.login(connection, user: self.login.user, password: password)
-                var results: [(String, String, Bool)] = []
+                var results: [(String, String, AuditStatus)] = []
                 for stored in deployment.receipts.receipts(sender: session.username) {
                     guard let receipt = stored.receipt, let confirmation = receipt.confirmation else {
-                        results.append((stored.path, "unreadable receipt", false))
+                        results.append((stored.path, "unreadable receipt", .failed))
                         continue
                     }
                     do {
                         let head = try await connection.auditInTree(confirmation, identity: identity)
-                        results.append((stored.path, "entry \(receipt.position) is in the ledger's tree (signed head of \(head.treeSize) entries)", true))
+                        results.append((stored.path, "entry \(receipt.position) is in the ledger's tree (signed head of \(head.treeSize) entries)", .proven))
+                    } catch let error as IntegraClientError where error.kind == .server {
+                        // The server declined (an open integrity alarm, a busy server): nothing
+                        // was shown that failed a check.
+                        results.append((stored.path, "not checked: the server declined (\(error.message))", .notChecked))
                     } catch let error as IntegraClientError where error.kind != .connection && error.kind != .timeout {
-                        results.append((stored.path, "FAILED: \(error.message)", false))
+                        results.append((stored.path, "FAILED: \(error.message)", .failed))
                     }
                 }
                 return results
             }
-            let failures = results.filter { !$0.ok }.count
-            let lines = results.map { "\($0.ok ? "ok" : "FAILED")  \($0.file): \($0.outcome)" } + ["audit: receipts checked: \(results.count), failed: \(failures)"]
+            let failures = results.filter { $0.status == .failed }.count
+            let unchecked = results.filter { $0.status == .notChecked }.count
+            let lines = results.map { "\($0.status.label)  \($0.file): \($0.outcome)" }
+                + ["audit: receipts checked: \(results.count), failed: \(failures)" + (unchecked > 0 ? ", not checked: \(unchecked)" : "")]
             if failures > 0 {
                 FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
                 throw IntegraClientError(kind: .untrustedReply, message: "\(failures) of \(results.count) receipts could not be proven to be in the ledger")
+            }
+            if unchecked > 0 {
+                FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                throw IntegraClientError(kind: .server, message: "\(unchecked) of \(results.count) receipts were not checked: the server declined to prove them; try again later")
             }
             return Output.Result(text: lines.joined(separator: "\n"), json: [
                 "ok": .bool(true), "receipts": .int(Int64(results.count)),

@@ -44,8 +44,6 @@ extension TreeBackfill {
     public struct Rows {
         /// The ledger's head position.
         public var headPosition: () throws -> Int64
-        /// Leaves stored so far (one more than the largest level-0 index).
-        public var leafCount: () throws -> UInt64
         public var latestHead: () throws -> SignedTreeHead?
         public var nodes: ([MerkleNodeID]) throws -> [MerkleNodeID: [UInt8]]
         /// At most `limit` entries after `position`, with their seals, in order.
@@ -56,13 +54,12 @@ extension TreeBackfill {
         public var writeHead: (SignedTreeHead) throws -> Void
 
         public init(
-            headPosition: @escaping () throws -> Int64, leafCount: @escaping () throws -> UInt64,
+            headPosition: @escaping () throws -> Int64,
             latestHead: @escaping () throws -> SignedTreeHead?, nodes: @escaping ([MerkleNodeID]) throws -> [MerkleNodeID: [UInt8]],
             entries: @escaping (Int64, Int) throws -> [SealedEntry], chainHash: @escaping (Int64) throws -> [UInt8]?,
             writeNodes: @escaping ([MerkleNode]) throws -> Void, writeHead: @escaping (SignedTreeHead) throws -> Void
         ) {
             self.headPosition = headPosition
-            self.leafCount = leafCount
             self.latestHead = latestHead
             self.nodes = nodes
             self.entries = entries
@@ -131,21 +128,26 @@ extension TreeBackfill {
         return (entries.count, appended.frontier.treeSize, headPosition, done)
     }
 
-    /// The stored tree's right edge, if it is the tree `latest` commits to: as many leaves as
-    /// the head covers, folding to its root, and the head signed by the identity key.
+    /// The stored tree's right edge at `latest`'s size, if it folds to `latest`'s root, `latest`
+    /// carries the identity key's signature, and no leaf is stored right after it (entries and
+    /// their leaves are committed with their head, so a next leaf means later heads were
+    /// deleted). Other rows beyond the edge are not read: a node stored past the ledger is
+    /// overwritten when the ledger reaches it.
     static func verifiedFrontier(_ rows: Rows, latest: SignedTreeHead, verifier: NoteVerifier) throws -> MerkleFrontier {
-        let leafCount = try rows.leafCount()
         let remedy = "tree rows were changed or deleted, and nothing is built or signed on them: run `integra-server verify`, then `integra-server rebuild-tree`"
         guard latest.isSigned(by: verifier) else {
             throw LedgerError.integrityAlarm(IntegrityViolation(
                 kind: .treeMismatch, message: "the latest stored tree head (\(latest.treeSize) entries) does not carry the identity key's signature: \(remedy)"))
         }
-        guard leafCount == latest.treeSize,
-              let frontier = try? MerkleFrontier(treeSize: leafCount, nodes: try rows.nodes(MerkleFrontier.nodeIDs(treeSize: leafCount))),
+        guard let frontier = try? MerkleFrontier(treeSize: latest.treeSize, nodes: try rows.nodes(MerkleFrontier.nodeIDs(treeSize: latest.treeSize))),
               frontier.rootHash == latest.rootHash else {
             throw LedgerError.integrityAlarm(IntegrityViolation(
                 kind: .treeMismatch,
-                message: "the stored tree (\(leafCount) leaves) is not the one the latest signed head of \(latest.treeSize) entries commits to: \(remedy)"))
+                message: "the stored tree's right edge at \(latest.treeSize) entries does not fold to the root of the latest signed head: \(remedy)"))
+        }
+        guard try rows.nodes([MerkleNodeID.leaf(latest.treeSize)]).isEmpty else {
+            throw LedgerError.integrityAlarm(IntegrityViolation(
+                kind: .treeMismatch, message: "the stored tree goes on past the latest signed head of \(latest.treeSize) entries: later heads were deleted; \(remedy)"))
         }
         return frontier
     }
@@ -162,6 +164,11 @@ extension TreeBackfill {
         /// The tree rebuilt so far, from the entries alone (not from stored nodes).
         public private(set) var frontier = MerkleFrontier()
         private var chainHash = LedgerSeal.genesisHash
+        /// The size of the latest stored signed head whose root the rebuilt tree matched (0: none
+        /// was stored).
+        public private(set) var matchedSignedSize: UInt64 = 0
+        /// The size of the head the rewrite signed, for entries past the latest signed head.
+        public private(set) var signedSize: UInt64?
 
         public init() {}
 
@@ -183,16 +190,22 @@ extension TreeBackfill {
             self.frontier = appended.frontier
             self.chainHash = chainHash
             let size = self.frontier.treeSize
-            if let latest, size == latest.treeSize, self.frontier.rootHash != latest.rootHash {
-                throw LedgerError.integrityAlarm(IntegrityViolation(
-                    kind: .treeMismatch, message: "the ledger's first \(size) entries do not fold to the root of the signed head of \(size) entries"))
+            if let latest, size == latest.treeSize {
+                guard self.frontier.rootHash == latest.rootHash else {
+                    throw LedgerError.integrityAlarm(IntegrityViolation(
+                        kind: .treeMismatch, message: "the ledger's first \(size) entries do not fold to the root of the signed head of \(size) entries"))
+                }
+                self.matchedSignedSize = size
             }
             if size < signedSize, entries.count < limit {
                 throw LedgerError.integrityAlarm(IntegrityViolation(
                     kind: .treeMismatch, message: "the signed head of \(signedSize) entries covers more than the ledger's \(size) entries"))
             }
             let done = entries.isEmpty || size >= UInt64(max(0, headPosition))
-            if done, size > signedSize { try rows.writeHead(try TreeHeadSigner.sign(self.frontier, with: signer, nowMs: nowMs)) }
+            if done, size > signedSize {
+                try rows.writeHead(try TreeHeadSigner.sign(self.frontier, with: signer, nowMs: nowMs))
+                self.signedSize = size
+            }
             return (entries.count, size, headPosition, done)
         }
     }
@@ -202,9 +215,11 @@ extension TreeBackfill {
 /// (`integra-server rebuild-tree`).
 public protocol TreeNodeRewriting: Sendable {
     /// Rewrites every stored tree node from the entries (see `TreeBackfill.Rewrite`), telling
-    /// `progress` after each run. Throws `integrityAlarm` naming the first entry that fails its
-    /// check, or a root that the latest signed head does not carry.
-    func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError)
+    /// `progress` after each run; returns what it matched and signed. Throws `integrityAlarm`
+    /// naming the first entry that fails its check, or a root that the latest signed head does
+    /// not carry.
+    @discardableResult
+    func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError) -> TreeBackfill.Rewrite
 }
 
 extension Logger {

@@ -465,7 +465,8 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource, TreeN
         }
     }
 
-    public func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError) {
+    @discardableResult
+    public func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError) -> TreeBackfill.Rewrite {
         guard let signer = self.signer else { throw .storeUnavailable("the store is open read-only") }
         let seal = self.seal
         var rewrite = TreeBackfill.Rewrite()
@@ -486,7 +487,7 @@ public final class MariaDBLedgerStore: LedgerStore, SealedEntryPageSource, TreeN
             }
             rewrite = next
             progress(run)
-            if run.done { return }
+            if run.done { return rewrite }
         }
     }
 

@@ -64,10 +64,6 @@ enum MariaDBTreeRows {
     static func backfillRows(_ connection: MariaDBConnection) -> TreeBackfill.Rows {
         TreeBackfill.Rows(
             headPosition: { try connection.query("SELECT position FROM ledger_head WHERE id = 1 FOR UPDATE").int64(0, 0) },
-            leafCount: {
-                let rows = try connection.query("SELECT MAX(idx) FROM tree_nodes WHERE level = 0")
-                return rows.rows.first?[0] == nil ? 0 : UInt64(try rows.int64(0, 0)) + 1
-            },
             latestHead: { try Self.latestHead(connection) },
             nodes: { try Self.nodes($0, connection) },
             entries: { after, limit in try MariaDBEvidence.entries(after: after, through: Int64.max, limit: limit, connection: connection) },

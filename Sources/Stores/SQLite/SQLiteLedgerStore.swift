@@ -299,7 +299,8 @@ public final class SQLiteLedgerStore: LedgerStore, SealedEntryPageSource {
 }
 
 extension SQLiteLedgerStore: TreeNodeRewriting {
-    public func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError) {
+    @discardableResult
+    public func rewriteTreeNodes(progress: @escaping @Sendable (TreeBackfill.Run) -> Void) async throws(LedgerError) -> TreeBackfill.Rewrite {
         var rewrite = TreeBackfill.Rewrite()
         while true {
             let current = rewrite
@@ -310,7 +311,7 @@ extension SQLiteLedgerStore: TreeNodeRewriting {
             }
             rewrite = next
             progress(run)
-            if run.done { return }
+            if run.done { return rewrite }
         }
     }
 }

@@ -90,13 +90,6 @@ extension SQLiteWriteConnection {
     private func backfillRows() -> TreeBackfill.Rows {
         TreeBackfill.Rows(
             headPosition: { try self.head().position },
-            leafCount: {
-                var count: UInt64 = 0
-                try self.connection.run("SELECT MAX(idx) FROM tree_nodes WHERE level = 0") { row in
-                    count = row.optionalConvertedInt64(0).map { UInt64($0) + 1 } ?? 0
-                }
-                return count
-            },
             latestHead: { try self.latestTreeHead() },
             nodes: { try self.treeNodes($0) },
             entries: { after, limit in
