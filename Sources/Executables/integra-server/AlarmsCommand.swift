@@ -32,7 +32,7 @@ struct Alarms: AsyncParsableCommand {
         func run() async throws {
             var configuration = ServerConfiguration()
             try CommandFailure.wrap { try self.store.apply(to: &configuration) }
-            let alarms = try await withStore(configuration, access: .existing) { store in
+            let alarms = try await withStore(configuration, access: .readOnly) { store in
                 let alarms = try IntegrityAlarms(
                     dataDirectory: configuration.dataDirectory, store: store, seal: try storeSeal(configuration), auditTrail: nil,
                     logger: Logger(label: "integra.alarms"))

@@ -381,7 +381,7 @@ struct Summary: AsyncParsableCommand {
     func run() async throws {
         var configuration = ServerConfiguration()
         try CommandFailure.wrap { try self.store.apply(to: &configuration) }
-        let summary = try await withStore(configuration, access: .existing) { store in try await store.summary() }
+        let summary = try await withStore(configuration, access: .readOnly) { store in try await store.summary() }
         print("customers: \(summary.customers)")
         print("entries: \(summary.entries)")
         print("customer balances: \(Amount.format(cents: summary.customerBalanceCents))")
