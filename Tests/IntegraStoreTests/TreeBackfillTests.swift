@@ -131,6 +131,30 @@ import Testing
         }
     }
 
+    /// The last entry removed together with the tree (the ledger's head still says it was
+    /// there): the build stops with the missing entry named instead of going round for ever,
+    /// and nothing past the remaining entries is signed.
+    @Test(.timeLimit(.minutes(1)), arguments: TestStore.all)
+    func aBuildWhoseLastEntriesWereRemovedStopsAndSaysSo(kind: TestStore) async throws {
+        try await kind.withNewStorage { storage in
+            try await Self.ledger(storage, count: 6)
+            let last = try await withClosing(try await storage.open()) { store in try await store.head().position }
+            try await storage.sql(["DELETE FROM tree_nodes", "DELETE FROM tree_heads", "DELETE FROM entries WHERE position = \(last)"])
+            let log = CapturedLog()
+            let open = Task { try await storage.openLogging(log.logger) }
+            let store = try await open.value
+            try await withClosing(store) { store in
+                let head = try await store.head().position
+                if head >= last {
+                    // The store still says the ledger ends at `last`: the build stops short of it.
+                    let critical = log.entries.filter { $0.level == .critical }.map(\.message)
+                    #expect(critical.count == 1 && critical[0].contains("no entry follows entry \(last - 1)"), "\(critical)")
+                }
+                #expect(try await store.latestTreeHead()?.treeSize ?? 0 <= UInt64(last - 1), "nothing signed past the remaining entries")
+            }
+        }
+    }
+
     /// The rewrite writes nothing on a tree whose latest head is not the identity key's.
     @Test(arguments: TestStore.all)
     func aRebuildRefusesALatestHeadWithoutTheIdentityKeysSignature(kind: TestStore) async throws {

@@ -120,12 +120,20 @@ extension TreeBackfill {
             return (0, treeSize, headPosition, true)
         }
         let entries = try rows.entries(Int64(treeSize), Self.entriesPerRun)
+        guard !entries.isEmpty else { throw Self.noEntryAfter(treeSize, headPosition: headPosition) }
         let previous = try rows.chainHash(Int64(treeSize)) ?? []
         let (appended, _) = try Self.append(entries, to: frontier, previousChainHash: previous, seal: seal)
         try rows.writeNodes(appended.nodes)
         try rows.writeHead(try TreeHeadSigner.sign(appended.frontier, with: signer, nowMs: nowMs))
         let done = appended.frontier.treeSize >= UInt64(headPosition)
         return (entries.count, appended.frontier.treeSize, headPosition, done)
+    }
+
+    /// The ledger's head is past `treeSize`, but no entry follows it: the last entries were
+    /// removed (or made to name no one).
+    static func noEntryAfter(_ treeSize: UInt64, headPosition: Int64) -> LedgerError {
+        .integrityAlarm(IntegrityViolation(
+            kind: .entriesMissing, message: "the ledger's head is at entry \(headPosition), but no entry follows entry \(treeSize)"))
     }
 
     /// The stored tree's right edge at `latest`'s size, if it folds to `latest`'s root, `latest`
@@ -185,6 +193,9 @@ extension TreeBackfill {
             // Stop at the signed head's size, to compare roots there.
             if signedSize > self.frontier.treeSize { limit = Int(min(UInt64(limit), signedSize - self.frontier.treeSize)) }
             let entries = try rows.entries(Int64(self.frontier.treeSize), limit)
+            if entries.isEmpty, self.frontier.treeSize < UInt64(max(0, headPosition)) {
+                throw TreeBackfill.noEntryAfter(self.frontier.treeSize, headPosition: headPosition)
+            }
             let (appended, chainHash) = try TreeBackfill.append(entries, to: self.frontier, previousChainHash: self.chainHash, seal: seal)
             try rows.writeNodes(appended.nodes)
             self.frontier = appended.frontier
