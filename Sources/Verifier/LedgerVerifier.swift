@@ -237,8 +237,9 @@ public struct LedgerVerifier {
             }
         }
         if let firstBad {
-            let earlier = self.badTreeNodes
-            self.badTreeNodes = (earlier?.level ?? firstBad.level, earlier?.index ?? firstBad.index, earlier?.comparison ?? firstBad.comparison, (earlier?.count ?? 0) + badCount)
+            // The first bad node of the whole pass is kept; later pages only add to the count.
+            self.badTreeNodes = self.badTreeNodes.map { ($0.level, $0.index, $0.comparison, $0.count + badCount) }
+                ?? (firstBad.level, firstBad.index, firstBad.comparison, badCount)
         }
         self.checkTreeHeadsAtFoldedSize()
     }

@@ -482,7 +482,7 @@ struct RebuildTree: AsyncParsableCommand {
             before its nodes are written, and the rebuilt tree must fold to the root of the latest signed head: \
             otherwise it stops, prints the finding and exits 1. A head is signed only for entries beyond the \
             latest signed head. The server may be running. Afterwards run `verify`, then acknowledge the alarm \
-            with `integra-server alarms ack`.
+            with `integra-server alarms acknowledge`.
             """)
 
     @OptionGroup var store: StoreOptions

@@ -30,11 +30,10 @@ final class SQLiteConnection {
         if !self.isClosed { SQLiteCAPI.close(self.handle) }
     }
 
-    /// Closes the connection now (SQLite finishes closing once the last statement is finalized);
-    /// nothing may use it or its statements afterwards.
-    /// Finalizes every statement of the connection (their objects only check `isClosed` from
-    /// now on) and closes it, so that the file is released now and not when the last statement
-    /// object is released: the last connection to close removes the `-wal` file.
+    /// Closes the connection now: finalizes every statement of the connection (their objects
+    /// only check `isClosed` from then on), so the file is released now and not when the last
+    /// statement object is released (the last connection to close removes the `-wal` file).
+    /// Nothing may use the connection afterwards; its statements fail as the store being closed.
     func close() {
         guard !self.isClosed else { return }
         self.isClosed = true

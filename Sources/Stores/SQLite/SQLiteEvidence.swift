@@ -22,6 +22,17 @@ final class SQLiteEvidence {
         """
     static let entryJoin = "FROM entries e JOIN users fu ON fu.id = e.from_user JOIN users tu ON tu.id = e.to_user"
 
+    /// At most `limit` entries with their seals after `afterPosition` on `connection`, numbers
+    /// converted as verify's page reader converts them.
+    static func sealedEntries(on connection: SQLiteConnection, afterPosition: Int64, limit: Int) throws(LedgerError) -> [SealedEntry] {
+        var entries: [SealedEntry] = []
+        try connection.run(
+            "SELECT \(Self.entryColumns) \(Self.entryJoin) WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
+            .integer(afterPosition), .integer(Int64(limit))
+        ) { (row) throws(LedgerError) in entries.append(try Self.sealedEntry(row, converting: true)) }
+        return entries
+    }
+
     /// The most entries one `entries(after:through:)` call returns.
     static let maximumRun = 10_000
 

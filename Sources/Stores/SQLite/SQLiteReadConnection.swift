@@ -61,12 +61,7 @@ final class SQLiteReadConnection {
 
     /// Entries with their seals after `afterPosition`, converting numbers as verify's page reader does.
     func sealedEntries(afterPosition: Int64, limit: Int) throws(LedgerError) -> [SealedEntry] {
-        var entries: [SealedEntry] = []
-        try self.connection.run(
-            "SELECT \(SQLiteEvidence.entryColumns) \(SQLiteEvidence.entryJoin) WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
-            .integer(afterPosition), .integer(Int64(limit))
-        ) { (row) throws(LedgerError) in entries.append(try SQLiteEvidence.sealedEntry(row, converting: true)) }
-        return entries
+        try SQLiteEvidence.sealedEntries(on: self.connection, afterPosition: afterPosition, limit: limit)
     }
 
     func checkpoints() throws(LedgerError) -> [LedgerCheckpoint] {

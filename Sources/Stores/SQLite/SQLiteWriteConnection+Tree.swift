@@ -15,10 +15,15 @@ extension SQLiteWriteConnection {
 
     /// Writes a group's nodes and signed head.
     func write(_ batch: TreeBatch) throws(LedgerError) {
-        for node in batch.nodes {
+        try self.write(nodes: batch.nodes)
+        try self.write(batch.head)
+    }
+
+    /// Writes nodes, replacing any stored under the same id.
+    func write(nodes: [MerkleNode]) throws(LedgerError) {
+        for node in nodes {
             try self.execute(self.insertTreeNode, .integer(Int64(node.id.level)), .integer(Int64(bitPattern: node.id.index)), .blob(node.hash))
         }
-        try self.write(batch.head)
     }
 
 
@@ -92,20 +97,9 @@ extension SQLiteWriteConnection {
             headPosition: { try self.head().position },
             latestHead: { try self.latestTreeHead() },
             nodes: { try self.treeNodes($0) },
-            entries: { after, limit in
-                var entries: [SealedEntry] = []
-                try self.connection.run(
-                    "SELECT \(SQLiteEvidence.entryColumns) \(SQLiteEvidence.entryJoin) WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
-                    .integer(after), .integer(Int64(limit))
-                ) { (row) throws(LedgerError) in entries.append(try SQLiteEvidence.sealedEntry(row, converting: true)) }
-                return entries
-            },
+            entries: { try SQLiteEvidence.sealedEntries(on: self.connection, afterPosition: $0, limit: $1) },
             chainHash: { try self.evidence.chainHash(at: $0) },
-            writeNodes: { nodes in
-                for node in nodes {
-                    try self.execute(self.insertTreeNode, .integer(Int64(node.id.level)), .integer(Int64(bitPattern: node.id.index)), .blob(node.hash))
-                }
-            },
+            writeNodes: { try self.write(nodes: $0) },
             writeHead: { try self.write($0) })
     }
 }
