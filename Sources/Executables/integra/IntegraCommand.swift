@@ -472,6 +472,12 @@ enum AuditStatus {
 
 /// `integra audit`: asks the server to prove each saved receipt is still in the ledger.
 struct Audit: AsyncParsableCommand {
+    /// A refusal that says nothing about the receipt: the server may prove it later.
+    static func declined(_ code: UInt16?) -> Bool {
+        guard let code = code.flatMap(ErrorCode.init(rawValue:)) else { return false }
+        return code.isRetryable || code == .integrityAlarm
+    }
+
     static let configuration = CommandConfiguration(
         abstract: "Ask the server to prove that each of your saved receipts is still in the ledger, and check every proof.")
 
@@ -494,9 +500,10 @@ struct Audit: AsyncParsableCommand {
                     do {
                         let head = try await connection.auditInTree(confirmation, identity: identity)
                         results.append((stored.path, "entry \(receipt.position) is in the ledger's tree (signed head of \(head.treeSize) entries)", .proven))
-                    } catch let error as IntegraClientError where error.kind == .server {
-                        // The server declined (an open integrity alarm, a busy server): nothing
-                        // was shown that failed a check.
+                    } catch let error as IntegraClientError where error.kind == .server && Self.declined(error.code) {
+                        // The server declined for now (an open integrity alarm, a busy server):
+                        // nothing was shown that failed a check. Any other answer (an entry it
+                        // says is not there) is a failure.
                         results.append((stored.path, "not checked: the server declined (\(error.message))", .notChecked))
                     } catch let error as IntegraClientError where error.kind != .connection && error.kind != .timeout {
                         results.append((stored.path, "FAILED: \(error.message)", .failed))
